@@ -1,0 +1,125 @@
+//! # Okta sign-in or session use from a non-browser client
+//!
+//! Rule: a successful sign-in (`user.session.start`), SSO
+//! (`user.authentication.sso`), MFA (`user.authentication.auth_via_mfa`) or
+//! admin-console access (`user.session.access_admin_app`) whose raw user
+//! agent is a scripting library, command-line tool or headless browser:
+//! python-requests, python-urllib, python-httpx, aiohttp, curl, wget,
+//! Go-http-client, axios, node-fetch, undici, libwww-perl, Apache-HttpClient,
+//! HeadlessChrome, PhantomJS. People sign in with browsers and the Okta apps;
+//! adversary-in-the-middle kits (Evilginx-style proxies) and cookie replay
+//! scripts replay the stolen session with whatever HTTP client they are built on.
+//!
+//! `okhttp` is not in the default list: legitimate Android apps built on it
+//! authenticate against Okta. Add it with `extra_agents` if that fits your org.
+//!
+//! Config keys (defaults):
+//! - `extra_agents = []`: more user-agent substrings to treat as non-browser (case-insensitive)
+//! - `allow_agents = []`: user-agent substrings that are never reported (your own automation)
+//!
+//! References: Okta's advisories on AitM phishing and session replay; MITRE
+//! ATT&CK T1557 (Adversary-in-the-Middle) and T1539 (Steal Web Session Cookie).
+use oktawatch_guest::prelude::*;
+
+const NON_BROWSER: &[(&str, &str)] = &[
+    ("python-requests", "python-requests"),
+    ("python-urllib", "python-urllib"),
+    ("python-httpx", "python-httpx"),
+    ("aiohttp", "aiohttp"),
+    ("curl/", "curl"),
+    ("wget/", "wget"),
+    ("go-http-client", "Go-http-client"),
+    ("axios/", "axios"),
+    ("node-fetch", "node-fetch"),
+    ("undici", "undici"),
+    ("libwww-perl", "libwww-perl"),
+    ("apache-httpclient", "Apache-HttpClient"),
+    ("headlesschrome", "HeadlessChrome"),
+    ("phantomjs", "PhantomJS"),
+];
+
+const EVENT_TYPES: &[&str] = &[
+    "user.session.start",
+    "user.authentication.sso",
+    "user.authentication.auth_via_mfa",
+    "user.session.access_admin_app",
+];
+
+struct NonBrowserReplay {
+    extra_agents: Vec<String>,
+    allow_agents: Vec<String>,
+}
+
+impl Detection for NonBrowserReplay {
+    fn info() -> Info {
+        Info::new("okta-aitm-non-browser-replay", "Okta session used from a non-browser client")
+            .severity(Severity::High)
+            .mitre(&["T1557", "T1539"])
+            .description(
+                "A successful Okta sign-in, SSO or MFA from a scripting library or headless browser user \
+                 agent: the mark of an AitM proxy or a replayed session cookie.",
+            )
+            .event_types(EVENT_TYPES)
+    }
+
+    fn new(config: &Config) -> Result<Self, String> {
+        let lower = |v: Vec<String>| v.into_iter().map(|s| s.to_lowercase()).filter(|s| !s.is_empty()).collect();
+        Ok(NonBrowserReplay {
+            extra_agents: lower(config.strings("extra_agents")),
+            allow_agents: lower(config.strings("allow_agents")),
+        })
+    }
+
+    fn on_event(&mut self, event: &Event, alerts: &mut Alerts) {
+        if !EVENT_TYPES.contains(&event.event_type()) {
+            return;
+        }
+        if !matches!(event.text("outcome.result").as_deref(), Some("SUCCESS" | "ALLOW")) {
+            return;
+        }
+        let Some(ua) = event.client().user_agent() else { return };
+        let Some(tool) = self.non_browser_tool(&ua.to_lowercase()) else { return };
+        let user = event.actor().alternate_id().map(|u| u.to_lowercase()).unwrap_or_else(|| "unknown user".into());
+        let ip = event.client().ip();
+        alerts.push(
+            Alert::new(format!(
+                "{} by {user} from {} with non-browser client {tool}",
+                action(event.event_type()),
+                ip.as_deref().unwrap_or("unknown IP")
+            ))
+            .dedup(format!("{user}|{tool}"))
+            .field("user", &user)
+            .field("tool", &tool)
+            .field("user_agent", &ua)
+            .field("ip", ip)
+            .field("country", event.text("client.geographicalContext.country"))
+            .field("as_org", event.text("securityContext.asOrg"))
+            .field("session_id", event.session_id())
+            .field("event_type", event.event_type()),
+        );
+    }
+}
+
+impl NonBrowserReplay {
+    /// The tool named by a lower-cased user agent, unless allowed.
+    fn non_browser_tool(&self, ua: &str) -> Option<String> {
+        if self.allow_agents.iter().any(|a| ua.contains(a.as_str())) {
+            return None;
+        }
+        NON_BROWSER.iter().find(|(needle, _)| ua.contains(needle)).map(|(_, name)| name.to_string()).or_else(|| {
+            let extra = self.extra_agents.iter().find(|a| ua.contains(a.as_str()))?;
+            Some(extra.trim_end_matches('/').to_string())
+        })
+    }
+}
+
+fn action(event_type: &str) -> &'static str {
+    match event_type {
+        "user.session.start" => "Okta sign-in",
+        "user.authentication.sso" => "SSO",
+        "user.authentication.auth_via_mfa" => "MFA",
+        _ => "Admin console access",
+    }
+}
+
+export_detection!(NonBrowserReplay);

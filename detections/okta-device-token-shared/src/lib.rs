@@ -1,0 +1,122 @@
+//! # One Okta device token used by several users
+//!
+//! Rule: the same device token is seen with `threshold` or more distinct
+//! users within `window_minutes`. The token is
+//! `debugContext.debugData.deviceToken` (Okta's per-browser device cookie),
+//! else the Identity Engine `device.id`, else `client.device` when it holds
+//! an identifier (Okta usually fills `client.device` with the device class,
+//! "Computer" or "Mobile", which is ignored); events with none are skipped. Only successful events count unless
+//! `include_failures` is set. One browser signing in as many people is
+//! either a shared kiosk or an operator cycling through stolen credentials
+//! or cookies. One alert per token per window.
+//!
+//! Config keys (defaults):
+//! - `threshold = 3`: distinct users per token
+//! - `window_minutes = 10`
+//! - `include_failures = false`: also count failed/denied events
+//! - `allow_tokens = []`: tokens never reported (known shared kiosks)
+//!
+//! References: Okta System Log `debugData.deviceToken` and the device
+//! context of Identity Engine events; MITRE ATT&CK T1550 (Use Alternate
+//! Authentication Material).
+use oktawatch_guest::prelude::*;
+
+const EVENT_TYPES: &[&str] = &[
+    "user.session.start",
+    "user.authentication.sso",
+    "user.authentication.auth_via_mfa",
+    "user.authentication.verify",
+    "policy.evaluate_sign_on",
+];
+
+struct DeviceTokenShared {
+    threshold: u32,
+    window_minutes: u64,
+    include_failures: bool,
+    allow_tokens: Vec<String>,
+}
+
+impl Detection for DeviceTokenShared {
+    fn info() -> Info {
+        Info::new("okta-device-token-shared", "Okta device token used by several users")
+            .severity(Severity::High)
+            .mitre(&["T1550"])
+            .description(
+                "One Okta device token (browser device cookie or device id) is used by three or more users \
+                 within 10 minutes: credential or cookie abuse from one attacker machine.",
+            )
+            .event_types(EVENT_TYPES)
+    }
+
+    fn new(config: &Config) -> Result<Self, String> {
+        let d = DeviceTokenShared {
+            threshold: config.u32("threshold", 3),
+            window_minutes: config.u64("window_minutes", 10),
+            include_failures: config.bool("include_failures", false),
+            allow_tokens: config.strings("allow_tokens"),
+        };
+        if d.threshold < 2 || d.window_minutes == 0 {
+            return Err("threshold must be at least 2 and window_minutes greater than 0".into());
+        }
+        Ok(d)
+    }
+
+    fn on_event(&mut self, event: &Event, alerts: &mut Alerts) {
+        if !EVENT_TYPES.contains(&event.event_type()) {
+            return;
+        }
+        let ok = matches!(event.text("outcome.result").as_deref(), Some("SUCCESS" | "ALLOW"));
+        if !ok && !self.include_failures {
+            return;
+        }
+        let Some(token) = device_token(event) else { return };
+        if self.allow_tokens.contains(&token) {
+            return;
+        }
+        let Some(user) = event.actor().alternate_id().map(|u| u.to_lowercase()) else { return };
+        let window = minutes(self.window_minutes);
+        let users = state::distinct_in_window(&format!("users:{token}"), &user, window);
+        if users < self.threshold {
+            return;
+        }
+        let fired = format!("fired:{token}");
+        if state::marked(&fired) {
+            return;
+        }
+        state::mark(&fired, window);
+
+        let mut names = state::distinct_members(&format!("users:{token}"), window);
+        names.sort();
+        names.truncate(20);
+        let short: String = token.chars().take(12).collect();
+        alerts.push(
+            Alert::new(format!(
+                "Device token {short}… used by {users} users in {} min ({})",
+                self.window_minutes,
+                names.join(", ")
+            ))
+            .dedup(token.clone())
+            .field("device_token", &token)
+            .field("distinct_users", users)
+            .field("users", names.join(", "))
+            .field("last_user", &user)
+            .field("ip", event.client().ip())
+            .field("user_agent", event.client().user_agent())
+            .field("window_minutes", self.window_minutes),
+        );
+    }
+}
+
+/// `debugData.deviceToken`, else `device.id`, else `client.device` when it holds an identifier.
+fn device_token(event: &Event) -> Option<String> {
+    event
+        .debug_data("deviceToken")
+        .or_else(|| event.text("device.id"))
+        .or_else(|| event.client().device().filter(|d| !DEVICE_CLASSES.iter().any(|c| d.eq_ignore_ascii_case(c))))
+}
+
+/// What Okta writes in `client.device` when it names the kind of device rather than one device.
+const DEVICE_CLASSES: &[&str] =
+    &["Computer", "Mobile", "Tablet", "Desktop", "Phone", "Other", "Unknown", "Unknown device"];
+
+export_detection!(DeviceTokenShared);

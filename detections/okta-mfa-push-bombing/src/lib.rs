@@ -1,0 +1,164 @@
+//! # Okta Verify push bombing (MFA fatigue)
+//!
+//! Rule, per user, either of:
+//! - `deny_threshold` or more denied or failed pushes within
+//!   `deny_window_minutes`. A denied push is `user.mfa.okta_verify.deny_push`
+//!   (Classic), or `user.authentication.auth_via_mfa` with outcome FAILURE
+//!   whose factor is a push (`debugContext.debugData.factor` like
+//!   `OKTA_VERIFY_PUSH`, or a target `detailEntry.methodTypeUsed` naming a
+//!   push). Identity Engine logs a denied push as an `auth_via_mfa` FAILURE
+//!   with reason `INVALID_CREDENTIALS`, so such a failure with no factor
+//!   information also counts; a failure of a known non-push factor does not.
+//! - `push_threshold` or more pushes sent (`system.push.send_factor_verify_push`)
+//!   within `push_window_minutes`.
+//!
+//! One alert per user per window.
+//!
+//! Config keys (defaults):
+//! - `deny_threshold = 3`, `deny_window_minutes = 5`
+//! - `push_threshold = 10`, `push_window_minutes = 10`
+//!
+//! References: MITRE ATT&CK T1621 (Multi-Factor Authentication Request
+//! Generation); Okta's guidance on push fatigue (number challenge, ThreatInsight)
+//! and public Okta push-spam analytics that pair `system.push.send_factor_verify_push`
+//! with denied `auth_via_mfa` results.
+use oktawatch_guest::prelude::*;
+
+struct PushBombing {
+    deny_threshold: u32,
+    deny_window_minutes: u64,
+    push_threshold: u32,
+    push_window_minutes: u64,
+}
+
+impl Detection for PushBombing {
+    fn info() -> Info {
+        Info::new("okta-mfa-push-bombing", "Okta Verify push bombing")
+            .severity(Severity::High)
+            .mitre(&["T1621"])
+            .description(
+                "A user receives a flood of Okta Verify pushes or denies several in a few minutes: \
+                 someone with the password is trying to wear the user down into approving.",
+            )
+            .event_types(&[
+                "user.mfa.okta_verify.deny_push",
+                "user.authentication.auth_via_mfa",
+                "system.push.send_factor_verify_push",
+            ])
+    }
+
+    fn new(config: &Config) -> Result<Self, String> {
+        let d = PushBombing {
+            deny_threshold: config.u32("deny_threshold", 3),
+            deny_window_minutes: config.u64("deny_window_minutes", 5),
+            push_threshold: config.u32("push_threshold", 10),
+            push_window_minutes: config.u64("push_window_minutes", 10),
+        };
+        if d.deny_threshold == 0 || d.push_threshold == 0 || d.deny_window_minutes == 0 || d.push_window_minutes == 0 {
+            return Err("thresholds and windows must be greater than 0".into());
+        }
+        Ok(d)
+    }
+
+    fn on_event(&mut self, event: &Event, alerts: &mut Alerts) {
+        let push = classify(event);
+        if push == Push::Other {
+            return;
+        }
+        let Some(user) = subject_user(event) else { return };
+        let (count, threshold, window_minutes, what) = match push {
+            Push::Denied => (
+                state::count_in_window(&format!("deny:{user}"), minutes(self.deny_window_minutes)),
+                self.deny_threshold,
+                self.deny_window_minutes,
+                "denied pushes",
+            ),
+            _ => (
+                state::count_in_window(&format!("sent:{user}"), minutes(self.push_window_minutes)),
+                self.push_threshold,
+                self.push_window_minutes,
+                "pushes sent",
+            ),
+        };
+        if count < threshold {
+            return;
+        }
+        let fired = format!("fired:{user}");
+        if state::marked(&fired) {
+            return;
+        }
+        state::mark(&fired, minutes(window_minutes));
+
+        alerts.push(
+            Alert::new(format!("Okta Verify push bombing against {user}: {count} {what} in {window_minutes} min"))
+                .dedup(user.clone())
+                .field("user", &user)
+                .field("count", count)
+                .field("kind", what)
+                .field("ip", event.client().ip())
+                .field("country", event.text("client.geographicalContext.country"))
+                .field("session_id", event.session_id())
+                .field("window_minutes", window_minutes),
+        );
+    }
+}
+
+#[derive(PartialEq)]
+enum Push {
+    Denied,
+    Sent,
+    Other,
+}
+
+/// Sorts an event into a denied push, a sent push, or neither.
+fn classify(event: &Event) -> Push {
+    match event.event_type() {
+        "user.mfa.okta_verify.deny_push" => Push::Denied,
+        "system.push.send_factor_verify_push" => Push::Sent,
+        "user.authentication.auth_via_mfa" => {
+            let outcome = event.outcome();
+            if !outcome.is("FAILURE") {
+                return Push::Other;
+            }
+            match is_push_factor(event) {
+                Some(true) => Push::Denied,
+                Some(false) => Push::Other,
+                None if outcome.reason.as_deref() == Some("INVALID_CREDENTIALS") => Push::Denied,
+                None => Push::Other,
+            }
+        }
+        _ => Push::Other,
+    }
+}
+
+/// Some(true) for a push factor, Some(false) for another known factor, None when the event does not say.
+fn is_push_factor(event: &Event) -> Option<bool> {
+    if let Some(factor) = event.debug_data("factor") {
+        return Some(factor.to_ascii_uppercase().contains("PUSH"));
+    }
+    let targets = event.len("target").unwrap_or(0).min(8);
+    let mut known = None;
+    for i in 0..targets {
+        if let Some(method) = event.text(&format!("target[{i}].detailEntry.methodTypeUsed")) {
+            if method.to_ascii_lowercase().contains("push") {
+                return Some(true);
+            }
+            known = Some(false);
+        }
+    }
+    known
+}
+
+/// The user the push is about: the actor when it is a user, else the `User` target.
+fn subject_user(event: &Event) -> Option<String> {
+    let actor = event.actor();
+    let kind = actor.kind();
+    if (kind.is_none() || kind.as_deref() == Some("User"))
+        && let Some(login) = actor.alternate_id()
+    {
+        return Some(login.to_lowercase());
+    }
+    event.target_of_type("User").and_then(|t| t.alternate_id).map(|u| u.to_lowercase())
+}
+
+export_detection!(PushBombing);

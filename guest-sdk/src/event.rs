@@ -1,0 +1,262 @@
+//! Typed, on-demand access to one Okta System Log event held by the host.
+//!
+//! Each accessor asks the host for one field by dotted path; nothing is
+//! copied or parsed in the guest unless asked for. Field names follow Okta's
+//! `LogEvent` (https://developer.okta.com/docs/reference/api/system-log/).
+
+use crate::Value;
+use crate::bindings::OktaEvent;
+use core::cell::OnceCell;
+
+/// One event, borrowed from the host for the duration of `on_event`.
+pub struct Event<'a> {
+    raw: &'a OktaEvent,
+    event_type: OnceCell<String>,
+}
+
+impl<'a> Event<'a> {
+    #[doc(hidden)]
+    pub fn new(raw: &'a OktaEvent) -> Self {
+        Event { raw, event_type: OnceCell::new() }
+    }
+
+    /// `eventType`, e.g. `user.session.start`.
+    pub fn event_type(&self) -> &str {
+        self.event_type.get_or_init(|| self.raw.event_type())
+    }
+    /// `uuid`, or a stable hash of the content when the event has no real uuid.
+    pub fn uuid(&self) -> String {
+        self.raw.uuid()
+    }
+    /// `published` in ms since the Unix epoch: the event clock.
+    pub fn published_ms(&self) -> i64 {
+        self.raw.published_ms()
+    }
+    /// Any value by dotted path (`target[0].detailEntry.methodTypeUsed`).
+    pub fn get(&self, path: &str) -> Option<Value> {
+        self.raw.get(path)
+    }
+    /// A string by dotted path; `None` when missing, null or not a string.
+    pub fn str(&self, path: &str) -> Option<String> {
+        self.raw.get_str(path)
+    }
+    /// A string, treating Okta's placeholder strings (`""`, `"null"`, `"unknown"`) as missing.
+    pub fn text(&self, path: &str) -> Option<String> {
+        self.str(path).filter(|s| !is_placeholder(s))
+    }
+    /// A boolean by path (also accepts the strings `"true"`/`"false"`).
+    pub fn bool(&self, path: &str) -> Option<bool> {
+        match self.get(path)? {
+            Value::Boolean(b) => Some(b),
+            Value::Text(t) if t.eq_ignore_ascii_case("true") => Some(true),
+            Value::Text(t) if t.eq_ignore_ascii_case("false") => Some(false),
+            _ => None,
+        }
+    }
+    /// A number by path (integers, floats, and numeric strings).
+    pub fn number(&self, path: &str) -> Option<f64> {
+        match self.get(path)? {
+            Value::Integer(i) => Some(i as f64),
+            Value::Float(f) => Some(f),
+            Value::Text(t) => t.trim().parse().ok(),
+            _ => None,
+        }
+    }
+    /// Length of an array (or keys of an object) by path.
+    pub fn len(&self, path: &str) -> Option<u32> {
+        self.raw.len(path)
+    }
+    /// The whole event as JSON text (costly; prefer the accessors).
+    pub fn to_json(&self) -> String {
+        self.raw.to_json()
+    }
+
+    /// True when `eventType` is `name`, or starts with `prefix.` for `prefix.*`.
+    pub fn is(&self, pattern: &str) -> bool {
+        match pattern.strip_suffix('*') {
+            Some(prefix) => self.event_type().starts_with(prefix),
+            None => self.event_type() == pattern,
+        }
+    }
+
+    pub fn actor(&self) -> Actor<'_> {
+        Actor { event: self }
+    }
+    pub fn client(&self) -> Client<'_> {
+        Client { event: self }
+    }
+    pub fn outcome(&self) -> Outcome {
+        Outcome { result: self.text("outcome.result"), reason: self.text("outcome.reason") }
+    }
+    /// `target[]`, each with id, type, alternateId and displayName.
+    pub fn targets(&self) -> Vec<Target> {
+        let n = self.len("target").unwrap_or(0).min(64);
+        (0..n)
+            .map(|i| Target {
+                id: self.text(&format!("target[{i}].id")),
+                kind: self.text(&format!("target[{i}].type")),
+                alternate_id: self.text(&format!("target[{i}].alternateId")),
+                display_name: self.text(&format!("target[{i}].displayName")),
+            })
+            .collect()
+    }
+    /// The first target of the given `type` (e.g. `User`, `AppInstance`).
+    pub fn target_of_type(&self, kind: &str) -> Option<Target> {
+        self.targets().into_iter().find(|t| t.kind.as_deref() == Some(kind))
+    }
+    pub fn security_context(&self) -> SecurityContext {
+        SecurityContext {
+            as_number: self.number("securityContext.asNumber").map(|n| n as u64),
+            as_org: self.text("securityContext.asOrg"),
+            isp: self.text("securityContext.isp"),
+            domain: self.text("securityContext.domain"),
+            is_proxy: self.bool("securityContext.isProxy"),
+        }
+    }
+    /// `debugContext.debugData.<key>` as a string.
+    pub fn debug_data(&self, key: &str) -> Option<String> {
+        self.text(&format!("debugContext.debugData.{key}"))
+    }
+    /// `authenticationContext.externalSessionId`.
+    pub fn session_id(&self) -> Option<String> {
+        self.text("authenticationContext.externalSessionId")
+    }
+    /// `authenticationContext.rootSessionId`, else `debugContext.debugData.rootSessionId`.
+    pub fn root_session_id(&self) -> Option<String> {
+        self.text("authenticationContext.rootSessionId").or_else(|| self.debug_data("rootSessionId"))
+    }
+    /// `transaction.id`.
+    pub fn transaction_id(&self) -> Option<String> {
+        self.text("transaction.id")
+    }
+    /// `displayMessage`.
+    pub fn display_message(&self) -> Option<String> {
+        self.text("displayMessage")
+    }
+    /// `severity` as Okta logs it (`INFO`, `WARN`, `ERROR`, `DEBUG`).
+    pub fn okta_severity(&self) -> Option<String> {
+        self.text("severity")
+    }
+}
+
+/// Okta writes `"null"`, `""` and `"unknown"` where a value is missing.
+pub fn is_placeholder(s: &str) -> bool {
+    s.is_empty() || s.eq_ignore_ascii_case("null") || s.eq_ignore_ascii_case("unknown")
+}
+
+/// `actor`: who did it.
+pub struct Actor<'e> {
+    event: &'e Event<'e>,
+}
+impl Actor<'_> {
+    pub fn id(&self) -> Option<String> {
+        self.event.text("actor.id")
+    }
+    /// Usually the login (email) for users, the client id for apps.
+    pub fn alternate_id(&self) -> Option<String> {
+        self.event.text("actor.alternateId")
+    }
+    pub fn display_name(&self) -> Option<String> {
+        self.event.text("actor.displayName")
+    }
+    /// `User`, `PublicClientApp`, `SystemPrincipal`, …
+    pub fn kind(&self) -> Option<String> {
+        self.event.text("actor.type")
+    }
+}
+
+/// `client`: where it came from.
+pub struct Client<'e> {
+    event: &'e Event<'e>,
+}
+impl Client<'_> {
+    pub fn ip(&self) -> Option<String> {
+        self.event.text("client.ipAddress")
+    }
+    pub fn user_agent(&self) -> Option<String> {
+        self.event.text("client.userAgent.rawUserAgent")
+    }
+    pub fn os(&self) -> Option<String> {
+        self.event.text("client.userAgent.os")
+    }
+    pub fn browser(&self) -> Option<String> {
+        self.event.text("client.userAgent.browser")
+    }
+    pub fn device(&self) -> Option<String> {
+        self.event.text("client.device")
+    }
+    pub fn zone(&self) -> Option<String> {
+        self.event.text("client.zone")
+    }
+    /// `client.geographicalContext`.
+    pub fn geo(&self) -> Geo {
+        let g = "client.geographicalContext";
+        Geo {
+            city: self.event.text(&format!("{g}.city")),
+            state: self.event.text(&format!("{g}.state")),
+            country: self.event.text(&format!("{g}.country")),
+            postal_code: self
+                .event
+                .text(&format!("{g}.postalCode"))
+                .or_else(|| self.event.number(&format!("{g}.postalCode")).map(|n| format!("{n}"))),
+            lat: self.event.number(&format!("{g}.geolocation.lat")),
+            lon: self.event.number(&format!("{g}.geolocation.lon")),
+        }
+    }
+}
+
+/// `client.geographicalContext`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Geo {
+    pub city: Option<String>,
+    pub state: Option<String>,
+    pub country: Option<String>,
+    pub postal_code: Option<String>,
+    pub lat: Option<f64>,
+    pub lon: Option<f64>,
+}
+impl Geo {
+    /// Both coordinates, when known.
+    pub fn point(&self) -> Option<(f64, f64)> {
+        Some((self.lat?, self.lon?))
+    }
+}
+
+/// `outcome`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Outcome {
+    /// `SUCCESS`, `FAILURE`, `SKIPPED`, `ALLOW`, `DENY`, `CHALLENGE`, `UNKNOWN`
+    pub result: Option<String>,
+    pub reason: Option<String>,
+}
+impl Outcome {
+    pub fn is(&self, result: &str) -> bool {
+        self.result.as_deref() == Some(result)
+    }
+    pub fn success(&self) -> bool {
+        self.is("SUCCESS") || self.is("ALLOW")
+    }
+    pub fn failure(&self) -> bool {
+        self.is("FAILURE") || self.is("DENY")
+    }
+}
+
+/// One entry of `target[]`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Target {
+    pub id: Option<String>,
+    /// `type`
+    pub kind: Option<String>,
+    pub alternate_id: Option<String>,
+    pub display_name: Option<String>,
+}
+
+/// `securityContext`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SecurityContext {
+    pub as_number: Option<u64>,
+    pub as_org: Option<String>,
+    pub isp: Option<String>,
+    pub domain: Option<String>,
+    pub is_proxy: Option<bool>,
+}

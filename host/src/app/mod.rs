@@ -1,0 +1,91 @@
+//! The commands, wired from the library's parts. `main` only parses and reports.
+
+mod check;
+mod demo;
+mod detections;
+mod replay;
+mod run;
+
+use crate::cli::{Cli, Command, DetectionsCommand};
+use crate::config::{Config, DetectionsConfig};
+use crate::runtime::state::StateStore;
+use crate::runtime::watch::Folder;
+use crate::runtime::{Limits, Runtime};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Run { config } => run::run(&config),
+        Command::Replay { file, config, sink, socket, detections, no_detections } => {
+            replay::replay(&file, config.as_deref(), sink, socket, detections, no_detections)
+        }
+        Command::Demo { json, follow, detections } => demo::demo(json, follow, detections),
+        Command::Check { config } => check::check(&config),
+        Command::Test { paths } => test(&paths),
+        Command::Detections { command: DetectionsCommand::List { config } } => detections::list(&config),
+        Command::Detections { command: DetectionsCommand::Export { dir } } => {
+            let n = crate::pack::export(&dir)?;
+            eprintln!("wrote {n} detections to {}", dir.display());
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn test(paths: &[std::path::PathBuf]) -> anyhow::Result<ExitCode> {
+    let targets = crate::testing::collect(paths)?;
+    let rt = Runtime::new(Limits::default(), Arc::new(StateStore::in_memory(1, 1)), BTreeMap::new(), None)?;
+    let results = crate::testing::run(&rt, &targets);
+    print!("{}", crate::testing::table(&results));
+    Ok(if results.iter().all(|r| r.passed) { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+/// Runtime bounds from the config.
+pub fn limits(d: &DetectionsConfig) -> Limits {
+    Limits { timeout: d.timeout, memory_bytes: (d.memory_mb as usize) << 20, ..Limits::default() }
+}
+
+/// Per-detection config sections as TOML text.
+pub fn detection_configs(d: &DetectionsConfig) -> anyhow::Result<BTreeMap<String, String>> {
+    d.config.iter().map(|(id, table)| Ok((id.clone(), toml::to_string(table)?))).collect()
+}
+
+/// The runtime, with state persisted under `state_dir` (or in memory).
+pub fn runtime(config: &Config, state_dir: Option<&Path>) -> anyhow::Result<Arc<Runtime>> {
+    let d = &config.detections;
+    let (keys, bytes) = (d.state_max_keys, (d.state_max_kb as usize) << 10);
+    let state = match state_dir {
+        Some(dir) => StateStore::open(&dir.join("detections").join("state.redb"), keys, bytes)?,
+        None => StateStore::in_memory(keys, bytes),
+    };
+    let cache = state_dir.map(|d| d.join("cache"));
+    Ok(Arc::new(Runtime::new(limits(d), Arc::new(state), detection_configs(d)?, cache)?))
+}
+
+/// Loads a detections folder, or the built-in pack (written to `scratch`).
+pub fn load_detections(
+    rt: &Arc<Runtime>,
+    dir: Option<&Path>,
+    scratch: &Path,
+) -> anyhow::Result<Arc<Folder>> {
+    let dir = match dir {
+        Some(d) => d.to_path_buf(),
+        None => {
+            let d = scratch.join("pack");
+            crate::pack::export(&d)?;
+            d
+        }
+    };
+    let started = std::time::Instant::now();
+    let folder = Folder::load(rt.clone(), &dir)?;
+    let set = rt.current();
+    tracing::info!(
+        "{} detections loaded from {} in {:.2?}",
+        set.detections.len(),
+        dir.display(),
+        started.elapsed()
+    );
+    Ok(folder)
+}

@@ -1,0 +1,185 @@
+//! `oktawatch run`: the service.
+
+use crate::config::{Config, OktaConfig};
+use crate::event::Event;
+use crate::pipeline::{Pipeline, PipelineOptions};
+use crate::sinks;
+use crate::sources::okta::{OktaSource, Shutdown, sleep_or_shutdown};
+use crate::stats::Stats;
+use anyhow::Context;
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+
+pub fn run(config_path: &Path) -> anyhow::Result<ExitCode> {
+    let config = Config::load(config_path)?;
+    if config.okta.is_empty() {
+        anyhow::bail!("{}: no [[okta]] org configured", config_path.display());
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    rt.block_on(serve(config))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Stops on SIGINT or SIGTERM.
+pub fn shutdown_on_signals() -> watch::Receiver<bool> {
+    let (tx, rx) = watch::channel(false);
+    tokio::spawn(async move {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+        let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
+        tokio::select! {
+            _ = term.recv() => tracing::info!("SIGTERM: finishing the page in hand"),
+            _ = int.recv() => tracing::info!("SIGINT: finishing the page in hand"),
+        }
+        let _ = tx.send(true);
+    });
+    rx
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let shutdown = shutdown_on_signals();
+    let state_dir = config.state.dir.clone();
+    std::fs::create_dir_all(&state_dir).with_context(|| format!("creating state.dir {}", state_dir.display()))?;
+    let runtime = super::runtime(&config, Some(&state_dir))?;
+    let (_folder, _watcher) = match &config.detections.dir {
+        Some(dir) => {
+            let folder = super::load_detections(&runtime, Some(dir), &state_dir)?;
+            let watcher = folder.watch().context("watching the detections folder")?;
+            (Some(folder.clone()), Some(watcher))
+        }
+        None => {
+            tracing::warn!("no [detections] dir configured: raw events only");
+            (None, None)
+        }
+    };
+    if let Some(folder) = &_folder {
+        spawn_status_writer(folder.clone(), runtime.clone(), state_dir.join("detections.json"), shutdown.clone());
+    }
+
+    let mut tasks = Vec::new();
+    for org in config.okta.clone() {
+        let stats = Arc::new(Stats::default());
+        let opts = PipelineOptions {
+            name: org.name.clone(),
+            location: config.wazuh.location.clone(),
+            spool_max_bytes: config.state.spool_max_mb << 20,
+            fsync: config.state.fsync,
+            dedup_max: Some(config.state.dedup_max),
+            checkpoint: true,
+            suppression: config.detections.suppression,
+        };
+        let dir = state_dir.join("orgs").join(&org.name);
+        let mut pipeline = Pipeline::open(&dir, opts, Some(runtime.clone()), stats.clone())
+            .with_context(|| format!("org `{}`", org.name))?;
+        let sink = sinks::from_config(&config, pipeline.envelope().header())?;
+        tracing::info!(org = %org.name, "delivering to {}", sink.describe());
+        pipeline.start_sender(sink);
+        let source = OktaSource::new(org.clone(), stats.clone())?;
+        let shutdown = shutdown.clone();
+        tasks.push(tokio::spawn(async move {
+            let result = poll_org(org, source, &mut pipeline, shutdown, &stats).await;
+            let left = tokio::task::spawn_blocking(move || pipeline.finish(Duration::from_secs(5))).await;
+            tracing::info!("{}", stats.summary());
+            result.map(|_| left.unwrap_or(0))
+        }));
+    }
+    let mut failed = None;
+    for t in tasks {
+        match t.await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => failed = Some(e),
+            Err(e) => failed = Some(anyhow::anyhow!("an org task panicked: {e}")),
+        }
+    }
+    match failed {
+        Some(e) => Err(e),
+        None => {
+            tracing::info!("stopped cleanly");
+            Ok(())
+        }
+    }
+}
+
+/// Polls one org until shutdown.
+pub async fn poll_org(
+    org: OktaConfig,
+    mut source: OktaSource,
+    pipeline: &mut Pipeline,
+    mut shutdown: Shutdown,
+    stats: &Stats,
+) -> anyhow::Result<()> {
+    let mut url = match &pipeline.cursor {
+        Some(c) => {
+            let u = url::Url::parse(c).with_context(|| format!("org `{}`: saved cursor", org.name))?;
+            source.check_same_origin(&u).with_context(|| {
+                format!("org `{}`: the saved cursor is for another org URL; remove the org's state to start over", org.name)
+            })?;
+            tracing::info!(org = %org.name, "resuming from the saved cursor");
+            u
+        }
+        None => {
+            let since = chrono::Utc::now() - chrono::Duration::from_std(source.initial_lookback())?;
+            tracing::info!(org = %org.name, "no saved cursor: starting from {since}");
+            source.first_url(since)
+        }
+    };
+    let mut last_full_report = Instant::now();
+    loop {
+        if *shutdown.borrow() {
+            break;
+        }
+        // Backpressure: hold Okta back while the spool is full.
+        if let Some(e) = pipeline.spool_full() {
+            if last_full_report.elapsed() > Duration::from_secs(30) {
+                tracing::error!(org = %org.name, "{e}");
+                last_full_report = Instant::now();
+            }
+            let room = tokio::task::block_in_place(|| pipeline.wait_room(Duration::from_secs(1)));
+            if !room {
+                continue;
+            }
+        }
+        let Some(page) = source.fetch(&url, &mut shutdown).await else { break };
+        let n = page.events.len();
+        let mut events = Vec::with_capacity(n);
+        for (i, raw) in page.events.iter().enumerate() {
+            match Event::parse(raw.get()) {
+                Ok(e) => events.push(e),
+                Err(e) => {
+                    stats.invalid.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    tracing::error!(org = %org.name, "element {i} of a page is not an event ({e}); skipped: {}", &raw.get()[..raw.get().len().min(200)]);
+                }
+            }
+        }
+        let next = page.next.to_string();
+        tokio::task::block_in_place(|| pipeline.handle_page(events, Some(&next)))?;
+        url = page.next;
+        if n < source.page_limit() && !sleep_or_shutdown(org.poll_interval, &mut shutdown).await {
+            break;
+        }
+    }
+    Ok(())
+}
+
+fn spawn_status_writer(
+    folder: Arc<crate::runtime::watch::Folder>,
+    runtime: Arc<crate::runtime::Runtime>,
+    path: std::path::PathBuf,
+    mut shutdown: Shutdown,
+) {
+    tokio::spawn(async move {
+        loop {
+            let status = super::detections::status_json(&folder, &runtime);
+            let tmp = path.with_extension("json.tmp");
+            if std::fs::write(&tmp, status.to_string()).and_then(|_| std::fs::rename(&tmp, &path)).is_err() {
+                tracing::debug!("cannot write {}", path.display());
+            }
+            if !sleep_or_shutdown(Duration::from_secs(10), &mut shutdown).await {
+                break;
+            }
+        }
+    });
+}

@@ -1,0 +1,376 @@
+//! The TOML configuration: parsed strictly, then validated as a whole.
+//!
+//! Unknown keys are rejected by serde; [`Config::validate`] then reports
+//! every remaining problem at once, each with its key, so a bad file is
+//! fixed in one go. See `oktawatch.example.toml` for every setting.
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub okta: Vec<OktaConfig>,
+    #[serde(default)]
+    pub wazuh: WazuhConfig,
+    #[serde(default)]
+    pub state: StateConfig,
+    #[serde(default)]
+    pub detections: DetectionsConfig,
+    #[serde(default)]
+    pub sink: SinkConfig,
+}
+
+/// One Okta org to collect from.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OktaConfig {
+    /// Names the org in state paths and in what is sent to Wazuh.
+    pub name: String,
+    /// `https://example.okta.com` (http only for loopback addresses).
+    pub org_url: String,
+    /// Environment variable holding the SSWS API token.
+    pub token_env: Option<String>,
+    /// File holding the SSWS API token (first line).
+    pub token_file: Option<PathBuf>,
+    #[serde(default = "default_poll", with = "humantime_serde_opt")]
+    pub poll_interval: Duration,
+    #[serde(default = "default_lookback", with = "humantime_serde_opt")]
+    pub initial_lookback: Duration,
+    /// Share of the org's `/api/v1/logs` rate-limit bucket this client may use.
+    #[serde(default = "default_share")]
+    pub rate_limit_share: f64,
+    /// Events per request (Okta's maximum is 1000).
+    #[serde(default = "default_limit")]
+    pub page_limit: u32,
+    #[serde(default = "default_timeout", with = "humantime_serde_opt")]
+    pub request_timeout: Duration,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WazuhConfig {
+    #[serde(default = "default_socket")]
+    pub socket: PathBuf,
+    #[serde(default = "default_location")]
+    pub location: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StateConfig {
+    #[serde(default = "default_state_dir")]
+    pub dir: PathBuf,
+    /// Most bytes the spool may hold unsent before the source is held back.
+    #[serde(default = "default_spool_max")]
+    pub spool_max_mb: u64,
+    /// fsync the spool after each page (off: a power loss may repeat or lose the last pages).
+    #[serde(default = "default_true")]
+    pub fsync: bool,
+    /// Recently delivered event ids remembered per org.
+    #[serde(default = "default_dedup")]
+    pub dedup_max: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DetectionsConfig {
+    /// Folder of `*.wasm` detections, watched for changes. None = no detections.
+    pub dir: Option<PathBuf>,
+    /// Wall-clock limit per detection per event.
+    #[serde(default = "default_event_timeout", with = "humantime_serde_opt")]
+    pub timeout: Duration,
+    /// Linear memory limit per detection.
+    #[serde(default = "default_memory")]
+    pub memory_mb: u64,
+    /// Alerts with the same detection and dedup key within this window are sent once.
+    #[serde(default = "default_suppression", with = "humantime_serde_opt")]
+    pub suppression: Duration,
+    /// State entries per detection.
+    #[serde(default = "default_state_keys")]
+    pub state_max_keys: usize,
+    /// State bytes per detection.
+    #[serde(default = "default_state_bytes")]
+    pub state_max_kb: u64,
+    /// Per-detection settings, passed to the detection's `configure` as TOML.
+    #[serde(default)]
+    pub config: BTreeMap<String, toml::Table>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SinkConfig {
+    #[serde(default)]
+    pub kind: SinkKind,
+    /// For `kind = "file"`: NDJSON appended here.
+    pub path: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum SinkKind {
+    #[default]
+    Wazuh,
+    Stdout,
+    File,
+}
+
+fn default_poll() -> Duration {
+    Duration::from_secs(5)
+}
+fn default_lookback() -> Duration {
+    Duration::from_secs(3600)
+}
+fn default_share() -> f64 {
+    0.5
+}
+fn default_limit() -> u32 {
+    1000
+}
+fn default_timeout() -> Duration {
+    Duration::from_secs(30)
+}
+fn default_socket() -> PathBuf {
+    PathBuf::from("/var/ossec/queue/sockets/queue")
+}
+fn default_location() -> String {
+    "oktawatch".into()
+}
+fn default_state_dir() -> PathBuf {
+    PathBuf::from("/var/lib/oktawatch")
+}
+fn default_spool_max() -> u64 {
+    1024
+}
+fn default_true() -> bool {
+    true
+}
+fn default_dedup() -> usize {
+    100_000
+}
+fn default_event_timeout() -> Duration {
+    Duration::from_millis(10)
+}
+fn default_memory() -> u64 {
+    32
+}
+fn default_suppression() -> Duration {
+    Duration::from_secs(3600)
+}
+fn default_state_keys() -> usize {
+    100_000
+}
+fn default_state_bytes() -> u64 {
+    16 * 1024
+}
+
+impl Default for WazuhConfig {
+    fn default() -> Self {
+        WazuhConfig { socket: default_socket(), location: default_location() }
+    }
+}
+impl Default for StateConfig {
+    fn default() -> Self {
+        StateConfig {
+            dir: default_state_dir(),
+            spool_max_mb: default_spool_max(),
+            fsync: true,
+            dedup_max: default_dedup(),
+        }
+    }
+}
+impl Default for DetectionsConfig {
+    fn default() -> Self {
+        DetectionsConfig {
+            dir: None,
+            timeout: default_event_timeout(),
+            memory_mb: default_memory(),
+            suppression: default_suppression(),
+            state_max_keys: default_state_keys(),
+            state_max_kb: default_state_bytes(),
+            config: BTreeMap::new(),
+        }
+    }
+}
+impl Default for SinkConfig {
+    fn default() -> Self {
+        SinkConfig { kind: SinkKind::Wazuh, path: None }
+    }
+}
+
+/// Durations as `"5s"`, `"1h"`, `"250ms"` (humantime).
+mod humantime_serde_opt {
+    use serde::{Deserialize, Deserializer};
+    use std::time::Duration;
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let s = String::deserialize(d)?;
+        humantime::parse_duration(&s).map_err(|e| serde::de::Error::custom(format!("`{s}`: {e}")))
+    }
+}
+
+/// Every problem found in a config, each with its key.
+#[derive(Debug)]
+pub struct Problems(pub Vec<String>);
+
+impl fmt::Display for Problems {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "{} problem(s) in the configuration:", self.0.len())?;
+        for p in &self.0 {
+            writeln!(f, "  - {p}")?;
+        }
+        Ok(())
+    }
+}
+impl std::error::Error for Problems {}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{path}: {source}")]
+    Parse { path: PathBuf, source: Box<toml::de::Error> },
+    #[error("{path}: {problems}")]
+    Invalid { path: PathBuf, problems: Problems },
+}
+
+impl Config {
+    /// Reads, parses and validates a config file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text =
+            std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.into(), source })?;
+        let config = Self::parse(&text).map_err(|source| ConfigError::Parse { path: path.into(), source })?;
+        config.validate().map_err(|problems| ConfigError::Invalid { path: path.into(), problems })?;
+        Ok(config)
+    }
+
+    pub fn parse(text: &str) -> Result<Config, Box<toml::de::Error>> {
+        toml::from_str(text).map_err(Box::new)
+    }
+
+    /// Checks what serde cannot; lists every problem.
+    pub fn validate(&self) -> Result<(), Problems> {
+        let mut p = Vec::new();
+        let mut names = std::collections::HashSet::new();
+        for (i, o) in self.okta.iter().enumerate() {
+            let at = format!("okta[{i}]");
+            if o.name.is_empty() || !o.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+                p.push(format!("{at}.name: `{}` must be non-empty letters, digits, `-` or `_`", o.name));
+            }
+            if !names.insert(o.name.clone()) {
+                p.push(format!("{at}.name: `{}` is used by another org", o.name));
+            }
+            if let Err(e) = check_org_url(&o.org_url) {
+                p.push(format!("{at}.org_url: {e}"));
+            }
+            match (&o.token_env, &o.token_file) {
+                (None, None) => p.push(format!("{at}: set token_env or token_file (the SSWS API token)")),
+                (Some(_), Some(_)) => p.push(format!("{at}: set only one of token_env and token_file")),
+                _ => {}
+            }
+            if o.poll_interval < Duration::from_secs(1) {
+                p.push(format!("{at}.poll_interval: at least 1s"));
+            }
+            if o.initial_lookback > Duration::from_secs(180 * 86_400) {
+                p.push(format!("{at}.initial_lookback: Okta keeps 90 days and refuses more than 180 days"));
+            }
+            if !(o.rate_limit_share > 0.0 && o.rate_limit_share <= 1.0) {
+                p.push(format!("{at}.rate_limit_share: between 0 (excluded) and 1, e.g. 0.5"));
+            }
+            if !(1..=1000).contains(&o.page_limit) {
+                p.push(format!("{at}.page_limit: between 1 and 1000"));
+            }
+        }
+        if self.wazuh.location.is_empty() {
+            p.push("wazuh.location: must not be empty".into());
+        }
+        if self.sink.kind == SinkKind::File && self.sink.path.is_none() {
+            p.push("sink.path: required when sink.kind = \"file\"".into());
+        }
+        if self.state.spool_max_mb == 0 {
+            p.push("state.spool_max_mb: at least 1".into());
+        }
+        if self.detections.memory_mb < 1 || self.detections.memory_mb > 4096 {
+            p.push("detections.memory_mb: between 1 and 4096".into());
+        }
+        if self.detections.timeout < Duration::from_millis(1) {
+            p.push("detections.timeout: at least 1ms".into());
+        }
+        if p.is_empty() { Ok(()) } else { Err(Problems(p)) }
+    }
+}
+
+/// An org URL: https, or http on a loopback address only.
+pub fn check_org_url(s: &str) -> Result<url::Url, String> {
+    let u = url::Url::parse(s).map_err(|e| format!("`{s}` is not a URL: {e}"))?;
+    match u.scheme() {
+        "https" => {}
+        "http" if is_loopback(&u) => {}
+        "http" => return Err(format!("`{s}`: http is allowed only for loopback addresses; use https")),
+        other => return Err(format!("`{s}`: scheme `{other}` is not https")),
+    }
+    if u.host_str().is_none() {
+        return Err(format!("`{s}` has no host"));
+    }
+    if u.path() != "/" && !u.path().is_empty() {
+        return Err(format!("`{s}`: give the org URL only, without a path"));
+    }
+    Ok(u)
+}
+
+pub fn is_loopback(u: &url::Url) -> bool {
+    match u.host() {
+        Some(url::Host::Ipv4(a)) => a.is_loopback(),
+        Some(url::Host::Ipv6(a)) => a.is_loopback(),
+        Some(url::Host::Domain(d)) => d == "localhost",
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_problem_is_listed() {
+        let c = Config::parse(
+            r#"
+            [[okta]]
+            name = "bad name"
+            org_url = "http://example.okta.com"
+            rate_limit_share = 2.0
+            [sink]
+            kind = "file"
+            "#,
+        )
+        .unwrap();
+        let e = c.validate().unwrap_err();
+        let text = e.to_string();
+        assert_eq!(e.0.len(), 5, "{text}");
+        for key in ["okta[0].name", "okta[0].org_url", "token_env or token_file", "rate_limit_share", "sink.path"] {
+            assert!(text.contains(key), "{key} missing in {text}");
+        }
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        let e = Config::parse("[wazuh]\nsockett = \"/x\"\n").unwrap_err();
+        assert!(e.to_string().contains("sockett"), "{e}");
+    }
+
+    #[test]
+    fn durations_and_defaults() {
+        let c = Config::parse(
+            "[[okta]]\nname='p'\norg_url='https://x.okta.com'\ntoken_env='T'\npoll_interval='2s'\n",
+        )
+        .unwrap();
+        c.validate().unwrap();
+        assert_eq!(c.okta[0].poll_interval, Duration::from_secs(2));
+        assert_eq!(c.okta[0].initial_lookback, Duration::from_secs(3600));
+        assert_eq!(c.wazuh.socket, PathBuf::from("/var/ossec/queue/sockets/queue"));
+        assert!(check_org_url("http://127.0.0.1:8080").is_ok());
+    }
+}

@@ -1,0 +1,361 @@
+//! An Okta System Log API emulator on loopback, for the demo and the tests.
+//!
+//! It serves `GET /api/v1/logs` the way Okta's polling works: events in
+//! persistence order (a late event, with an older `published`, comes after
+//! the ones persisted before it), `since` and `limit`, opaque `after`
+//! cursors in `Link: rel="next"` headers (present even on an empty page),
+//! `X-Rate-Limit-*` headers with a real bucket and 429 when it is empty, and
+//! SSWS token checks answered with Okta's error bodies. Faults can be
+//! queued: 5xx, an HTML 503 from a "proxy", slow answers, tampered or
+//! missing next links. Every request is recorded for the tests to inspect.
+
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// A scripted misbehaviour, applied to the next request that passes auth and rate limiting.
+#[derive(Debug, Clone)]
+pub enum Fault {
+    /// A JSON error body with this status.
+    Status(u16),
+    /// `503` with an HTML body, as a proxy in front of Okta would send.
+    Html503,
+    /// Answer normally after this delay.
+    Delay(Duration),
+    /// Answer normally, but with a `next` link to another host.
+    TamperedNext,
+    /// Answer normally, without a `next` link.
+    NoNext,
+    /// `401`, as when a token is revoked.
+    Unauthorized,
+}
+
+#[derive(Debug, Clone)]
+pub struct RequestRecord {
+    pub at: SystemTime,
+    /// Path and query as received.
+    pub uri: String,
+    pub status: u16,
+    /// Events in the answer.
+    pub events: usize,
+}
+
+struct Emu {
+    token: String,
+    /// (published ms, JSON text) in persistence order.
+    events: Vec<(Option<i64>, String)>,
+    faults: VecDeque<Fault>,
+    requests: Vec<RequestRecord>,
+    rate_limit: u64,
+    rate_window: Duration,
+    window_start: u64,
+    used: u64,
+    origin: String,
+}
+
+/// A running emulator; stops when dropped.
+pub struct Emulator {
+    addr: SocketAddr,
+    state: Arc<Mutex<Emu>>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct EmulatorOptions {
+    /// The SSWS token it accepts.
+    pub token: String,
+    /// Requests per rate-limit window.
+    pub rate_limit: u64,
+    pub rate_window: Duration,
+}
+
+impl Default for EmulatorOptions {
+    fn default() -> Self {
+        EmulatorOptions { token: "emulator-token".into(), rate_limit: 600, rate_window: Duration::from_secs(60) }
+    }
+}
+
+fn epoch_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+impl Emulator {
+    /// Starts on `127.0.0.1` on a free port, on the current tokio runtime.
+    pub async fn start(opts: EmulatorOptions) -> std::io::Result<Emulator> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let state = Arc::new(Mutex::new(Emu {
+            token: opts.token,
+            events: Vec::new(),
+            faults: VecDeque::new(),
+            requests: Vec::new(),
+            rate_limit: opts.rate_limit,
+            rate_window: opts.rate_window,
+            window_start: epoch_ms(),
+            used: 0,
+            origin: format!("http://{addr}"),
+        }));
+        let app = axum::Router::new().route("/api/v1/logs", get(logs)).with_state(state.clone());
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = rx.await;
+                })
+                .await;
+        });
+        Ok(Emulator { addr, state, stop: Some(tx) })
+    }
+
+    /// `http://127.0.0.1:PORT`: the org URL to configure.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Makes events visible, appended in persistence order.
+    pub fn push<I: IntoIterator<Item = serde_json::Value>>(&self, events: I) {
+        let mut s = self.state.lock().unwrap();
+        for e in events {
+            let published = e.get("published").and_then(crate::event::parse_published);
+            s.events.push((published, e.to_string()));
+        }
+    }
+
+    /// Makes raw JSON texts visible as they are (odd shapes included).
+    pub fn push_raw<I: IntoIterator<Item = String>>(&self, events: I) {
+        let mut s = self.state.lock().unwrap();
+        for text in events {
+            let published = serde_json::from_str::<serde_json::Value>(&text)
+                .ok()
+                .and_then(|v| v.get("published").and_then(crate::event::parse_published));
+            s.events.push((published, text));
+        }
+    }
+
+    pub fn event_count(&self) -> usize {
+        self.state.lock().unwrap().events.len()
+    }
+
+    /// Queues faults for the next requests.
+    pub fn inject<I: IntoIterator<Item = Fault>>(&self, faults: I) {
+        self.state.lock().unwrap().faults.extend(faults);
+    }
+
+    pub fn requests(&self) -> Vec<RequestRecord> {
+        self.state.lock().unwrap().requests.clone()
+    }
+
+    /// Changes the bucket (and starts a new window).
+    pub fn set_rate_limit(&self, limit: u64, window: Duration) {
+        let mut s = self.state.lock().unwrap();
+        s.rate_limit = limit;
+        s.rate_window = window;
+        s.window_start = epoch_ms();
+        s.used = 0;
+    }
+
+    /// Empties the bucket until the window ends (the next request gets a 429).
+    pub fn exhaust_bucket(&self) {
+        let mut s = self.state.lock().unwrap();
+        s.used = s.rate_limit;
+    }
+
+    /// Epoch seconds at which the current window ends.
+    pub fn rate_reset(&self) -> u64 {
+        let s = self.state.lock().unwrap();
+        (s.window_start + s.rate_window.as_millis() as u64).div_ceil(1000)
+    }
+}
+
+fn okta_error(status: StatusCode, code: &str, summary: &str) -> Response {
+    let body = serde_json::json!({
+        "errorCode": code, "errorSummary": summary, "errorLink": code,
+        "errorId": "oae-emulator", "errorCauses": [],
+    });
+    (status, [("content-type", "application/json")], body.to_string()).into_response()
+}
+
+fn cursor(index: usize, since: Option<i64>) -> String {
+    // Opaque to clients, like Okta's.
+    format!("{index:x}.{}", since.map(|s| format!("{s:x}")).unwrap_or_default())
+}
+
+fn parse_cursor(c: &str) -> Option<(usize, Option<i64>)> {
+    let (i, s) = c.split_once('.')?;
+    let since = if s.is_empty() { None } else { Some(i64::from_str_radix(s, 16).ok()?) };
+    Some((usize::from_str_radix(i, 16).ok()?, since))
+}
+
+async fn logs(
+    State(state): State<Arc<Mutex<Emu>>>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+    uri: axum::http::Uri,
+) -> Response {
+    let (response, delay, events) = answer(&state, &headers, &q);
+    if let Some(d) = delay {
+        tokio::time::sleep(d).await;
+    }
+    let mut s = state.lock().unwrap();
+    s.requests.push(RequestRecord {
+        at: SystemTime::now(),
+        uri: uri.to_string(),
+        status: response.status().as_u16(),
+        events,
+    });
+    response
+}
+
+fn answer(
+    state: &Arc<Mutex<Emu>>,
+    headers: &HeaderMap,
+    q: &HashMap<String, String>,
+) -> (Response, Option<Duration>, usize) {
+    let mut s = state.lock().unwrap();
+    // The bucket.
+    let now = epoch_ms();
+    let window_ms = s.rate_window.as_millis() as u64;
+    if now >= s.window_start + window_ms {
+        s.window_start = now;
+        s.used = 0;
+    }
+    let reset = (s.window_start + window_ms).div_ceil(1000);
+    let rate_headers = |r: &mut Response, limit: u64, remaining: u64| {
+        let h = r.headers_mut();
+        h.insert("x-rate-limit-limit", HeaderValue::from(limit));
+        h.insert("x-rate-limit-remaining", HeaderValue::from(remaining));
+        h.insert("x-rate-limit-reset", HeaderValue::from(reset));
+    };
+    let auth_ok = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v == format!("SSWS {}", s.token));
+    if !auth_ok {
+        return (okta_error(StatusCode::UNAUTHORIZED, "E0000011", "Invalid token provided"), None, 0);
+    }
+    if s.used >= s.rate_limit {
+        let mut r = okta_error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "E0000047",
+            "API call exceeded rate limit due to too many requests.",
+        );
+        rate_headers(&mut r, s.rate_limit, 0);
+        return (r, None, 0);
+    }
+    s.used += 1;
+    let (limit, remaining) = (s.rate_limit, s.rate_limit - s.used);
+
+    let mut delay = None;
+    let mut tampered = false;
+    let mut no_next = false;
+    match s.faults.pop_front() {
+        Some(Fault::Status(code)) => {
+            let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let mut r = okta_error(status, "E0000009", "Internal Server Error");
+            rate_headers(&mut r, limit, remaining);
+            return (r, None, 0);
+        }
+        Some(Fault::Html503) => {
+            let mut r = (
+                StatusCode::SERVICE_UNAVAILABLE,
+                [("content-type", "text/html")],
+                "<html><body><h1>503 Service Temporarily Unavailable</h1></body></html>",
+            )
+                .into_response();
+            rate_headers(&mut r, limit, remaining);
+            return (r, None, 0);
+        }
+        Some(Fault::Unauthorized) => {
+            return (okta_error(StatusCode::UNAUTHORIZED, "E0000011", "Invalid token provided"), None, 0);
+        }
+        Some(Fault::Delay(d)) => delay = Some(d),
+        Some(Fault::TamperedNext) => tampered = true,
+        Some(Fault::NoNext) => no_next = true,
+        None => {}
+    }
+
+    let page_limit: usize = q.get("limit").and_then(|l| l.parse().ok()).unwrap_or(100).clamp(1, 1000);
+    let (start, since) = match q.get("after") {
+        Some(c) => match parse_cursor(c) {
+            Some(x) => x,
+            None => {
+                let r = okta_error(StatusCode::BAD_REQUEST, "E0000001", "Api validation failed: after");
+                return (r, None, 0);
+            }
+        },
+        None => {
+            let since = q.get("since").map(|v| crate::event::parse_published(&serde_json::Value::String(v.clone())));
+            match since {
+                Some(None) => {
+                    let r = okta_error(StatusCode::BAD_REQUEST, "E0000001", "Api validation failed: since");
+                    return (r, None, 0);
+                }
+                Some(Some(ms)) => (0, Some(ms)),
+                None => (0, None),
+            }
+        }
+    };
+    let mut body = String::from("[");
+    let mut next_index = start;
+    let mut count = 0;
+    for (i, (published, text)) in s.events.iter().enumerate().skip(start) {
+        if count == page_limit {
+            break;
+        }
+        next_index = i + 1;
+        if let (Some(since), Some(p)) = (since, published) {
+            if *p < since {
+                continue;
+            }
+        }
+        if count > 0 {
+            body.push(',');
+        }
+        body.push_str(text);
+        count += 1;
+    }
+    body.push(']');
+    if count < page_limit {
+        // Everything persisted so far was looked at.
+        next_index = s.events.len().max(start);
+    }
+    let origin = if tampered { "http://evil.example:9".to_string() } else { s.origin.clone() };
+    let this = match q.get("after") {
+        Some(a) => format!("{}/api/v1/logs?after={a}&limit={page_limit}", s.origin),
+        None => format!("{}/api/v1/logs?limit={page_limit}", s.origin),
+    };
+    let next = format!("{origin}/api/v1/logs?after={}&limit={page_limit}", cursor(next_index, since));
+    let mut r = (StatusCode::OK, [("content-type", "application/json")], body).into_response();
+    rate_headers(&mut r, limit, remaining);
+    let h = r.headers_mut();
+    h.append("link", HeaderValue::from_str(&format!("<{this}>; rel=\"self\"")).unwrap());
+    if !no_next {
+        h.append("link", HeaderValue::from_str(&format!("<{next}>; rel=\"next\"")).unwrap());
+    }
+    (r, delay, count)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip() {
+        assert_eq!(parse_cursor(&cursor(42, Some(1_700_000_000_000))), Some((42, Some(1_700_000_000_000))));
+        assert_eq!(parse_cursor(&cursor(0, None)), Some((0, None)));
+        assert_eq!(parse_cursor("zz"), None);
+    }
+}

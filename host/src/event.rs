@@ -1,0 +1,224 @@
+//! One Okta System Log event, parsed once and shared by every stage.
+//!
+//! The original JSON bytes are kept as they came (they go to Wazuh inside the
+//! envelope without re-serializing); the parsed tree serves detections and
+//! alert summaries. Okta's odd shapes are taken as they are: `published` in
+//! ISO or space-separated form, `"redacted"` or missing; placeholder or
+//! missing `uuid`s (then the event is keyed by a hash of its content).
+
+use chrono::{DateTime, NaiveDateTime};
+use serde_json::Value;
+use std::fmt::Write as _;
+
+/// A parsed event: its bytes, its tree and the keys the pipeline needs.
+#[derive(Debug)]
+pub struct Event {
+    /// The event's JSON exactly as received (compact, one line).
+    raw: Box<str>,
+    /// The parsed tree.
+    value: Value,
+    /// `uuid` when it is a real UUID, else `h:<hash of the content>`.
+    key: String,
+    /// `published` in ms since the epoch, when it could be read.
+    published_ms: Option<i64>,
+}
+
+/// Why a line or array element is not an event.
+#[derive(Debug, thiserror::Error)]
+pub enum EventError {
+    #[error("not JSON: {0}")]
+    NotJson(#[from] serde_json::Error),
+    #[error("not a JSON object")]
+    NotObject,
+}
+
+impl Event {
+    /// Parses one event from its JSON text.
+    pub fn parse(text: &str) -> Result<Event, EventError> {
+        let value: Value = serde_json::from_str(text)?;
+        if !value.is_object() {
+            return Err(EventError::NotObject);
+        }
+        // Datagrams and NDJSON need one line: re-serialize only when the
+        // source was pretty-printed (strings cannot hold raw newlines).
+        let raw: Box<str> = if text.bytes().any(|b| b == b'\n' || b == b'\r') {
+            serde_json::to_string(&value).expect("a parsed value serializes").into()
+        } else {
+            text.trim().into()
+        };
+        Ok(Self::from_parts(raw, value))
+    }
+
+    fn from_parts(raw: Box<str>, value: Value) -> Event {
+        let key = match value.get("uuid").and_then(Value::as_str) {
+            Some(u) if is_real_uuid(u) => u.to_ascii_lowercase(),
+            _ => format!("h:{:032x}", xxhash_rust::xxh3::xxh3_128(raw.as_bytes())),
+        };
+        let published_ms = value.get("published").and_then(parse_published);
+        Event { raw, value, key, published_ms }
+    }
+
+    /// The JSON text as received.
+    pub fn raw(&self) -> &str {
+        &self.raw
+    }
+    pub fn value(&self) -> &Value {
+        &self.value
+    }
+    /// The dedup key: the uuid, or a content hash for events without a real one.
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+    pub fn event_type(&self) -> &str {
+        self.value.get("eventType").and_then(Value::as_str).unwrap_or("")
+    }
+    pub fn uuid(&self) -> Option<&str> {
+        self.value.get("uuid").and_then(Value::as_str)
+    }
+    /// `published` in ms, when readable.
+    pub fn published_ms(&self) -> Option<i64> {
+        self.published_ms
+    }
+    /// `published` as written in the event (string or other JSON).
+    pub fn published_text(&self) -> Option<String> {
+        match self.value.get("published")? {
+            Value::String(s) => Some(s.clone()),
+            Value::Null => None,
+            other => Some(other.to_string()),
+        }
+    }
+
+    /// A value by dotted path: `actor.alternateId`, `target[0].type`, `a.b[2][1]`.
+    /// A key containing dots can be reached when the whole rest matches a key.
+    pub fn lookup(&self, path: &str) -> Option<&Value> {
+        lookup(&self.value, path)
+    }
+}
+
+/// Walks a dotted path with `[n]` indexes.
+pub fn lookup<'v>(root: &'v Value, path: &str) -> Option<&'v Value> {
+    if path.is_empty() {
+        return Some(root);
+    }
+    let mut cur = root;
+    let mut rest = path;
+    while !rest.is_empty() {
+        if let Some(after) = rest.strip_prefix('[') {
+            let end = after.find(']')?;
+            let idx: usize = after[..end].trim().parse().ok()?;
+            cur = cur.as_array()?.get(idx)?;
+            rest = &after[end + 1..];
+            rest = rest.strip_prefix('.').unwrap_or(rest);
+            continue;
+        }
+        let obj = cur.as_object()?;
+        // Keys with dots (Okta's debugData has none today, but be lenient):
+        // a direct hit on the whole rest wins.
+        if let Some(v) = obj.get(rest) {
+            return Some(v);
+        }
+        let end = rest.find(['.', '[']).unwrap_or(rest.len());
+        cur = obj.get(&rest[..end])?;
+        rest = &rest[end..];
+        rest = rest.strip_prefix('.').unwrap_or(rest);
+    }
+    Some(cur)
+}
+
+/// True for the 8-4-4-4-12 hex form, not all zeros.
+pub fn is_real_uuid(s: &str) -> bool {
+    let b = s.as_bytes();
+    if b.len() != 36 {
+        return false;
+    }
+    let mut nonzero = false;
+    for (i, &c) in b.iter().enumerate() {
+        match i {
+            8 | 13 | 18 | 23 => {
+                if c != b'-' {
+                    return false;
+                }
+            }
+            _ => {
+                if !c.is_ascii_hexdigit() {
+                    return false;
+                }
+                nonzero |= c != b'0';
+            }
+        }
+    }
+    nonzero
+}
+
+/// `published` in Okta's ISO form (`2024-08-13T15:58:20.353Z`) or the
+/// space-separated UTC form with 0–9 fraction digits; anything else is None.
+pub fn parse_published(v: &Value) -> Option<i64> {
+    let s = v.as_str()?.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Some(t.timestamp_millis());
+    }
+    for fmt in ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.fZ"] {
+        if let Ok(t) = NaiveDateTime::parse_from_str(s, fmt) {
+            return Some(t.and_utc().timestamp_millis());
+        }
+    }
+    None
+}
+
+/// Formats ms since the epoch as Okta does (`2024-08-13T15:58:20.353Z`).
+pub fn format_ms(ms: i64) -> String {
+    match DateTime::from_timestamp_millis(ms) {
+        Some(t) => t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
+        None => {
+            let mut s = String::new();
+            let _ = write!(s, "{ms}");
+            s
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn published_forms() {
+        let ms = |s: &str| parse_published(&Value::String(s.into()));
+        assert_eq!(ms("2024-08-13T15:58:20.353Z"), Some(1723564700353));
+        assert_eq!(ms("2024-08-13 15:58:20.353"), Some(1723564700353));
+        assert_eq!(ms("2024-08-13 15:58:20.353000"), Some(1723564700353));
+        assert_eq!(ms("2024-08-13 15:58:20.353000000"), Some(1723564700353));
+        assert_eq!(ms("2021-06-25T21:27:03.49Z"), Some(1624656423490));
+        assert_eq!(ms("redacted"), None);
+        assert_eq!(parse_published(&Value::Null), None);
+    }
+
+    #[test]
+    fn keys() {
+        let e = Event::parse(r#"{"uuid":"2A992F80-D1AD-4F62-900E-8C68BB72A21B","eventType":"x"}"#).unwrap();
+        assert_eq!(e.key(), "2a992f80-d1ad-4f62-900e-8c68bb72a21b");
+        let a = Event::parse(r#"{"uuid":"redacted","eventType":"x"}"#).unwrap();
+        let b = Event::parse(r#"{"uuid":"redacted","eventType":"y"}"#).unwrap();
+        assert!(a.key().starts_with("h:"));
+        assert_ne!(a.key(), b.key());
+        assert!(Event::parse("[1]").is_err());
+        assert!(Event::parse("{nope").is_err());
+    }
+
+    #[test]
+    fn paths() {
+        let e = Event::parse(r#"{"actor":{"alternateId":"a@b"},"target":[{"type":"User"},{"type":"App","x":[[1,2]]}]}"#)
+            .unwrap();
+        assert_eq!(e.lookup("actor.alternateId").unwrap(), "a@b");
+        assert_eq!(e.lookup("target[1].type").unwrap(), "App");
+        assert_eq!(e.lookup("target[1].x[0][1]").unwrap(), 2);
+        assert!(e.lookup("target[5].type").is_none());
+        assert!(e.lookup("actor.nope").is_none());
+    }
+
+    #[test]
+    fn pretty_input_becomes_one_line() {
+        let e = Event::parse("{\n  \"a\": 1\n}").unwrap();
+        assert_eq!(e.raw(), r#"{"a":1}"#);
+    }
+}

@@ -1,0 +1,258 @@
+//! One org's pipeline: page → dedup → detections → envelopes → journal → sink.
+//!
+//! [`Pipeline::handle_page`] is the unit of progress. It skips events
+//! delivered before, runs the detections, appends the page's messages and a
+//! commit record (cursor + dedup keys) to the journal, then saves the
+//! checkpoint. The sender thread delivers from the journal. After a crash,
+//! [`Pipeline::open`] finds commits newer than the checkpoint in the journal
+//! and adopts them, so a page is never both lost and never delivered twice
+//! (at most the one datagram in flight is repeated).
+
+use crate::checkpoint::CheckpointFile;
+use crate::dedup::{self, DedupSet};
+use crate::envelope::{Envelope, Fit};
+use crate::event::Event;
+use crate::journal::{Journal, JournalError};
+use crate::runtime::Runtime;
+use crate::runtime::alert::{Suppressor, alert_body, disabled_body};
+use crate::sinks::{self, Abort, Sink};
+use crate::stats::Stats;
+use anyhow::Context;
+use std::collections::HashSet;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// Settings of one pipeline.
+pub struct PipelineOptions {
+    pub name: String,
+    pub location: String,
+    pub spool_max_bytes: u64,
+    pub fsync: bool,
+    /// None: deliver every event (replays).
+    pub dedup_max: Option<usize>,
+    /// Keep a checkpoint (Okta orgs) or not (replays, demo).
+    pub checkpoint: bool,
+    pub suppression: Duration,
+}
+
+pub struct Pipeline {
+    name: String,
+    envelope: Envelope,
+    runtime: Option<Arc<Runtime>>,
+    journal: Journal,
+    dedup: Option<DedupSet>,
+    checkpoint: Option<CheckpointFile>,
+    suppressor: Suppressor,
+    stats: Arc<Stats>,
+    sender: Option<(JoinHandle<()>, Abort)>,
+    /// The cursor to resume from (Okta orgs).
+    pub cursor: Option<String>,
+}
+
+/// The commit record: the page's cursor and the dedup keys of its events.
+fn encode_commit(cursor: Option<&str>, keys: &[dedup::Key]) -> Vec<u8> {
+    let c = cursor.unwrap_or("").as_bytes();
+    let mut out = Vec::with_capacity(4 + c.len() + keys.len() * 16);
+    out.extend_from_slice(&(c.len() as u32).to_le_bytes());
+    out.extend_from_slice(c);
+    for k in keys {
+        out.extend_from_slice(&k.to_le_bytes());
+    }
+    out
+}
+
+fn decode_commit(b: &[u8]) -> Option<(Option<String>, Vec<dedup::Key>)> {
+    let n = u32::from_le_bytes(b.get(0..4)?.try_into().ok()?) as usize;
+    let cursor = std::str::from_utf8(b.get(4..4 + n)?).ok()?;
+    let keys = b.get(4 + n..)?.chunks_exact(16).map(|c| u128::from_le_bytes(c.try_into().unwrap())).collect();
+    Some(((!cursor.is_empty()).then(|| cursor.to_string()), keys))
+}
+
+impl Pipeline {
+    /// Opens the pipeline's state in `dir` (journal, dedup set, checkpoint) and recovers.
+    pub fn open(
+        dir: &Path,
+        opts: PipelineOptions,
+        runtime: Option<Arc<Runtime>>,
+        stats: Arc<Stats>,
+    ) -> anyhow::Result<Pipeline> {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating the state directory {}", dir.display()))?;
+        let (journal, recovery) = Journal::open(&dir.join("spool"), opts.spool_max_bytes, opts.fsync)?;
+        if recovery.truncated_bytes > 0 {
+            tracing::warn!(org = %opts.name, "spool: cut {} bytes of an unfinished page after a crash; that page will be fetched again", recovery.truncated_bytes);
+        }
+        let mut dedup = match opts.dedup_max {
+            Some(max) => Some(DedupSet::open(dir, max).with_context(|| format!("dedup set in {}", dir.display()))?),
+            None => None,
+        };
+        let checkpoint = opts.checkpoint.then(|| CheckpointFile::new(dir));
+        let mut cursor = None;
+        if let Some(cp_file) = &checkpoint {
+            let saved = cp_file.load()?;
+            let mut end = saved.as_ref().map(|c| c.journal_end).unwrap_or(0);
+            cursor = saved.and_then(|c| c.cursor);
+            // Commits newer than the checkpoint: the crash came between the two.
+            let mut adopted = 0;
+            let saved_end = end;
+            for c in recovery.commits.iter().filter(|c| c.end > saved_end) {
+                let Some((cur, keys)) = decode_commit(&c.payload) else { continue };
+                if let Some(d) = dedup.as_mut() {
+                    d.insert_all(&keys)?;
+                }
+                cursor = cur.or(cursor);
+                end = c.end;
+                adopted += 1;
+            }
+            if adopted > 0 {
+                tracing::info!(org = %opts.name, "recovered {adopted} page(s) spooled after the last checkpoint");
+                cp_file.save(cursor.as_deref(), end)?;
+            }
+            journal.set_durable(end);
+        }
+        let pending = journal.unsent();
+        if pending > 0 {
+            tracing::info!(org = %opts.name, "{pending} bytes waiting in the spool from the last run; they go first");
+        }
+        Ok(Pipeline {
+            name: opts.name.clone(),
+            envelope: Envelope::new(&opts.name, &opts.location),
+            runtime,
+            journal,
+            dedup,
+            checkpoint,
+            suppressor: Suppressor::new(opts.suppression),
+            stats,
+            sender: None,
+            cursor,
+        })
+    }
+
+    pub fn envelope(&self) -> &Envelope {
+        &self.envelope
+    }
+
+    /// Starts delivering from the journal to `sink`.
+    pub fn start_sender(&mut self, sink: Box<dyn Sink>) {
+        let abort = Abort::default();
+        let handle =
+            sinks::spawn_sender(self.name.clone(), self.journal.reader(), sink, self.stats.clone(), abort.clone());
+        self.sender = Some((handle, abort));
+    }
+
+    /// None when there is room in the spool, else the reason (Wazuh down for long).
+    pub fn spool_full(&self) -> Option<JournalError> {
+        self.journal.check_room().err()
+    }
+
+    pub fn wait_room(&self, timeout: Duration) -> bool {
+        self.journal.wait_room(timeout)
+    }
+
+    /// Processes one page and hands it to the journal; `cursor` is the link
+    /// to follow after this page (saved with it).
+    pub fn handle_page(&mut self, events: Vec<Event>, cursor: Option<&str>) -> anyhow::Result<()> {
+        self.stats.fetched.fetch_add(events.len() as u64, Ordering::Relaxed);
+        let mut fresh: Vec<Arc<Event>> = Vec::with_capacity(events.len());
+        let mut keys: Vec<dedup::Key> = Vec::with_capacity(events.len());
+        if let Some(d) = &self.dedup {
+            let mut in_page = HashSet::with_capacity(events.len());
+            for ev in events {
+                let k = dedup::key_of(ev.key());
+                if d.contains(k) || !in_page.insert(k) {
+                    self.stats.duplicates.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                }
+                keys.push(k);
+                fresh.push(Arc::new(ev));
+            }
+        } else {
+            fresh.extend(events.into_iter().map(Arc::new));
+        }
+
+        let outcome = match &self.runtime {
+            Some(rt) => rt.process(&fresh),
+            None => Default::default(),
+        };
+
+        // The raw event, then its alerts, event by event.
+        let mut messages: Vec<String> = Vec::with_capacity(fresh.len() + outcome.alerts.len());
+        let mut alerts = outcome.alerts.iter().peekable();
+        let mut disabled = outcome.disabled.iter().peekable();
+        for (i, ev) in fresh.iter().enumerate() {
+            let (body, fit) = self.envelope.raw_event(ev);
+            if fit == Fit::Shrunk {
+                self.stats.truncated.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(org = %self.name, event = %ev.key(), "event over the datagram limit: sent shrunk, marked truncated");
+            }
+            messages.push(body);
+            while let Some(a) = alerts.next_if(|a| a.event_index == i) {
+                let now = ev.published_ms().unwrap_or(0);
+                match self.suppressor.admit(&a.detection.info.id, a.alert.dedup_key.as_deref(), now) {
+                    Some(before) => {
+                        messages.push(self.envelope.alert(alert_body(a, ev, before)));
+                        self.stats.alerts.fetch_add(1, Ordering::Relaxed);
+                    }
+                    None => {
+                        self.stats.suppressed.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+            while let Some(d) = disabled.next_if(|d| d.event_index == i) {
+                messages.push(self.envelope.alert(disabled_body(d, ev)));
+            }
+        }
+        self.stats.events.fetch_add(fresh.len() as u64, Ordering::Relaxed);
+
+        let commit = encode_commit(cursor, &keys);
+        let end = self.journal.append(messages.iter().map(|m| m.as_bytes()), &commit)?;
+        if let Some(d) = self.dedup.as_mut() {
+            d.insert_all(&keys).context("recording delivered event ids")?;
+        }
+        if let Some(rt) = &self.runtime {
+            if let Err(e) = rt.state_store().flush() {
+                tracing::error!("saving detection state: {e}");
+            }
+        }
+        if let Some(cp) = &self.checkpoint {
+            cp.save(cursor, end)?;
+            self.journal.set_durable(end);
+        }
+        if cursor.is_some() {
+            self.cursor = cursor.map(str::to_string);
+        }
+        Ok(())
+    }
+
+    /// Lets the sender deliver what is spooled (up to `grace`), then stops it.
+    /// Returns the bytes left in the spool for the next run.
+    pub fn finish(mut self, grace: Duration) -> u64 {
+        self.journal.close();
+        let drained = self.journal.wait_drained(grace);
+        if let Some((handle, abort)) = self.sender.take() {
+            if !drained {
+                abort.abort();
+            }
+            let _ = handle.join();
+        }
+        let left = self.journal.unsent();
+        if left > 0 {
+            tracing::warn!(org = %self.name, "{left} bytes stay in the spool (the sink is unavailable); they go first next time");
+        }
+        left
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commit_round_trip() {
+        let b = encode_commit(Some("https://x/api/v1/logs?after=1"), &[1, u128::MAX]);
+        assert_eq!(decode_commit(&b), Some((Some("https://x/api/v1/logs?after=1".into()), vec![1, u128::MAX])));
+        assert_eq!(decode_commit(&encode_commit(None, &[])), Some((None, vec![])));
+    }
+}

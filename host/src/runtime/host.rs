@@ -1,0 +1,238 @@
+//! What a detection's Store holds, and the host functions it may call.
+//!
+//! Nothing here panics on guest input: a bad handle or path is an error
+//! (which traps the guest) or an empty answer. The event is lent as a
+//! resource: the guest asks for fields; the JSON is never copied wholesale
+//! unless it calls `to-json`.
+
+use super::bindings::oktawatch::detection::{event, log, state, types};
+use super::state::DetectionState;
+use crate::event::Event;
+use serde_json::Value as Json;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+use wasmtime::component::{Resource, ResourceTable};
+
+/// The host's event, as the guest's `okta-event` resource.
+pub struct EventRef(pub Arc<Event>);
+
+/// Longest path or state key a guest may pass.
+const MAX_KEY: usize = 1024;
+/// Largest state value.
+const MAX_VALUE: usize = 64 * 1024;
+/// Log lines per detection per second (a burst up to this, then dropped and counted).
+const LOG_PER_SEC: u32 = 20;
+
+/// The data of one detection's Store.
+pub struct HostCtx {
+    pub table: ResourceTable,
+    pub limiter: Limiter,
+    pub state: Arc<Mutex<DetectionState>>,
+    pub id: Arc<str>,
+    /// The current event's time: "now" for state.
+    pub now_ms: i64,
+    log_window: Instant,
+    log_count: u32,
+    pub logs_dropped: u64,
+}
+
+impl HostCtx {
+    pub fn new(id: Arc<str>, state: Arc<Mutex<DetectionState>>, memory_bytes: usize) -> Self {
+        HostCtx {
+            table: ResourceTable::new(),
+            limiter: Limiter { max_memory: memory_bytes, peak_memory: 0, hit: None },
+            state,
+            id,
+            now_ms: 0,
+            log_window: Instant::now(),
+            log_count: 0,
+            logs_dropped: 0,
+        }
+    }
+
+    fn event(&self, r: &Resource<EventRef>) -> wasmtime::Result<&Arc<Event>> {
+        Ok(&self.table.get(r)?.0)
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, DetectionState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Memory and table bounds for one Store; remembers which bound was hit.
+pub struct Limiter {
+    pub max_memory: usize,
+    pub peak_memory: usize,
+    pub hit: Option<String>,
+}
+
+impl wasmtime::ResourceLimiter for Limiter {
+    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        if desired > self.max_memory {
+            let msg = format!("memory limit: wanted {} MiB of at most {} MiB", desired >> 20, self.max_memory >> 20);
+            self.hit = Some(msg.clone());
+            return Err(wasmtime::format_err!(msg));
+        }
+        self.peak_memory = self.peak_memory.max(desired);
+        Ok(true)
+    }
+
+    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        if desired > 100_000 {
+            self.hit = Some(format!("table limit: wanted {desired} elements"));
+            return Err(wasmtime::format_err!("table limit exceeded"));
+        }
+        Ok(true)
+    }
+
+    fn instances(&self) -> usize {
+        20
+    }
+    fn tables(&self) -> usize {
+        20
+    }
+    fn memories(&self) -> usize {
+        4
+    }
+}
+
+fn check_key(key: &str) -> wasmtime::Result<()> {
+    if key.len() > MAX_KEY {
+        wasmtime::bail!("key or path of {} bytes: at most {MAX_KEY}", key.len());
+    }
+    Ok(())
+}
+
+/// A JSON value as the contract's `value`.
+pub fn to_value(v: &Json) -> types::Value {
+    match v {
+        Json::Null => types::Value::Null,
+        Json::Bool(b) => types::Value::Boolean(*b),
+        Json::Number(n) => match n.as_i64() {
+            Some(i) => types::Value::Integer(i),
+            None => types::Value::Float(n.as_f64().unwrap_or(f64::NAN)),
+        },
+        Json::String(s) => types::Value::Text(s.clone()),
+        other => types::Value::Json(other.to_string()),
+    }
+}
+
+impl types::Host for HostCtx {}
+impl event::Host for HostCtx {}
+
+impl event::HostOktaEvent for HostCtx {
+    fn event_type(&mut self, r: Resource<EventRef>) -> wasmtime::Result<String> {
+        Ok(self.event(&r)?.event_type().to_string())
+    }
+    fn uuid(&mut self, r: Resource<EventRef>) -> wasmtime::Result<String> {
+        Ok(self.event(&r)?.key().to_string())
+    }
+    fn published_ms(&mut self, r: Resource<EventRef>) -> wasmtime::Result<i64> {
+        Ok(self.event(&r)?.published_ms().unwrap_or(self.now_ms))
+    }
+    fn get(&mut self, r: Resource<EventRef>, path: String) -> wasmtime::Result<Option<types::Value>> {
+        check_key(&path)?;
+        Ok(self.event(&r)?.lookup(&path).map(to_value))
+    }
+    fn get_str(&mut self, r: Resource<EventRef>, path: String) -> wasmtime::Result<Option<String>> {
+        check_key(&path)?;
+        Ok(self.event(&r)?.lookup(&path).and_then(Json::as_str).map(str::to_string))
+    }
+    fn len(&mut self, r: Resource<EventRef>, path: String) -> wasmtime::Result<Option<u32>> {
+        check_key(&path)?;
+        Ok(self.event(&r)?.lookup(&path).and_then(|v| match v {
+            Json::Array(a) => Some(a.len() as u32),
+            Json::Object(o) => Some(o.len() as u32),
+            _ => None,
+        }))
+    }
+    fn to_json(&mut self, r: Resource<EventRef>) -> wasmtime::Result<String> {
+        Ok(self.event(&r)?.raw().to_string())
+    }
+    fn drop(&mut self, r: Resource<EventRef>) -> wasmtime::Result<()> {
+        self.table.delete(r)?;
+        Ok(())
+    }
+}
+
+impl state::Host for HostCtx {
+    fn get(&mut self, key: String) -> wasmtime::Result<Option<Vec<u8>>> {
+        check_key(&key)?;
+        let now = self.now_ms;
+        Ok(self.state().get(&key, now))
+    }
+    fn set(&mut self, key: String, value: Vec<u8>, ttl_ms: u64) -> wasmtime::Result<()> {
+        check_key(&key)?;
+        if value.len() > MAX_VALUE {
+            wasmtime::bail!("state value of {} bytes: at most {MAX_VALUE}", value.len());
+        }
+        let now = self.now_ms;
+        self.state().set(&key, value, ttl_ms, now);
+        Ok(())
+    }
+    fn remove(&mut self, key: String) -> wasmtime::Result<()> {
+        check_key(&key)?;
+        self.state().remove(&key);
+        Ok(())
+    }
+    fn count(&mut self, key: String, window_ms: u64) -> wasmtime::Result<u32> {
+        check_key(&key)?;
+        let now = self.now_ms;
+        Ok(self.state().count(&key, window_ms, now, true))
+    }
+    fn peek_count(&mut self, key: String, window_ms: u64) -> wasmtime::Result<u32> {
+        check_key(&key)?;
+        let now = self.now_ms;
+        Ok(self.state().count(&key, window_ms, now, false))
+    }
+    fn distinct(&mut self, key: String, member: String, window_ms: u64) -> wasmtime::Result<u32> {
+        check_key(&key)?;
+        check_key(&member)?;
+        let now = self.now_ms;
+        Ok(self.state().distinct(&key, Some(&member), window_ms, now).len() as u32)
+    }
+    fn peek_distinct(&mut self, key: String, window_ms: u64) -> wasmtime::Result<Vec<String>> {
+        check_key(&key)?;
+        let now = self.now_ms;
+        Ok(self.state().distinct(&key, None, window_ms, now))
+    }
+    fn last_seen(&mut self, key: String, value: String, ttl_ms: u64) -> wasmtime::Result<Option<(String, i64)>> {
+        check_key(&key)?;
+        if value.len() > MAX_VALUE {
+            wasmtime::bail!("state value of {} bytes: at most {MAX_VALUE}", value.len());
+        }
+        let now = self.now_ms;
+        Ok(self.state().last_seen(&key, &value, ttl_ms, now))
+    }
+}
+
+impl log::Host for HostCtx {
+    fn log(&mut self, level: log::Level, message: String) -> wasmtime::Result<()> {
+        if self.log_window.elapsed().as_secs() >= 1 {
+            self.log_window = Instant::now();
+            self.log_count = 0;
+        }
+        self.log_count += 1;
+        if self.log_count > LOG_PER_SEC {
+            self.logs_dropped += 1;
+            return Ok(());
+        }
+        let mut message = message;
+        if message.len() > 2048 {
+            let mut end = 2048;
+            while !message.is_char_boundary(end) {
+                end -= 1;
+            }
+            message.truncate(end);
+            message.push('…');
+        }
+        let id = &*self.id;
+        match level {
+            log::Level::Debug => tracing::debug!(detection = id, "{message}"),
+            log::Level::Info => tracing::info!(detection = id, "{message}"),
+            log::Level::Warn => tracing::warn!(detection = id, "{message}"),
+            log::Level::Error => tracing::error!(detection = id, "{message}"),
+        }
+        Ok(())
+    }
+}

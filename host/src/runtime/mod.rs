@@ -1,0 +1,622 @@
+//! The detection runtime: untrusted wasm components run on every event.
+//!
+//! One [`wasmtime::Engine`] and [`Linker`] for all detections; an
+//! `InstancePre` per detection; one Store per detection, bounded in time
+//! (epoch interruption), memory (a [`host::Limiter`]), stack, alerts and
+//! state, and recycled every N events or past a memory mark. A trap,
+//! timeout or limit discards the instance; repeated failures quarantine the
+//! detection with exponential backoff and raise a `detection_disabled`
+//! notice. Detections are indexed by event type, and a page's events are run
+//! detection by detection, in parallel across detections, in event order
+//! within each. The set is swapped atomically between pages (hot reload).
+
+pub mod alert;
+pub mod bindings;
+pub mod host;
+pub mod loader;
+pub mod state;
+pub mod watch;
+
+use crate::event::Event;
+use arc_swap::ArcSwap;
+use bindings::oktawatch::detection::types::Severity;
+use bindings::{Detection, DetectionPre};
+use host::{EventRef, HostCtx};
+use loader::LoadError;
+use rayon::prelude::*;
+use state::StateStore;
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use wasmtime::component::{HasSelf, Linker};
+use wasmtime::{Config as WasmConfig, Engine, Store, Trap};
+
+/// Bounds and settings for every detection.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Wall-clock time per event per detection.
+    pub timeout: Duration,
+    /// Linear memory per detection.
+    pub memory_bytes: usize,
+    /// Alerts one detection may raise for one event.
+    pub max_alerts: usize,
+    /// Size of one alert (title, key, context, MITRE ids) in bytes.
+    pub max_alert_bytes: usize,
+    /// A Store is replaced after this many events (linear memory never shrinks).
+    pub recycle_every: u64,
+    /// … or once its memory passed this mark.
+    pub recycle_memory: usize,
+    /// Failures within [`Self::failure_window`] that quarantine a detection.
+    pub max_failures: usize,
+    pub failure_window: Duration,
+    /// First quarantine; doubles on each further one, up to an hour.
+    pub quarantine: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            timeout: Duration::from_millis(10),
+            memory_bytes: 32 << 20,
+            max_alerts: 16,
+            max_alert_bytes: 16 << 10,
+            recycle_every: 10_000,
+            recycle_memory: 16 << 20,
+            max_failures: 3,
+            failure_window: Duration::from_secs(60),
+            quarantine: Duration::from_secs(30),
+        }
+    }
+}
+
+const TICK: Duration = Duration::from_millis(1);
+
+/// What a detection says about itself (host copy of `detection-info`).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Info {
+    pub id: String,
+    pub title: String,
+    pub version: String,
+    pub severity: &'static str,
+    pub mitre: Vec<String>,
+    pub description: String,
+    pub event_types: Vec<String>,
+}
+
+pub fn severity_name(s: Severity) -> &'static str {
+    match s {
+        Severity::Info => "info",
+        Severity::Low => "low",
+        Severity::Medium => "medium",
+        Severity::High => "high",
+        Severity::Critical => "critical",
+    }
+}
+
+/// Per-detection counters.
+#[derive(Debug, Default)]
+pub struct Counters {
+    pub events: AtomicU64,
+    pub alerts: AtomicU64,
+    pub traps: AtomicU64,
+    pub timeouts: AtomicU64,
+    pub limits: AtomicU64,
+    pub quarantines: AtomicU64,
+    pub skipped: AtomicU64,
+    pub instantiations: AtomicU64,
+    pub nanos: AtomicU64,
+}
+
+/// Why a call failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    Trap(String),
+    Timeout,
+    Limit(String),
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::Trap(m) => write!(f, "trap: {m}"),
+            Failure::Timeout => write!(f, "timeout: over its time budget for one event"),
+            Failure::Limit(m) => write!(f, "limit: {m}"),
+        }
+    }
+}
+
+struct Instance {
+    store: Store<HostCtx>,
+    bindings: Detection,
+    calls: u64,
+}
+
+struct Slot {
+    instance: Option<Instance>,
+    failures: VecDeque<Instant>,
+    quarantined_until: Option<Instant>,
+    backoff: Duration,
+    last_failure: Option<Failure>,
+}
+
+/// A loaded detection.
+pub struct Loaded {
+    pub info: Info,
+    pub source: PathBuf,
+    pub sha256: String,
+    pub counters: Counters,
+    config: String,
+    pre: DetectionPre<HostCtx>,
+    state: Arc<Mutex<state::DetectionState>>,
+    slot: Mutex<Slot>,
+}
+
+impl Loaded {
+    pub fn status(&self) -> String {
+        let slot = self.slot.lock().unwrap();
+        match slot.quarantined_until {
+            Some(until) if until > Instant::now() => format!(
+                "quarantined for {:.0?} ({})",
+                until - Instant::now(),
+                slot.last_failure.as_ref().map(|f| f.to_string()).unwrap_or_default()
+            ),
+            _ => "running".into(),
+        }
+    }
+
+    fn subscribes(&self, event_type: &str) -> bool {
+        self.info.event_types.is_empty()
+            || self.info.event_types.iter().any(|p| match p.strip_suffix('*') {
+                Some(prefix) => event_type.starts_with(prefix),
+                None => p == event_type,
+            })
+    }
+}
+
+/// The detections in force, indexed by event type.
+#[derive(Default)]
+pub struct DetectionSet {
+    pub detections: Vec<Arc<Loaded>>,
+    exact: HashMap<String, Vec<usize>>,
+    /// `prefix.*` patterns and catch-alls.
+    wide: Vec<usize>,
+}
+
+impl DetectionSet {
+    pub fn new(mut detections: Vec<Arc<Loaded>>) -> Self {
+        detections.sort_by(|a, b| a.info.id.cmp(&b.info.id));
+        let mut exact: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut wide = Vec::new();
+        for (i, d) in detections.iter().enumerate() {
+            if d.info.event_types.is_empty() || d.info.event_types.iter().any(|t| t.ends_with('*')) {
+                wide.push(i);
+            }
+            for t in d.info.event_types.iter().filter(|t| !t.ends_with('*')) {
+                exact.entry(t.clone()).or_default().push(i);
+            }
+        }
+        DetectionSet { detections, exact, wide }
+    }
+
+    /// Indexes of the detections that asked for this event type.
+    fn matching(&self, event_type: &str, out: &mut Vec<usize>) {
+        out.clear();
+        if let Some(v) = self.exact.get(event_type) {
+            out.extend_from_slice(v);
+        }
+        for &i in &self.wide {
+            if self.detections[i].subscribes(event_type) && !out.contains(&i) {
+                out.push(i);
+            }
+        }
+    }
+
+    pub fn by_id(&self, id: &str) -> Option<&Arc<Loaded>> {
+        self.detections.iter().find(|d| d.info.id == id)
+    }
+}
+
+/// One alert raised for one event.
+pub struct Raised {
+    pub event_index: usize,
+    pub detection: Arc<Loaded>,
+    pub alert: bindings::Alert,
+}
+
+/// A detection taken out of service.
+pub struct Disabled {
+    pub detection: Arc<Loaded>,
+    pub reason: Failure,
+    pub for_how_long: Duration,
+    pub event_index: usize,
+}
+
+/// What running a page produced.
+#[derive(Default)]
+pub struct Outcome {
+    pub alerts: Vec<Raised>,
+    pub disabled: Vec<Disabled>,
+    /// Every failed call: event index, detection id, why.
+    pub failures: Vec<(usize, String, Failure)>,
+}
+
+/// How to load one detection.
+#[derive(Debug, Default, Clone)]
+pub struct LoadOptions {
+    /// Start from empty, in-memory state (tests).
+    pub fresh_state: bool,
+    /// Use this config text instead of the host config's.
+    pub config: Option<String>,
+}
+
+pub struct Runtime {
+    engine: Engine,
+    linker: Linker<HostCtx>,
+    state: Arc<StateStore>,
+    set: ArcSwap<DetectionSet>,
+    limits: Limits,
+    /// (keys, bytes) quota for fresh in-memory state.
+    limits_state: (usize, usize),
+    configs: BTreeMap<String, String>,
+    cache_dir: Option<PathBuf>,
+    ticker_stop: Arc<AtomicBool>,
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        self.ticker_stop.store(true, Ordering::Relaxed);
+    }
+}
+
+impl Runtime {
+    /// `configs`: per detection id, the TOML text given to `configure`.
+    pub fn new(
+        limits: Limits,
+        state: Arc<StateStore>,
+        configs: BTreeMap<String, String>,
+        cache_dir: Option<PathBuf>,
+    ) -> anyhow::Result<Runtime> {
+        let mut cfg = WasmConfig::new();
+        cfg.epoch_interruption(true)
+            .max_wasm_stack(512 << 10)
+            .parallel_compilation(true)
+            .cranelift_opt_level(wasmtime::OptLevel::Speed)
+            .concurrency_support(false)
+            // Small reservations: many detections on a small machine.
+            .memory_reservation(64 << 20)
+            .memory_guard_size(64 << 10)
+            .memory_reservation_for_growth(0);
+        let engine = Engine::new(&cfg).map_err(anyhow::Error::from)?;
+        let mut linker = Linker::new(&engine);
+        Detection::add_to_linker::<HostCtx, HasSelf<HostCtx>>(&mut linker, |c| c).map_err(anyhow::Error::from)?;
+
+        let ticker_stop = Arc::new(AtomicBool::new(false));
+        {
+            let engine = engine.clone();
+            let stop = ticker_stop.clone();
+            std::thread::Builder::new().name("epoch".into()).spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    std::thread::sleep(TICK);
+                    engine.increment_epoch();
+                }
+            })?;
+        }
+        Ok(Runtime {
+            engine,
+            linker,
+            state,
+            set: ArcSwap::from_pointee(DetectionSet::default()),
+            limits,
+            limits_state: (100_000, 16 << 20),
+            configs,
+            cache_dir,
+            ticker_stop,
+        })
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// The detections in force now.
+    pub fn current(&self) -> Arc<DetectionSet> {
+        self.set.load_full()
+    }
+
+    /// Replaces the set in force (between two pages).
+    pub fn install(&self, set: DetectionSet) {
+        self.set.store(Arc::new(set));
+    }
+
+    pub fn state_store(&self) -> &Arc<StateStore> {
+        &self.state
+    }
+
+    /// Compiles, checks, describes and configures one file.
+    pub fn load(&self, path: &Path) -> Result<Arc<Loaded>, LoadError> {
+        let compiled = loader::compile(&self.engine, path, self.cache_dir.as_deref())?;
+        self.load_compiled(compiled, path, &LoadOptions::default())
+    }
+
+    /// Describes and configures a compiled component.
+    pub fn load_compiled(
+        &self,
+        compiled: loader::Compiled,
+        source: &Path,
+        opts: &LoadOptions,
+    ) -> Result<Arc<Loaded>, LoadError> {
+        let pre = self.linker.instantiate_pre(&compiled.component).map_err(|e| LoadError::Contract(e.into()))?;
+        let pre = DetectionPre::new(pre).map_err(|e| LoadError::Contract(e.into()))?;
+
+        // Describe in a throwaway store (no state yet: we do not know the id).
+        let scratch = StateStore::in_memory(16, 4096).for_detection("").expect("in memory");
+        let mut store = self.new_store("?".into(), scratch);
+        store.set_epoch_deadline(self.deadline_ticks() * 10);
+        let bindings = pre.instantiate(&mut store).map_err(|e| LoadError::Describe(format!("{e:#}")))?;
+        let info = bindings.call_describe(&mut store).map_err(|e| LoadError::Describe(format!("{e:#}")))?;
+        let info = Info {
+            id: info.id,
+            title: info.title,
+            version: info.version,
+            severity: severity_name(info.severity),
+            mitre: info.mitre,
+            description: info.description,
+            event_types: info.event_types,
+        };
+        check_info(&info).map_err(LoadError::BadInfo)?;
+        let state = if opts.fresh_state {
+            StateStore::in_memory(self.limits_state.0, self.limits_state.1).for_detection(&info.id)
+        } else {
+            self.state.for_detection(&info.id)
+        }
+        .map_err(|e| LoadError::Describe(e.to_string()))?;
+        let config = match &opts.config {
+            Some(c) => c.clone(),
+            None => self.configs.get(&info.id).cloned().unwrap_or_default(),
+        };
+        let loaded = Arc::new(Loaded {
+            info,
+            source: source.to_path_buf(),
+            sha256: compiled.sha256,
+            counters: Counters::default(),
+            config,
+            pre,
+            state,
+            slot: Mutex::new(Slot {
+                instance: None,
+                failures: VecDeque::new(),
+                quarantined_until: None,
+                backoff: self.limits.quarantine,
+                last_failure: None,
+            }),
+        });
+        // Instantiate and configure now, so a bad config rejects the file.
+        let instance = self.instantiate(&loaded).map_err(|e| match e {
+            Failure::Trap(m) | Failure::Limit(m) => LoadError::Configure(m),
+            Failure::Timeout => LoadError::Configure("timed out".into()),
+        })?;
+        loaded.slot.lock().unwrap().instance = Some(instance);
+        Ok(loaded)
+    }
+
+    /// Runs one detection on events outside the installed set (`oktawatch test`).
+    pub fn run_one(&self, det: &Arc<Loaded>, events: &[Arc<Event>]) -> Outcome {
+        let idx: Vec<usize> = (0..events.len()).filter(|&i| det.subscribes(events[i].event_type())).collect();
+        self.run_detection(det, events, &idx)
+    }
+
+    fn deadline_ticks(&self) -> u64 {
+        (self.limits.timeout.as_micros() / TICK.as_micros()).max(1) as u64 + 1
+    }
+
+    fn new_store(&self, id: Arc<str>, state: Arc<Mutex<state::DetectionState>>) -> Store<HostCtx> {
+        let mut store = Store::new(&self.engine, HostCtx::new(id, state, self.limits.memory_bytes));
+        store.limiter(|c| &mut c.limiter);
+        store
+    }
+
+    fn instantiate(&self, det: &Loaded) -> Result<Instance, Failure> {
+        det.counters.instantiations.fetch_add(1, Ordering::Relaxed);
+        let mut store = self.new_store(det.info.id.as_str().into(), det.state.clone());
+        store.set_epoch_deadline(self.deadline_ticks() * 10);
+        let bindings = det.pre.instantiate(&mut store).map_err(|e| classify(&store, e))?;
+        match bindings.call_configure(&mut store, &det.config) {
+            Ok(Ok(())) => Ok(Instance { store, bindings, calls: 0 }),
+            Ok(Err(msg)) => Err(Failure::Trap(format!("configure refused: {msg}"))),
+            Err(e) => Err(classify(&store, e)),
+        }
+    }
+
+    /// Runs every subscribed detection on a page of events.
+    pub fn process(&self, events: &[Arc<Event>]) -> Outcome {
+        let set = self.current();
+        if set.detections.is_empty() {
+            return Outcome::default();
+        }
+        // Which events each detection gets.
+        let mut work: Vec<Vec<usize>> = vec![Vec::new(); set.detections.len()];
+        let mut matched = Vec::new();
+        for (i, ev) in events.iter().enumerate() {
+            set.matching(ev.event_type(), &mut matched);
+            for &d in &matched {
+                work[d].push(i);
+            }
+        }
+        let results: Vec<Outcome> = work
+            .par_iter()
+            .enumerate()
+            .filter(|(_, w)| !w.is_empty())
+            .map(|(d, w)| self.run_detection(&set.detections[d], events, w))
+            .collect();
+        let mut out = Outcome::default();
+        for r in results {
+            out.alerts.extend(r.alerts);
+            out.disabled.extend(r.disabled);
+            out.failures.extend(r.failures);
+        }
+        // Event order first; detections in id order within an event.
+        out.alerts.sort_by(|a, b| a.event_index.cmp(&b.event_index).then(a.detection.info.id.cmp(&b.detection.info.id)));
+        out
+    }
+
+    fn run_detection(&self, det: &Arc<Loaded>, events: &[Arc<Event>], indexes: &[usize]) -> Outcome {
+        let mut out = Outcome::default();
+        let mut slot = det.slot.lock().unwrap();
+        let mut clock = i64::MIN;
+        for &i in indexes {
+            let ev = &events[i];
+            if let Some(until) = slot.quarantined_until {
+                if Instant::now() < until {
+                    det.counters.skipped.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                }
+                slot.quarantined_until = None;
+                tracing::info!(detection = %det.info.id, "quarantine over; running it again");
+            }
+            let started = Instant::now();
+            let result = self.call(det, &mut slot, ev, &mut clock);
+            det.counters.nanos.fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
+            det.counters.events.fetch_add(1, Ordering::Relaxed);
+            match result {
+                Ok(alerts) => {
+                    det.counters.alerts.fetch_add(alerts.len() as u64, Ordering::Relaxed);
+                    out.alerts.extend(alerts.into_iter().map(|alert| Raised {
+                        event_index: i,
+                        detection: det.clone(),
+                        alert,
+                    }));
+                }
+                Err((failure, partial)) => {
+                    det.counters.alerts.fetch_add(partial.len() as u64, Ordering::Relaxed);
+                    out.alerts.extend(partial.into_iter().map(|alert| Raised {
+                        event_index: i,
+                        detection: det.clone(),
+                        alert,
+                    }));
+                    match &failure {
+                        Failure::Timeout => det.counters.timeouts.fetch_add(1, Ordering::Relaxed),
+                        Failure::Limit(_) => det.counters.limits.fetch_add(1, Ordering::Relaxed),
+                        Failure::Trap(_) => det.counters.traps.fetch_add(1, Ordering::Relaxed),
+                    };
+                    tracing::warn!(detection = %det.info.id, event = %ev.key(), "{failure}; instance discarded");
+                    out.failures.push((i, det.info.id.clone(), failure.clone()));
+                    let now = Instant::now();
+                    slot.failures.push_back(now);
+                    while slot.failures.front().is_some_and(|t| now - *t > self.limits.failure_window) {
+                        slot.failures.pop_front();
+                    }
+                    slot.last_failure = Some(failure.clone());
+                    if slot.failures.len() >= self.limits.max_failures {
+                        let for_how_long = slot.backoff;
+                        slot.quarantined_until = Some(now + for_how_long);
+                        slot.backoff = (slot.backoff * 2).min(Duration::from_secs(3600));
+                        slot.failures.clear();
+                        det.counters.quarantines.fetch_add(1, Ordering::Relaxed);
+                        tracing::error!(detection = %det.info.id, "disabled for {for_how_long:.0?} after repeated failures ({failure})");
+                        out.disabled.push(Disabled { detection: det.clone(), reason: failure, for_how_long, event_index: i });
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// One call of `on-event`; on failure the instance is dropped. Alerts
+    /// within bounds are kept even when the call broke a limit.
+    #[allow(clippy::type_complexity)]
+    fn call(
+        &self,
+        det: &Loaded,
+        slot: &mut Slot,
+        ev: &Arc<Event>,
+        clock: &mut i64,
+    ) -> Result<Vec<bindings::Alert>, (Failure, Vec<bindings::Alert>)> {
+        if slot.instance.is_none() {
+            slot.instance = Some(self.instantiate(det).map_err(|f| (f, Vec::new()))?);
+        }
+        let inst = slot.instance.as_mut().unwrap();
+        // The event clock: `published`, or the last known time for events without one.
+        let now = ev.published_ms().unwrap_or(if *clock == i64::MIN { 0 } else { *clock });
+        *clock = (*clock).max(now);
+        inst.store.data_mut().now_ms = now;
+        let res = inst.store.data_mut().table.push(EventRef(ev.clone())).map_err(|e| {
+            (Failure::Limit(format!("resource table: {e}")), Vec::new())
+        })?;
+        let rep = res.rep();
+        inst.store.set_epoch_deadline(self.deadline_ticks());
+        let result = inst.bindings.call_on_event(&mut inst.store, res);
+        let _ = inst.store.data_mut().table.delete(wasmtime::component::Resource::<EventRef>::new_own(rep));
+        inst.calls += 1;
+        let outcome = match result {
+            Ok(alerts) => self.bound_alerts(alerts),
+            Err(e) => Err((classify(&inst.store, e), Vec::new())),
+        };
+        let recycle = outcome.is_err()
+            || inst.calls >= self.limits.recycle_every
+            || inst.store.data().limiter.peak_memory > self.limits.recycle_memory;
+        if recycle {
+            slot.instance = None;
+        }
+        outcome
+    }
+
+    fn bound_alerts(
+        &self,
+        mut alerts: Vec<bindings::Alert>,
+    ) -> Result<Vec<bindings::Alert>, (Failure, Vec<bindings::Alert>)> {
+        let mut problem = None;
+        if alerts.len() > self.limits.max_alerts {
+            problem = Some(format!("{} alerts for one event (at most {})", alerts.len(), self.limits.max_alerts));
+            alerts.truncate(self.limits.max_alerts);
+        }
+        let max = self.limits.max_alert_bytes;
+        let before = alerts.len();
+        alerts.retain(|a| alert_bytes(a) <= max);
+        if alerts.len() < before && problem.is_none() {
+            problem = Some(format!("{} alert(s) over {} KiB dropped", before - alerts.len(), max >> 10));
+        }
+        match problem {
+            None => Ok(alerts),
+            Some(p) => Err((Failure::Limit(p), alerts)),
+        }
+    }
+}
+
+fn alert_bytes(a: &bindings::Alert) -> usize {
+    a.title.len()
+        + a.dedup_key.as_ref().map_or(0, |k| k.len())
+        + a.context.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>()
+        + a.mitre.iter().map(|m| m.len()).sum::<usize>()
+}
+
+fn classify(store: &Store<HostCtx>, e: wasmtime::Error) -> Failure {
+    if let Some(hit) = &store.data().limiter.hit {
+        return Failure::Limit(hit.clone());
+    }
+    match e.downcast_ref::<Trap>() {
+        Some(Trap::Interrupt) => Failure::Timeout,
+        Some(Trap::StackOverflow) => Failure::Limit("stack overflow".into()),
+        Some(t) => Failure::Trap(t.to_string()),
+        None => Failure::Trap(format!("{e:#}")),
+    }
+}
+
+/// An id is what state and suppression are keyed by: keep it plain.
+fn check_info(info: &Info) -> Result<(), String> {
+    let id = &info.id;
+    if id.is_empty()
+        || id.len() > 64
+        || !id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+    {
+        return Err(format!("id `{id}`: 1-64 lower-case letters, digits, `-` or `_`"));
+    }
+    if info.title.is_empty() || info.title.len() > 200 {
+        return Err("title: 1-200 characters".into());
+    }
+    if info.event_types.len() > 200 || info.mitre.len() > 32 || info.description.len() > 4096 {
+        return Err("too many event types or MITRE ids, or description over 4 KiB".into());
+    }
+    Ok(())
+}

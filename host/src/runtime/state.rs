@@ -1,0 +1,359 @@
+//! Detection state on the event clock, kept in memory and persisted in redb.
+//!
+//! Each detection id has its own namespace of keys holding a value with a
+//! TTL, a sliding-window counter, or a set of distinct members with their
+//! last time. "Now" is the current event's `published` time, so replays
+//! are exact. Changes are flushed to `state.redb` after each page in one
+//! transaction; a detection reloaded (or the host restarted) finds its
+//! state again. A quota per detection (keys and bytes) bounds the disk.
+
+use redb::{Database, ReadableDatabase, TableDefinition};
+use serde::{Deserialize, Serialize};
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+const TABLE: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("state_v1");
+/// Occurrences kept per counter; past this the oldest are forgotten.
+const MAX_TIMES: usize = 10_000;
+/// Members kept per distinct set.
+const MAX_MEMBERS: usize = 10_000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("state store {0}")]
+    Db(String),
+}
+
+fn db_err(e: impl std::fmt::Display) -> StateError {
+    StateError::Db(e.to_string())
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub enum Entry {
+    Value { data: Vec<u8>, at: i64, expires: i64 },
+    Counter { times: VecDeque<i64>, window: u64 },
+    Distinct { members: HashMap<String, i64>, window: u64 },
+}
+
+impl Entry {
+    fn size(&self) -> usize {
+        match self {
+            Entry::Value { data, .. } => data.len() + 16,
+            Entry::Counter { times, .. } => times.len() * 8 + 8,
+            Entry::Distinct { members, .. } => members.keys().map(|k| k.len() + 8).sum::<usize>() + 8,
+        }
+    }
+    fn expired(&self, now: i64) -> bool {
+        match self {
+            Entry::Value { expires, .. } => *expires != 0 && *expires <= now,
+            Entry::Counter { times, window } => times.back().is_none_or(|&t| t < now - *window as i64),
+            Entry::Distinct { members, window } => members.values().all(|&t| t < now - *window as i64),
+        }
+    }
+}
+
+/// One detection's state.
+#[derive(Debug)]
+pub struct DetectionState {
+    entries: HashMap<String, Entry>,
+    dirty: HashSet<String>,
+    bytes: usize,
+    max_keys: usize,
+    max_bytes: usize,
+    /// Latest event time seen, for expiry sweeps.
+    latest: i64,
+    pub quota_hits: u64,
+}
+
+impl DetectionState {
+    fn new(max_keys: usize, max_bytes: usize) -> Self {
+        DetectionState {
+            entries: HashMap::new(),
+            dirty: HashSet::new(),
+            bytes: 0,
+            max_keys,
+            max_bytes,
+            latest: i64::MIN,
+            quota_hits: 0,
+        }
+    }
+
+    fn put(&mut self, key: &str, entry: Entry) -> bool {
+        let new = entry.size() + key.len();
+        let old = self.entries.get(key).map(|e| e.size() + key.len());
+        let over = |s: &Self| {
+            (old.is_none() && s.entries.len() >= s.max_keys) || s.bytes - old.unwrap_or(0) + new > s.max_bytes
+        };
+        if over(self) {
+            self.sweep();
+            if over(self) {
+                self.quota_hits += 1;
+                return false;
+            }
+        }
+        self.bytes = self.bytes - old.unwrap_or(0) + new;
+        self.entries.insert(key.to_string(), entry);
+        self.dirty.insert(key.to_string());
+        true
+    }
+
+    /// Drops entries that expired by the latest event time.
+    fn sweep(&mut self) {
+        let now = self.latest;
+        let expired: Vec<String> = self.entries.iter().filter(|(_, e)| e.expired(now)).map(|(k, _)| k.clone()).collect();
+        for k in expired {
+            self.delete(&k);
+        }
+    }
+
+    fn delete(&mut self, key: &str) {
+        if let Some(e) = self.entries.remove(key) {
+            self.bytes -= e.size() + key.len();
+            self.dirty.insert(key.to_string());
+        }
+    }
+
+    fn observe(&mut self, now: i64) {
+        self.latest = self.latest.max(now);
+    }
+
+    pub fn get(&mut self, key: &str, now: i64) -> Option<Vec<u8>> {
+        self.observe(now);
+        match self.entries.get(key)? {
+            Entry::Value { data, expires, .. } if *expires == 0 || *expires > now => Some(data.clone()),
+            _ => None,
+        }
+    }
+
+    pub fn set(&mut self, key: &str, data: Vec<u8>, ttl_ms: u64, now: i64) -> bool {
+        self.observe(now);
+        let expires = if ttl_ms == 0 { 0 } else { now.saturating_add(ttl_ms as i64) };
+        self.put(key, Entry::Value { data, at: now, expires })
+    }
+
+    pub fn remove(&mut self, key: &str) {
+        self.delete(key);
+    }
+
+    /// Records one occurrence at `now` and counts those in `(now - window, now]`.
+    pub fn count(&mut self, key: &str, window: u64, now: i64, record: bool) -> u32 {
+        self.observe(now);
+        let from = now.saturating_sub(window as i64);
+        let mut times = match self.entries.get(key) {
+            Some(Entry::Counter { times, .. }) => times.clone(),
+            _ => VecDeque::new(),
+        };
+        if record {
+            // Events arrive in persistence order, not always in `published`
+            // order: keep the times sorted.
+            let at = times.partition_point(|&t| t <= now);
+            times.insert(at, now);
+            while times.front().is_some_and(|&t| t <= from) && times.len() > 1 {
+                times.pop_front();
+            }
+            while times.len() > MAX_TIMES {
+                times.pop_front();
+            }
+        }
+        let n = times.iter().filter(|&&t| t > from && t <= now).count() as u32;
+        if record && !self.put(key, Entry::Counter { times, window }) {
+            return n;
+        }
+        n
+    }
+
+    /// Records `member` at `now`; returns the distinct members seen in `(now - window, now]`.
+    pub fn distinct(&mut self, key: &str, member: Option<&str>, window: u64, now: i64) -> Vec<String> {
+        self.observe(now);
+        let from = now.saturating_sub(window as i64);
+        let mut members = match self.entries.get(key) {
+            Some(Entry::Distinct { members, .. }) => members.clone(),
+            _ => HashMap::new(),
+        };
+        if let Some(m) = member {
+            let t = members.entry(m.to_string()).or_insert(now);
+            *t = (*t).max(now);
+            members.retain(|_, t| *t > from);
+            if members.len() > MAX_MEMBERS {
+                let mut by_time: Vec<(i64, String)> = members.iter().map(|(k, t)| (*t, k.clone())).collect();
+                by_time.sort();
+                for (_, k) in by_time.iter().take(members.len() - MAX_MEMBERS) {
+                    members.remove(k);
+                }
+            }
+        }
+        let mut within: Vec<String> =
+            members.iter().filter(|(_, t)| **t > from && **t <= now).map(|(k, _)| k.clone()).collect();
+        within.sort();
+        if member.is_some() {
+            self.put(key, Entry::Distinct { members, window });
+        }
+        within
+    }
+
+    /// Stores `value` as last seen; returns the previous one with its time.
+    pub fn last_seen(&mut self, key: &str, value: &str, ttl_ms: u64, now: i64) -> Option<(String, i64)> {
+        self.observe(now);
+        let prev = match self.entries.get(key) {
+            Some(Entry::Value { data, at, expires }) if *expires == 0 || *expires > now => {
+                Some((String::from_utf8_lossy(data).into_owned(), *at))
+            }
+            _ => None,
+        };
+        self.set(key, value.as_bytes().to_vec(), ttl_ms, now);
+        prev
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+/// All detections' state, backed by one redb file (or memory only).
+pub struct StateStore {
+    db: Option<Database>,
+    detections: Mutex<HashMap<String, Arc<Mutex<DetectionState>>>>,
+    max_keys: usize,
+    max_bytes: usize,
+}
+
+impl StateStore {
+    /// A store that forgets everything on exit (tests, `oktawatch test`).
+    pub fn in_memory(max_keys: usize, max_bytes: usize) -> Self {
+        StateStore { db: None, detections: Mutex::new(HashMap::new()), max_keys, max_bytes }
+    }
+
+    pub fn open(path: &Path, max_keys: usize, max_bytes: usize) -> Result<Self, StateError> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(db_err)?;
+        }
+        let db = Database::create(path).map_err(|e| StateError::Db(format!("{}: {e}", path.display())))?;
+        let txn = db.begin_write().map_err(db_err)?;
+        txn.open_table(TABLE).map_err(db_err)?;
+        txn.commit().map_err(db_err)?;
+        Ok(StateStore { db: Some(db), detections: Mutex::new(HashMap::new()), max_keys, max_bytes })
+    }
+
+    /// The state of one detection id, loaded from disk on first use.
+    pub fn for_detection(&self, id: &str) -> Result<Arc<Mutex<DetectionState>>, StateError> {
+        let mut map = self.detections.lock().unwrap();
+        if let Some(s) = map.get(id) {
+            return Ok(s.clone());
+        }
+        let mut state = DetectionState::new(self.max_keys, self.max_bytes);
+        if let Some(db) = &self.db {
+            let txn = db.begin_read().map_err(db_err)?;
+            let table = txn.open_table(TABLE).map_err(db_err)?;
+            for row in table.range((id, "")..).map_err(db_err)? {
+                let (k, v) = row.map_err(db_err)?;
+                let (det, key) = k.value();
+                if det != id {
+                    break;
+                }
+                if let Ok(entry) = serde_json::from_slice::<Entry>(v.value()) {
+                    state.bytes += entry.size() + key.len();
+                    state.entries.insert(key.to_string(), entry);
+                }
+            }
+        }
+        let state = Arc::new(Mutex::new(state));
+        map.insert(id.to_string(), state.clone());
+        Ok(state)
+    }
+
+    /// Writes every change since the last flush in one transaction.
+    pub fn flush(&self) -> Result<usize, StateError> {
+        let Some(db) = &self.db else { return Ok(0) };
+        let states: Vec<(String, Arc<Mutex<DetectionState>>)> =
+            self.detections.lock().unwrap().iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        let mut changes: Vec<(String, String, Option<Vec<u8>>)> = Vec::new();
+        for (id, s) in &states {
+            let mut s = s.lock().unwrap();
+            let dirty: Vec<String> = s.dirty.drain().collect();
+            for key in dirty {
+                let bytes = s.entries.get(&key).map(|e| serde_json::to_vec(e).expect("entry serializes"));
+                changes.push((id.clone(), key, bytes));
+            }
+        }
+        if changes.is_empty() {
+            return Ok(0);
+        }
+        let txn = db.begin_write().map_err(db_err)?;
+        {
+            let mut table = txn.open_table(TABLE).map_err(db_err)?;
+            for (id, key, bytes) in &changes {
+                match bytes {
+                    Some(b) => {
+                        table.insert((id.as_str(), key.as_str()), b.as_slice()).map_err(db_err)?;
+                    }
+                    None => {
+                        table.remove((id.as_str(), key.as_str())).map_err(db_err)?;
+                    }
+                }
+            }
+        }
+        txn.commit().map_err(db_err)?;
+        Ok(changes.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows_on_the_event_clock() {
+        let mut s = DetectionState::new(100, 1 << 20);
+        let min: i64 = 60_000;
+        let w = 5 * min as u64;
+        assert_eq!(s.count("k", w, 0, true), 1);
+        assert_eq!(s.count("k", w, min, true), 2);
+        assert_eq!(s.count("k", w, 5 * min, true), 2, "the first fell out of the window");
+        // A late event (older published) counts in its own window…
+        assert_eq!(s.count("k", w, 4 * min, true), 2);
+        // … and in the windows after it.
+        assert_eq!(s.count("k", w, 5 * min, false), 3);
+        let w = min as u64;
+        assert_eq!(s.distinct("d", Some("a"), w, 0).len(), 1);
+        assert_eq!(s.distinct("d", Some("b"), w, 10).len(), 2);
+        assert_eq!(s.distinct("d", Some("a"), w, 20).len(), 2);
+        assert_eq!(s.distinct("d", Some("c"), w, min + 15).len(), 2, "b aged out");
+    }
+
+    #[test]
+    fn ttl_last_seen_and_quota() {
+        let mut s = DetectionState::new(2, 1 << 20);
+        assert!(s.set("a", b"1".to_vec(), 100, 0));
+        assert_eq!(s.get("a", 99), Some(b"1".to_vec()));
+        assert_eq!(s.get("a", 100), None);
+        assert_eq!(s.last_seen("ip", "1.1.1.1", 0, 5), None);
+        assert_eq!(s.last_seen("ip", "2.2.2.2", 0, 7), Some(("1.1.1.1".into(), 5)));
+        // Two keys is the quota; "a" expired at 100, so it is swept to make room.
+        assert!(s.set("b", vec![], 0, 200));
+        assert!(!s.set("c", vec![], 0, 200));
+        assert_eq!(s.quota_hits, 1);
+    }
+
+    #[test]
+    fn persists_across_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.redb");
+        {
+            let store = StateStore::open(&path, 100, 1 << 20).unwrap();
+            let s = store.for_detection("det").unwrap();
+            s.lock().unwrap().count("k", 1000, 10, true);
+            s.lock().unwrap().count("k", 1000, 20, true);
+            store.for_detection("other").unwrap().lock().unwrap().set("x", b"y".to_vec(), 0, 0);
+            assert_eq!(store.flush().unwrap(), 2);
+        }
+        let store = StateStore::open(&path, 100, 1 << 20).unwrap();
+        let s = store.for_detection("det").unwrap();
+        assert_eq!(s.lock().unwrap().count("k", 1000, 30, true), 3);
+        assert_eq!(s.lock().unwrap().len(), 1);
+    }
+}

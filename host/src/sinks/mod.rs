@@ -1,0 +1,121 @@
+//! Where messages go: the Wazuh queue socket, stdout, or a file.
+//!
+//! A sink is driven by one sender thread that reads the journal in order,
+//! sends each message, and acknowledges it only once delivered. A failing
+//! sink is retried with capped backoff, never skipped: the journal holds the
+//! messages meanwhile.
+
+pub mod file;
+pub mod stdout;
+pub mod wazuh;
+
+use crate::config::{Config, SinkKind};
+use crate::journal::JournalReader;
+use crate::stats::Stats;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// Why a message was not delivered (it will be tried again).
+#[derive(Debug, thiserror::Error)]
+pub enum SinkError {
+    /// The destination is gone or refusing (socket missing, no reader).
+    #[error("{0}")]
+    Unavailable(std::io::Error),
+    /// The destination is full for now (EAGAIN, ENOBUFS).
+    #[error("busy: {0}")]
+    Busy(std::io::Error),
+}
+
+pub trait Sink: Send {
+    /// Delivers one JSON message.
+    fn send(&mut self, body: &[u8]) -> Result<(), SinkError>;
+    /// Pushes out anything buffered (called when the journal is caught up).
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+    /// For log lines: where this sink writes.
+    fn describe(&self) -> String;
+}
+
+/// The sink the config asks for.
+pub fn from_config(config: &Config, header: &str) -> anyhow::Result<Box<dyn Sink>> {
+    Ok(match config.sink.kind {
+        SinkKind::Wazuh => Box::new(wazuh::WazuhSink::new(config.wazuh.socket.clone(), header)),
+        SinkKind::Stdout => Box::new(stdout::StdoutSink::new()),
+        SinkKind::File => Box::new(file::FileSink::open(config.sink.path.as_ref().expect("validated"))?),
+    })
+}
+
+/// Tells the sender to stop retrying and exit (messages stay in the journal).
+#[derive(Clone, Default)]
+pub struct Abort(Arc<AtomicBool>);
+impl Abort {
+    pub fn abort(&self) {
+        self.0.store(true, Ordering::SeqCst)
+    }
+    pub fn aborted(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// Starts the sender thread: journal → sink, in order, each message acknowledged once delivered.
+pub fn spawn_sender(
+    name: String,
+    mut reader: JournalReader,
+    mut sink: Box<dyn Sink>,
+    stats: Arc<Stats>,
+    abort: Abort,
+) -> JoinHandle<()> {
+    std::thread::Builder::new()
+        .name(format!("send-{name}"))
+        .spawn(move || {
+            let mut failing_since: Option<Instant> = None;
+            let mut last_report = Instant::now() - Duration::from_secs(3600);
+            loop {
+                if reader.caught_up() {
+                    if let Err(e) = sink.flush() {
+                        tracing::warn!(org = %name, "flushing {}: {e}", sink.describe());
+                    }
+                }
+                let msg = match reader.next() {
+                    Ok(Some(m)) => m,
+                    Ok(None) => break,
+                    Err(e) => {
+                        tracing::error!(org = %name, "reading the spool: {e}");
+                        return;
+                    }
+                };
+                let mut backoff = Duration::from_millis(20);
+                loop {
+                    match sink.send(msg) {
+                        Ok(()) => {
+                            if let Some(since) = failing_since.take() {
+                                tracing::info!(org = %name, "{} is back after {:.1?}; draining the spool", sink.describe(), since.elapsed());
+                            }
+                            break;
+                        }
+                        Err(e) => {
+                            stats.sink_errors.fetch_add(1, Ordering::Relaxed);
+                            let since = *failing_since.get_or_insert_with(Instant::now);
+                            if last_report.elapsed() >= Duration::from_secs(10) {
+                                last_report = Instant::now();
+                                tracing::warn!(org = %name, "{} unavailable for {:.0?}: {e}; spooling and retrying", sink.describe(), since.elapsed());
+                            }
+                            if abort.aborted() {
+                                return;
+                            }
+                            let wait = if matches!(e, SinkError::Busy(_)) { Duration::from_millis(5) } else { backoff };
+                            std::thread::sleep(wait);
+                            backoff = (backoff * 2).min(Duration::from_secs(2));
+                        }
+                    }
+                }
+                stats.delivered.fetch_add(1, Ordering::Relaxed);
+                reader.ack();
+            }
+            let _ = sink.flush();
+        })
+        .expect("spawning the sender thread")
+}

@@ -1,0 +1,3 @@
+//! Where events come from: the Okta System Log API, or an NDJSON replay.
+pub mod okta;
+pub mod replay;
