@@ -1,1 +1,342 @@
-//! placeholder
+//! Helpers for the end-to-end tests: a real Wazuh-like datagram socket, the
+//! oktawatch process, the Okta emulator, configs and synthetic events.
+
+use serde_json::{Value, json};
+use std::io::{BufRead, BufReader};
+use std::os::unix::net::UnixDatagram;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+pub use oktawatch::emulator::{Emulator, EmulatorOptions, Fault};
+
+/// The oktawatch program (built by this package from the same library as the real binary).
+/// Cargo builds it next to the test executables (`target/<profile>/oktawatch`).
+pub fn bin() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test executable");
+    let dir = exe.parent().and_then(Path::parent).expect("target/<profile>/deps");
+    let p = dir.join("oktawatch");
+    assert!(p.is_file(), "{} is missing", p.display());
+    p
+}
+
+/// A compiled test guest (see `tests/guests/`), by crate name.
+pub fn guest(name: &str) -> PathBuf {
+    let p = Path::new(env!("OKTAWATCH_TEST_GUESTS")).join(format!("{}.wasm", name.replace('-', "_")));
+    assert!(p.is_file(), "test guest {} was not built", p.display());
+    p
+}
+
+/// The public sample events shared with the project.
+pub fn samples_path() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/okta-samples/events.ndjson")
+}
+
+/// Where Wazuh's analysisd would be: a Unix datagram socket that records every message.
+pub struct Wazuh {
+    pub path: PathBuf,
+    messages: Arc<Mutex<Vec<String>>>,
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Wazuh {
+    /// Binds the socket at `path` (removing a stale file first).
+    pub fn bind(path: &Path) -> Wazuh {
+        Self::bind_into(path, Arc::new(Mutex::new(Vec::new())))
+    }
+
+    /// Binds again, keeping what was received before (analysisd restarted).
+    pub fn rebind(self) -> Wazuh {
+        let path = self.path.clone();
+        let messages = self.messages.clone();
+        self.close();
+        Self::bind_into(&path, messages)
+    }
+
+    fn bind_into(path: &Path, messages: Arc<Mutex<Vec<String>>>) -> Wazuh {
+        let _ = std::fs::remove_file(path);
+        let sock = UnixDatagram::bind(path).expect("binding the test socket");
+        sock.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let (m, s) = (messages.clone(), stop.clone());
+        let thread = std::thread::spawn(move || {
+            let mut buf = vec![0u8; 70_000];
+            while !s.load(Ordering::Relaxed) {
+                if let Ok(n) = sock.recv(&mut buf) {
+                    m.lock().unwrap().push(String::from_utf8_lossy(&buf[..n]).into_owned());
+                }
+            }
+        });
+        Wazuh { path: path.to_path_buf(), messages, stop, thread: Some(thread) }
+    }
+
+    /// Stops receiving and removes the socket file (analysisd going down).
+    pub fn close(mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            t.join().unwrap();
+        }
+        let _ = std::fs::remove_file(&self.path);
+    }
+
+    /// Every datagram received, as sent (`1:location:json`).
+    pub fn messages(&self) -> Vec<String> {
+        self.messages.lock().unwrap().clone()
+    }
+
+    /// The JSON bodies, parsed (panics on a datagram that is not `1:loc:json`).
+    pub fn bodies(&self) -> Vec<Value> {
+        self.messages()
+            .iter()
+            .map(|m| {
+                let body = split_header(m).1;
+                serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {m}"))
+            })
+            .collect()
+    }
+
+    /// The raw Okta events received, in order.
+    pub fn events(&self) -> Vec<Value> {
+        self.bodies().into_iter().filter(|b| b["integration"] == "okta").map(|b| b["okta"].clone()).collect()
+    }
+
+    /// The alert bodies (`oktawatch` objects) received, in order.
+    pub fn alerts(&self) -> Vec<Value> {
+        self.bodies().into_iter().filter(|b| b["integration"] == "oktawatch").map(|b| b["oktawatch"].clone()).collect()
+    }
+
+    /// The uuids of the raw events received, in order.
+    pub fn uuids(&self) -> Vec<String> {
+        self.events().iter().map(|e| e["uuid"].as_str().unwrap_or("").to_string()).collect()
+    }
+
+    /// Waits until `done` holds for the messages, or panics after `timeout` with `what`.
+    pub fn wait(&self, what: &str, timeout: Duration, done: impl Fn(&Wazuh) -> bool) {
+        let started = Instant::now();
+        while !done(self) {
+            assert!(started.elapsed() < timeout, "timed out after {timeout:?} waiting for {what}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Wazuh {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// `1:location:json` → (`1:location:`, json), honouring `|` escapes in the location.
+pub fn split_header(m: &str) -> (&str, &str) {
+    let b = m.as_bytes();
+    assert!(m.starts_with("1:"), "no queue id: {m}");
+    let mut i = 2;
+    while i < b.len() {
+        match b[i] {
+            b'|' => i += 2,
+            b':' => return (&m[..=i], &m[i + 1..]),
+            _ => i += 1,
+        }
+    }
+    panic!("no location separator: {m}");
+}
+
+/// A running oktawatch process; its stderr is collected.
+pub struct Host {
+    child: Child,
+    log: Arc<Mutex<String>>,
+    stdout: Arc<Mutex<String>>,
+}
+
+impl Host {
+    /// `oktawatch <args…>` with extra environment variables.
+    pub fn start(args: &[&str], env: &[(&str, &str)]) -> Host {
+        let mut cmd = Command::new(bin());
+        cmd.args(args).stdout(Stdio::piped()).stderr(Stdio::piped()).stdin(Stdio::null());
+        cmd.env("OKTAWATCH_LOG", "info");
+        cmd.env_remove("RUST_LOG");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("starting oktawatch");
+        let log = Arc::new(Mutex::new(String::new()));
+        let stdout = Arc::new(Mutex::new(String::new()));
+        collect(child.stderr.take().unwrap(), log.clone());
+        collect(child.stdout.take().unwrap(), stdout.clone());
+        Host { child, log, stdout }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// What it logged so far.
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
+    pub fn stdout(&self) -> String {
+        self.stdout.lock().unwrap().clone()
+    }
+
+    /// Waits until the log contains `needle`.
+    pub fn wait_log(&self, needle: &str, timeout: Duration) {
+        let started = Instant::now();
+        while !self.log().contains(needle) {
+            assert!(started.elapsed() < timeout, "timed out waiting for log line {needle:?}; log:\n{}", self.log());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// SIGKILL, no chance to clean up.
+    pub fn kill9(mut self) -> String {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+        self.log()
+    }
+
+    /// SIGTERM, then waits for the exit.
+    pub fn terminate(mut self, timeout: Duration) -> (ExitStatus, String) {
+        unsafe {
+            libc::kill(self.child.id() as i32, libc::SIGTERM);
+        }
+        let started = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                std::thread::sleep(Duration::from_millis(50));
+                return (status, self.log());
+            }
+            if started.elapsed() > timeout {
+                self.child.kill().unwrap();
+                panic!("oktawatch did not stop within {timeout:?} after SIGTERM; log:\n{}", self.log());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Waits for it to exit by itself.
+    pub fn wait_exit(mut self, timeout: Duration) -> (ExitStatus, String, String) {
+        let started = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                std::thread::sleep(Duration::from_millis(100));
+                return (status, self.stdout(), self.log());
+            }
+            if started.elapsed() > timeout {
+                self.child.kill().unwrap();
+                panic!("oktawatch did not exit within {timeout:?}; log:\n{}", self.log());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Host {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn collect(r: impl std::io::Read + Send + 'static, into: Arc<Mutex<String>>) {
+    std::thread::spawn(move || {
+        for line in BufReader::new(r).lines().map_while(Result::ok) {
+            let mut s = into.lock().unwrap();
+            s.push_str(&line);
+            s.push('\n');
+        }
+    });
+}
+
+/// A tokio runtime running an Okta emulator.
+pub struct Okta {
+    pub emulator: Emulator,
+    _rt: tokio::runtime::Runtime,
+}
+
+impl Okta {
+    pub fn start(opts: EmulatorOptions) -> Okta {
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+        let emulator = rt.block_on(Emulator::start(opts)).unwrap();
+        Okta { emulator, _rt: rt }
+    }
+}
+
+impl std::ops::Deref for Okta {
+    type Target = Emulator;
+    fn deref(&self) -> &Emulator {
+        &self.emulator
+    }
+}
+
+/// The token the emulator accepts in tests.
+pub const TOKEN: &str = "00test-TOKEN-a1b2c3d4e5f6-never-log-me";
+
+/// Writes an oktawatch config for one org and returns its path.
+pub fn write_config(dir: &Path, org_url: &str, socket: &Path, extra: &str) -> PathBuf {
+    let state = dir.join("state");
+    let text = format!(
+        r#"
+[[okta]]
+name = "test"
+org_url = "{org_url}"
+token_env = "OKTAWATCH_TEST_TOKEN"
+poll_interval = "1s"
+page_limit = 100
+
+[wazuh]
+socket = "{}"
+
+[state]
+dir = "{}"
+fsync = false
+{extra}
+"#,
+        socket.display(),
+        state.display()
+    );
+    let path = dir.join("oktawatch.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// `n` realistic sign-in events, `published` one second apart from `start_ms`, unique uuids.
+pub fn make_events(n: usize, start_ms: i64, tag: &str) -> Vec<Value> {
+    (0..n)
+        .map(|i| {
+            let published = oktawatch::event::format_ms(start_ms + i as i64 * 1000);
+            json!({
+                "uuid": uuid_for(tag, i),
+                "published": published,
+                "eventType": "user.session.start",
+                "version": "0",
+                "severity": "INFO",
+                "displayMessage": "User login to Okta",
+                "actor": {"id": format!("00u{i:017}"), "type": "User", "alternateId": format!("user{}@example.com", i % 50), "displayName": "Test User"},
+                "client": {"userAgent": {"rawUserAgent": "Mozilla/5.0", "os": "Mac OS X", "browser": "CHROME"}, "zone": "null", "device": "Computer", "ipAddress": "198.51.100.10",
+                           "geographicalContext": {"city": "Chicago", "state": "Illinois", "country": "United States", "postalCode": "60601", "geolocation": {"lat": 41.88, "lon": -87.62}}},
+                "outcome": {"result": "SUCCESS", "reason": null},
+                "target": [],
+                "transaction": {"type": "WEB", "id": format!("tx{i}"), "detail": {}},
+                "debugContext": {"debugData": {"requestUri": "/idp/idx/identify", "seq": i, "tag": tag}},
+                "authenticationContext": {"externalSessionId": format!("idx{i}")},
+                "securityContext": {"asNumber": 7922, "asOrg": "comcast", "isp": "comcast", "domain": "comcast.net", "isProxy": false}
+            })
+        })
+        .collect()
+}
+
+/// A deterministic, well-formed UUID for test event `i` of `tag`.
+pub fn uuid_for(tag: &str, i: usize) -> String {
+    let h = tag.bytes().fold(0u32, |a, b| a.wrapping_mul(31).wrapping_add(b as u32));
+    format!("{h:08x}-0000-4000-8000-{i:012x}")
+}
+
+/// Now, in ms since the epoch.
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}

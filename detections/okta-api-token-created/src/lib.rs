@@ -62,9 +62,8 @@ impl Detection for ApiTokenCreated {
         let token_id = token.as_ref().and_then(|t| t.id.clone());
         let label = token_name.clone().or_else(|| token_id.clone()).unwrap_or_else(|| "unnamed token".into());
 
-        let mut alert;
-        if action == "revoked" {
-            alert = Alert::new(format!("API token {label} revoked by {actor}")).severity(Severity::Low);
+        let alert = if action == "revoked" {
+            Alert::new(format!("API token {label} revoked by {actor}")).severity(Severity::Low)
         } else {
             let network = match event.get("debugContext.debugData") {
                 Some(Value::Json(text)) | Some(Value::Text(text)) => network_of(&text),
@@ -72,7 +71,7 @@ impl Detection for ApiTokenCreated {
             };
             let anywhere = network != Network::Zones;
             let reach = if anywhere { "usable from any network" } else { "restricted to network zones" };
-            alert = Alert::new(format!("API token {label} {action} by {actor} ({reach})"))
+            Alert::new(format!("API token {label} {action} by {actor} ({reach})"))
                 .severity(if anywhere { Severity::High } else { Severity::Medium })
                 .field(
                     "network",
@@ -81,15 +80,16 @@ impl Detection for ApiTokenCreated {
                         Network::Zones => "ZONE",
                         Network::Unstated => "not stated (Okta default: anywhere)",
                     },
-                );
-        }
-        alert = alert
-            .dedup(format!("{action}:{}", token_id.as_deref().unwrap_or(&label)))
-            .field("actor", actor.as_str())
-            .field("token", token_name)
-            .field("token_id", token_id)
-            .field("client_ip", event.client().ip());
-        alerts.push(alert);
+                )
+        };
+        alerts.push(
+            alert
+                .dedup(format!("{action}:{}", token_id.as_deref().unwrap_or(&label)))
+                .field("actor", actor.as_str())
+                .field("token", token_name)
+                .field("token_id", token_id)
+                .field("client_ip", event.client().ip()),
+        );
     }
 }
 

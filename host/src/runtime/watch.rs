@@ -83,7 +83,7 @@ impl Folder {
     }
 
     fn record_loaded(&self, d: &Loaded) {
-        tracing::info!(detection = %d.info.id, version = %d.info.version, file = %d.source.display(), "detection loaded");
+        tracing::debug!(detection = %d.info.id, version = %d.info.version, file = %d.source.display(), "detection loaded");
         self.files.lock().unwrap().insert(
             d.source.clone(),
             FileStatus {
