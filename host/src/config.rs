@@ -49,6 +49,14 @@ pub struct OktaConfig {
     pub page_limit: u32,
     #[serde(default = "default_timeout", with = "humantime_serde_opt")]
     pub request_timeout: Duration,
+    /// First wait after a failed request (5xx, timeout, bad body); doubles up to `retry_max`.
+    #[serde(default = "default_retry_initial", with = "humantime_serde_opt")]
+    pub retry_initial: Duration,
+    #[serde(default = "default_retry_max", with = "humantime_serde_opt")]
+    pub retry_max: Duration,
+    /// Wait after 401/403 before trying again (tokens get rotated).
+    #[serde(default = "default_auth_retry", with = "humantime_serde_opt")]
+    pub auth_retry: Duration,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -133,6 +141,15 @@ fn default_limit() -> u32 {
 }
 fn default_timeout() -> Duration {
     Duration::from_secs(30)
+}
+fn default_retry_initial() -> Duration {
+    Duration::from_secs(1)
+}
+fn default_retry_max() -> Duration {
+    Duration::from_secs(60)
+}
+fn default_auth_retry() -> Duration {
+    Duration::from_secs(60)
 }
 fn default_socket() -> PathBuf {
     PathBuf::from("/var/ossec/queue/sockets/queue")

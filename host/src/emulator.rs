@@ -43,6 +43,8 @@ pub struct RequestRecord {
     pub status: u16,
     /// Events in the answer.
     pub events: usize,
+    /// The rate-limit window it counted in (its reset, epoch seconds).
+    pub window: u64,
 }
 
 struct Emu {
@@ -206,6 +208,12 @@ async fn logs(
     uri: axum::http::Uri,
 ) -> Response {
     let (response, delay, events) = answer(&state, &headers, &q);
+    let window = response
+        .headers()
+        .get("x-rate-limit-reset")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
     if let Some(d) = delay {
         tokio::time::sleep(d).await;
     }
@@ -215,6 +223,7 @@ async fn logs(
         uri: uri.to_string(),
         status: response.status().as_u16(),
         events,
+        window,
     });
     response
 }

@@ -45,6 +45,9 @@ pub fn demo(json: bool, follow: bool, detections: Option<PathBuf>) -> anyhow::Re
             rate_limit_share: 0.5,
             page_limit: 100,
             request_timeout: Duration::from_secs(10),
+            retry_initial: Duration::from_millis(200),
+            retry_max: Duration::from_secs(5),
+            auth_retry: Duration::from_secs(5),
         };
         let stats = Arc::new(Stats::default());
         let opts = PipelineOptions {

@@ -104,10 +104,9 @@ pub struct OktaSource {
     token: Token,
     rate: RateWindow,
     stats: Arc<Stats>,
-    /// Retry timings (tests shorten them).
-    pub retry_initial: Duration,
-    pub retry_max: Duration,
-    pub auth_retry: Duration,
+    retry_initial: Duration,
+    retry_max: Duration,
+    auth_retry: Duration,
 }
 
 fn now_epoch() -> u64 {
@@ -127,15 +126,15 @@ impl OktaSource {
             .build()
             .context("building the HTTP client")?;
         Ok(OktaSource {
+            retry_initial: cfg.retry_initial,
+            retry_max: cfg.retry_max,
+            auth_retry: cfg.auth_retry,
             cfg,
             org,
             http,
             token,
             rate: RateWindow::default(),
             stats,
-            retry_initial: Duration::from_secs(1),
-            retry_max: Duration::from_secs(60),
-            auth_retry: Duration::from_secs(60),
         })
     }
 
