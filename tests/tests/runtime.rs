@@ -289,7 +289,8 @@ fn hot_reload_add_replace_remove_and_broken() {
         // Broken bytes over it: rejected, v2 keeps running.
         install(&rig.dets, b"junk, not a wasm file at all", "test-reload.wasm");
         host.wait_log("previous version keeps running", WAIT);
-        let rejected = log_lines(&host.log(), &["detection rejected", "test-reload.wasm"]);
+        let log = host.log();
+        let rejected = log_lines(&log, &["detection rejected", "test-reload.wasm"]);
         assert!(
             rejected.iter().any(|l| l.contains("previous version keeps running") && l.contains("not_wasm")),
             "{rejected:?}"
@@ -504,5 +505,23 @@ fn forbidden_and_broken_modules_are_rejected() {
         ("future.wasm", "contract_version"),
     ] {
         assert!(line(file).contains(kind), "{file}: {ctx}");
+    }
+}
+
+#[test]
+fn zz_probe_sizes() {
+    for g in ["hostile-state"] {
+        let (rig, host) = hostile(g);
+        let db = rig.root.join("state/detections/state.redb");
+        std::thread::sleep(Duration::from_secs(2));
+        eprintln!("before stop: {}", std::fs::metadata(&db).unwrap().len());
+        eprintln!("{}", host.log());
+        stop(host);
+        eprintln!("after stop: {}", std::fs::metadata(&db).unwrap().len());
+        let store = oktawatch::runtime::state::StateStore::open(&db, 1 << 30, 1 << 40).unwrap();
+        let s = store.for_detection("hostile-state").unwrap();
+        eprintln!("entries: {}", s.lock().unwrap().len());
+        let s = store.for_detection("test-single").unwrap();
+        eprintln!("single entries: {}", s.lock().unwrap().len());
     }
 }

@@ -1,0 +1,65 @@
+//! The detection pack in the real sandbox, and the demo, as a user runs them.
+
+use oktawatch_tests::*;
+use std::process::Command;
+
+#[test]
+fn the_built_in_pack_passes_its_cases() {
+    let out = Command::new(bin()).arg("test").output().unwrap();
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{table}\n{}", String::from_utf8_lossy(&out.stderr));
+    let last = table.lines().last().unwrap_or("");
+    assert!(last.ends_with("passed, 0 failed"), "{last}");
+    let passed: usize = last.split_whitespace().next().unwrap().parse().unwrap();
+    assert!(passed >= 100, "{passed} cases only");
+    // Every detection has at least one firing case and one that must not fire.
+    for f in oktawatch::pack::FILES {
+        let rows: Vec<&str> = table.lines().filter(|l| l.starts_with(&format!("{} ", f.name))).collect();
+        assert!(rows.iter().any(|r| !r.ends_with("no alert")), "{}: no firing case", f.name);
+        assert!(rows.iter().any(|r| r.ends_with("no alert")), "{}: no near-miss case", f.name);
+    }
+}
+
+#[test]
+fn oktawatch_test_runs_the_pack_folder() {
+    let pack = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../detections");
+    let out = Command::new(bin()).arg("test").arg(&pack).output().unwrap();
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{table}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(table.contains(" passed, 0 failed"), "{table}");
+}
+
+#[test]
+fn a_failing_case_fails_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let wasm = dir.path().join("single.wasm");
+    std::fs::copy(guest("probe-single"), &wasm).unwrap();
+    std::fs::write(
+        dir.path().join("single.cases.json"),
+        r#"{"cases":[{"name":"wrongly expects silence","events":[{"uuid":"2a992f80-d1ad-4f62-900e-8c68bb72a21b","eventType":"test.single","published":"2026-01-01T00:00:00.000Z","actor":{"alternateId":"a@b"}}],"expect":{"fires":false}},
+                     {"name":"fires","events":[{"eventType":"test.single","published":"2026-01-01T00:00:00.000Z","actor":{"alternateId":"a@b"}}],"expect":{"fires":true,"title":"single event by a@b","severity":"low"}}]}"#,
+    )
+    .unwrap();
+    let out = Command::new(bin()).arg("test").arg(&wasm).output().unwrap();
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success());
+    assert!(table.contains("FAIL") && table.contains("expected no alert"), "{table}");
+    assert!(table.trim_end().ends_with("1 passed, 1 failed"), "{table}");
+}
+
+#[test]
+fn the_demo_shows_alerts_from_the_pack() {
+    let out = Command::new(bin()).arg("demo").env("OKTAWATCH_LOG", "warn").output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
+    let ids: std::collections::BTreeSet<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("▲ ALERT ["))
+        .filter_map(|l| l.split_once("] ").map(|(_, r)| r.split(':').next().unwrap_or("")))
+        .collect();
+    assert!(ids.len() >= 15, "alerts from {} detections only: {ids:?}", ids.len());
+    for id in ["okta-brute-force-user", "okta-password-spray", "okta-mfa-push-bombing", "okta-session-cookie-reuse", "okta-api-token-created"] {
+        assert!(ids.contains(id), "{id} did not alert in the demo");
+    }
+    assert!(text.contains("0 duplicates skipped"), "{text}");
+}
