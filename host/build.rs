@@ -16,9 +16,9 @@ fn main() {
     let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
     let pack = manifest_dir.join("../detections").canonicalize().expect("the detections folder");
     let sdk = manifest_dir.join("../guest-sdk").canonicalize().expect("the guest-sdk folder");
-    for dir in [&pack, &sdk] {
-        println!("cargo::rerun-if-changed={}", dir.display());
-    }
+    // Sources only: the guest build writes into detections/target, which must not retrigger us.
+    watch_sources(&pack);
+    watch_sources(&sdk);
     let target_dir = pack.join("target");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
@@ -59,6 +59,22 @@ fn main() {
     }
     src.push_str("];\n");
     std::fs::write(&pack_rs, src).unwrap();
+}
+
+/// `rerun-if-changed` for everything under `dir` except build output and standalone crates.
+fn watch_sources(dir: &Path) {
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = entry.path();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name == "target" || name == "template" || name.starts_with('.') && name != ".cargo" {
+            continue;
+        }
+        if p.is_dir() {
+            watch_sources(&p);
+        } else {
+            println!("cargo::rerun-if-changed={}", p.display());
+        }
+    }
 }
 
 fn path_str(p: &Path) -> String {

@@ -7,8 +7,8 @@ use std::process::Command;
 fn main() {
     let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
     let guests = manifest.join("guests");
-    println!("cargo::rerun-if-changed={}", guests.display());
-    println!("cargo::rerun-if-changed={}", manifest.join("../guest-sdk").display());
+    watch_sources(&guests);
+    watch_sources(&manifest.join("../guest-sdk"));
     let target_dir = guests.join("target");
     let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     cmd.current_dir(&guests)
@@ -26,4 +26,19 @@ fn main() {
         "cargo::rustc-env=OKTAWATCH_TEST_GUESTS={}",
         target_dir.join("wasm32-unknown-unknown/release").display()
     );
+}
+
+/// `rerun-if-changed` for every source file (not the build output under `target/`).
+fn watch_sources(dir: &std::path::Path) {
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = entry.path();
+        if entry.file_name() == "target" {
+            continue;
+        }
+        if p.is_dir() {
+            watch_sources(&p);
+        } else {
+            println!("cargo::rerun-if-changed={}", p.display());
+        }
+    }
 }

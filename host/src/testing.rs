@@ -86,6 +86,11 @@ pub fn collect(paths: &[PathBuf]) -> anyhow::Result<Vec<Target>> {
             entries.sort();
             let before = out.len();
             for e in &entries {
+                // A crate with its own [workspace] (the template) is not part of this pack.
+                let standalone = std::fs::read_to_string(e.join("Cargo.toml")).is_ok_and(|t| t.contains("[workspace]"));
+                if standalone {
+                    continue;
+                }
                 if e.join("Cargo.toml").is_file() && e.join("cases.json").is_file() {
                     out.push(crate_dir(e)?);
                 } else if e.extension().is_some_and(|x| x == "wasm") {
@@ -112,6 +117,7 @@ fn wasm_with_sibling_cases(p: &Path) -> anyhow::Result<Target> {
 
 /// A detection crate: its cases.json, and its wasm in the workspace's target folder.
 fn crate_dir(dir: &Path) -> anyhow::Result<Target> {
+    let dir = &dir.canonicalize().with_context(|| dir.display().to_string())?;
     let name = dir.file_name().and_then(|s| s.to_str()).unwrap_or("detection").to_string();
     let file = format!("{}.wasm", name.replace('-', "_"));
     let candidates = [dir.join("target"), dir.join("../target")]

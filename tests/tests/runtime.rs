@@ -23,6 +23,11 @@ struct Rig {
 impl Rig {
     /// With these test guests in the folder (each as `<name>.wasm`).
     fn new(guests: &[&str]) -> Rig {
+        Self::with(guests, "")
+    }
+
+    /// … and more `[detections]` settings.
+    fn with(guests: &[&str], detections: &str) -> Rig {
         let tmp = tempfile::Builder::new().prefix("ow").tempdir_in("/tmp").unwrap();
         let root = tmp.path().to_path_buf();
         let dets = root.join("det");
@@ -34,7 +39,7 @@ impl Rig {
         let okta = Okta::start(EmulatorOptions { token: TOKEN.into(), ..Default::default() });
         // A roomy per-event budget: the tests run on a busy machine.
         let extra = format!(
-            "\n[detections]\ndir = \"{}\"\nsuppression = \"0s\"\ntimeout = \"250ms\"\n",
+            "\n[detections]\ndir = \"{}\"\nsuppression = \"0s\"\ntimeout = \"250ms\"\n{detections}\n",
             dets.display()
         );
         let cfg = write_config(&root, &okta.url(), &wazuh.path, &extra);
@@ -346,7 +351,11 @@ fn hot_reload_add_replace_remove_and_broken() {
 /// A hostile guest next to probe-single; 6 events for each, alternating.
 /// Checks what every hostile case shares; returns the rig and the host (still running).
 fn hostile(name: &str) -> (Rig, Host) {
-    let rig = Rig::new(&[name, "probe-single"]);
+    hostile_with(name, "")
+}
+
+fn hostile_with(name: &str, detections: &str) -> (Rig, Host) {
+    let rig = Rig::with(&[name, "probe-single"], detections);
     let host = rig.start();
     let evs = events(12, name, |i, e| {
         e["eventType"] = if i % 2 == 0 { "test.hostile" } else { "test.single" }.into();
@@ -430,15 +439,18 @@ fn hostile_giant() {
 
 #[test]
 fn hostile_state() {
-    let (rig, host) = hostile("hostile-state");
-    // 6 events × 2000 keys × 1 KiB would be 12 MiB; the quota (16 KiB) holds it back.
+    // The default quota (16 MiB) would hold all it writes here: 6 events × 2000 keys × 1 KiB.
+    let (rig, host) = hostile_with("hostile-state", "state_max_kb = 64\nstate_max_keys = 1000");
+    assert!(alerts_of(&rig.wazuh, "hostile-state").is_empty());
+    assert!(disabled_of(&rig.wazuh, "hostile-state").is_empty(), "a full state is not a failure");
+    stop(host);
     let db = rig.root.join("state/detections/state.redb");
     let size = std::fs::metadata(&db).unwrap().len();
     assert!(size < 4 << 20, "state.redb grew to {size} bytes");
-    assert!(alerts_of(&rig.wazuh, "hostile-state").is_empty());
-    stop(host);
-    let size = std::fs::metadata(&db).unwrap().len();
-    assert!(size < 4 << 20, "state.redb grew to {size} bytes");
+    // What was kept on disk is within the quota.
+    let store = oktawatch::runtime::state::StateStore::open(&db, 1 << 30, 1 << 40).unwrap();
+    let kept = store.for_detection("hostile-state").unwrap().lock().unwrap().len();
+    assert!(kept > 0 && kept <= 64, "{kept} keys kept");
 }
 
 /// A component whose only import is `name` (an empty instance).
@@ -508,20 +520,3 @@ fn forbidden_and_broken_modules_are_rejected() {
     }
 }
 
-#[test]
-fn zz_probe_sizes() {
-    for g in ["hostile-state"] {
-        let (rig, host) = hostile(g);
-        let db = rig.root.join("state/detections/state.redb");
-        std::thread::sleep(Duration::from_secs(2));
-        eprintln!("before stop: {}", std::fs::metadata(&db).unwrap().len());
-        eprintln!("{}", host.log());
-        stop(host);
-        eprintln!("after stop: {}", std::fs::metadata(&db).unwrap().len());
-        let store = oktawatch::runtime::state::StateStore::open(&db, 1 << 30, 1 << 40).unwrap();
-        let s = store.for_detection("hostile-state").unwrap();
-        eprintln!("entries: {}", s.lock().unwrap().len());
-        let s = store.for_detection("test-single").unwrap();
-        eprintln!("single entries: {}", s.lock().unwrap().len());
-    }
-}

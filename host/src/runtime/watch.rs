@@ -150,8 +150,9 @@ impl Folder {
         match result {
             Ok(new) => {
                 let mut next: Vec<Arc<Loaded>> = set.detections.iter().filter(|d| d.source != path).cloned().collect();
-                if let Some(old) = &current {
-                    tracing::info!(detection = %new.info.id, "replacing version {} with {}", old.info.version, new.info.version);
+                match &current {
+                    Some(old) => tracing::info!(detection = %new.info.id, file = %path.display(), "detection replaced: version {} → {}", old.info.version, new.info.version),
+                    None => tracing::info!(detection = %new.info.id, version = %new.info.version, file = %path.display(), "detection loaded"),
                 }
                 next.push(new.clone());
                 self.runtime.install(DetectionSet::new(next));
