@@ -372,3 +372,60 @@ fn check_reaches_okta_and_the_socket() {
     assert!(text.contains("E0000011"), "{text}");
     assert!(!text.contains("wrong-token-value"));
 }
+
+#[test]
+fn a_full_spool_holds_okta_back_then_drains() {
+    // 1 MiB of spool; Wazuh is down; ~2.5 MiB of events are waiting at Okta.
+    let s = setup("spool_max_mb = 1");
+    let mut events = make_events(500, now_ms() - 40 * 60 * 1000, "full");
+    for e in &mut events {
+        e["debugContext"]["debugData"]["padding"] = json!("p".repeat(3000));
+    }
+    s.okta.push(events.clone());
+    let host = start(&s.config);
+    host.wait_log("spool is full", LONG);
+    // Held back: no more requests while full.
+    let before = s.okta.requests().len();
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(s.okta.requests().len(), before, "polling went on with a full spool");
+    let wazuh = Wazuh::bind(&s.socket);
+    wazuh.wait("every event once Wazuh is back", LONG, |w| w.events().len() >= 500);
+    let (status, log) = host.terminate(LONG);
+    assert!(status.success(), "{log}");
+    assert_eq!(wazuh.uuids(), uuids(&events));
+}
+
+#[test]
+fn two_orgs_each_with_its_own_cursor_and_name() {
+    let dir = tempfile::Builder::new().prefix("ow").tempdir_in("/tmp").unwrap();
+    let a = Okta::start(EmulatorOptions { token: TOKEN.into(), ..Default::default() });
+    let b = Okta::start(EmulatorOptions { token: "second-org-token".into(), ..Default::default() });
+    let socket = dir.path().join("q.sock");
+    let cfg = write_config(dir.path(), &a.url(), &socket, "");
+    let text = std::fs::read_to_string(&cfg).unwrap().replace(
+        "[wazuh]",
+        &format!("[[okta]]\nname = \"second\"\norg_url = \"{}\"\ntoken_env = \"SECOND_TOKEN\"\npoll_interval = \"1s\"\n\n[wazuh]", b.url()),
+    );
+    std::fs::write(&cfg, text).unwrap();
+    let ea = make_events(150, now_ms() - 20 * 60 * 1000, "org-a");
+    let eb = make_events(120, now_ms() - 20 * 60 * 1000, "org-b");
+    a.push(ea.clone());
+    b.push(eb.clone());
+    let wazuh = Wazuh::bind(&socket);
+    let host = Host::start(
+        &["run", "--config", cfg.to_str().unwrap()],
+        &[("OKTAWATCH_TEST_TOKEN", TOKEN), ("SECOND_TOKEN", "second-org-token")],
+    );
+    wazuh.wait("both orgs' events", LONG, |w| w.events().len() >= 270);
+    let (status, log) = host.terminate(LONG);
+    assert!(status.success(), "{log}");
+    let bodies = wazuh.bodies();
+    let of = |org: &str| -> Vec<String> {
+        bodies.iter().filter(|b| b["org"] == org).map(|b| b["okta"]["uuid"].as_str().unwrap().to_string()).collect()
+    };
+    assert_eq!(of("test"), uuids(&ea), "first org, in order");
+    assert_eq!(of("second"), uuids(&eb), "second org, in order");
+    assert!(dir.path().join("state/orgs/test/checkpoint.json").is_file());
+    assert!(dir.path().join("state/orgs/second/checkpoint.json").is_file());
+    assert!(!log.contains("second-org-token"));
+}

@@ -16,9 +16,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 fn runtime(cache: Option<&Path>) -> Arc<Runtime> {
+    runtime_with(cache, Limits::default())
+}
+
+fn runtime_with(cache: Option<&Path>, limits: Limits) -> Arc<Runtime> {
     Arc::new(
         Runtime::new(
-            Limits::default(),
+            limits,
             Arc::new(StateStore::in_memory(100_000, 64 << 20)),
             BTreeMap::new(),
             cache.map(Path::to_path_buf),
@@ -84,6 +88,16 @@ fn main() {
     let one = per_event(&rt, &events);
     load_n(30);
     let thirty = per_event(&rt, &events);
+    // Allocation: a fresh instance for every event (recycle_every = 1), on-demand vs pooling.
+    let fresh = |pooling: Option<u32>| {
+        let rt = runtime_with(None, Limits { recycle_every: 1, pooling, ..Limits::default() });
+        let c = loader::compile_bytes(rt.engine(), &trivial, None).unwrap();
+        let d = rt.load_compiled(c, Path::new("trivial.wasm"), &LoadOptions { fresh_state: true, config: None }).unwrap();
+        rt.install(DetectionSet::new(vec![d]));
+        per_event(&rt, &events[..5000])
+    };
+    let on_demand = fresh(None);
+    let pooled = fresh(Some(64));
     let pack_dir = tempfile::tempdir().unwrap();
     oktawatch::pack::export(pack_dir.path()).unwrap();
     let rt_pack = runtime(None);
@@ -94,6 +108,7 @@ fn main() {
     println!("|---|---|---|---|");
     println!("| per event, 1 trivial detection (3 field reads) vs the same reads native | {:.2} µs | {:.3} µs | {:.1} |", one / 1e3, base / 1e3, one / base);
     println!("| per event, 30 trivial detections (wall, 2 cores) vs native ×30 | {:.2} µs | {:.3} µs | {:.1} |", thirty / 1e3, base30 / 1e3, thirty / base30);
+    println!("| instantiate + call per event (recycle_every = 1): pooling vs on-demand | {:.2} µs | {:.2} µs | {:.2} |", pooled / 1e3, on_demand / 1e3, pooled / on_demand);
     println!("| per event, the pack ({n_pack} detections, filtered by event type) | {:.2} µs | - | - |", pack / 1e3);
     println!("| events/s through the pack (runtime only, wall clock, 2 cores) | {:.0} | - | - |", 1e9 / pack);
 
