@@ -66,6 +66,10 @@ pub enum Command {
         /// Run no detections.
         #[arg(long)]
         no_detections: bool,
+        /// Benchmarking aid: load every detection N times (copies with fresh
+        /// in-memory state), to measure many detections with one pack.
+        #[arg(long, hide = true, default_value_t = 1)]
+        repeat_detections: usize,
     },
     /// Run the real pipeline against a built-in Okta emulator serving a sample
     /// feed (with attacks), using the built-in detection pack; print what would

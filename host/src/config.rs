@@ -182,7 +182,7 @@ fn default_state_keys() -> usize {
     100_000
 }
 fn default_state_bytes() -> u64 {
-    16 * 1024
+    4 * 1024
 }
 
 impl Default for WazuhConfig {

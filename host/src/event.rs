@@ -112,12 +112,15 @@ pub fn lookup<'v>(root: &'v Value, path: &str) -> Option<&'v Value> {
             continue;
         }
         let obj = cur.as_object()?;
+        let Some(end) = rest.find(['.', '[']) else {
+            // The last segment: one lookup, hit or miss.
+            return obj.get(rest);
+        };
         // Keys with dots (Okta's debugData has none today, but be lenient):
         // a direct hit on the whole rest wins.
         if let Some(v) = obj.get(rest) {
             return Some(v);
         }
-        let end = rest.find(['.', '[']).unwrap_or(rest.len());
         cur = obj.get(&rest[..end])?;
         rest = &rest[end..];
         rest = rest.strip_prefix('.').unwrap_or(rest);

@@ -216,9 +216,14 @@ impl Pipeline {
                 tracing::error!("saving detection state: {e}");
             }
         }
-        if let Some(cp) = &self.checkpoint {
-            cp.save(cursor, end)?;
-            self.journal.set_durable(end);
+        match &self.checkpoint {
+            Some(cp) => {
+                cp.save(cursor, end)?;
+                self.journal.set_durable(end);
+            }
+            // No checkpoint (replays): nothing will resume from the spool, so
+            // sent segments may go at once instead of piling up on disk.
+            None => self.journal.set_durable(end),
         }
         if cursor.is_some() {
             self.cursor = cursor.map(str::to_string);

@@ -126,6 +126,15 @@ fn log_lines<'a>(log: &'a str, needles: &[&str]) -> Vec<&'a str> {
     log.lines().filter(|l| needles.iter().all(|n| l.contains(n))).collect()
 }
 
+/// Waits for a log line that contains every needle.
+fn wait_line(h: &Host, needles: &[&str]) {
+    let started = Instant::now();
+    while log_lines(&h.log(), needles).is_empty() {
+        assert!(started.elapsed() < WAIT, "timed out waiting for a line with {needles:?}; log:\n{}", h.log());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 fn wait_log_count(h: &Host, needle: &str, n: usize) {
     let started = Instant::now();
     while h.log().matches(needle).count() < n {
@@ -210,6 +219,8 @@ fn windowed_state_survives_restart_and_reload() {
     host.wait_log("detection unloaded", WAIT);
     install(&rig.dets, &std::fs::read(guest("probe-window")).unwrap(), "probe-window.wasm");
     wait_log_count(&host, "detection loaded", loaded + 1);
+    // The set is swapped right around that line; leave it a moment.
+    std::thread::sleep(Duration::from_millis(500));
     rig.okta.push(evs[3..4].to_vec());
     rig.wait_alerts("test-window", 2);
     let a = &alerts_of(&rig.wazuh, "test-window")[1];
@@ -221,7 +232,7 @@ fn windowed_state_survives_restart_and_reload() {
     assert_eq!(rig.wazuh.events().len(), 4);
 }
 
-/// (message index, body) of the raw test.reload events and the test-reload alerts.
+/// The raw events (uuid) and the test-reload alerts (title, event uuid), in socket order.
 enum Item {
     Raw(String),
     Alert(String, String),
@@ -270,6 +281,14 @@ fn hot_reload_add_replace_remove_and_broken() {
             }
             pushed
         });
+        // Stops the pusher however this scope ends (a failed assertion too).
+        struct Stop<'a>(&'a AtomicBool);
+        impl Drop for Stop<'_> {
+            fn drop(&mut self) {
+                self.0.store(false, Ordering::Relaxed);
+            }
+        }
+        let _stop = Stop(&pushing);
         let w = &rig.wazuh;
         // Events flow, no detection yet.
         w.wait("raw events before any detection", WAIT, |w| w.events().len() >= 10);
@@ -282,7 +301,7 @@ fn hot_reload_add_replace_remove_and_broken() {
         // Replaced.
         install(&rig.dets, &std::fs::read(guest("probe-reload-v2")).unwrap(), "test-reload.wasm");
         w.wait("v2 alerts", WAIT, |w| count_titles(w, "v2 saw") >= 5);
-        host.wait_log("replacing version 1.0.0 with 2.0.0", WAIT);
+        wait_line(&host, &["test-reload", "replac", "1.0.0", "2.0.0"]);
         let titles: Vec<String> = alerts_of(w, "test-reload").iter().map(|a| title(a).to_string()).collect();
         let first_v2 = titles.iter().position(|t| t.starts_with("v2 saw")).unwrap();
         assert!(

@@ -19,8 +19,8 @@ use std::sync::Arc;
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Run { config } => run::run(&config),
-        Command::Replay { file, config, sink, socket, detections, no_detections } => {
-            replay::replay(&file, config.as_deref(), sink, socket, detections, no_detections)
+        Command::Replay { file, config, sink, socket, detections, no_detections, repeat_detections } => {
+            replay::replay(&file, config.as_deref(), sink, socket, detections, no_detections, repeat_detections)
         }
         Command::Demo { json, follow, detections } => demo::demo(json, follow, detections),
         Command::Check { config } => check::check(&config),

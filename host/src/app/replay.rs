@@ -21,6 +21,7 @@ pub fn replay(
     socket: Option<PathBuf>,
     detections: Option<PathBuf>,
     no_detections: bool,
+    repeat_detections: usize,
 ) -> anyhow::Result<ExitCode> {
     let mut cfg = match config {
         Some(p) => Config::load(p)?,
@@ -46,6 +47,9 @@ pub fn replay(
         let rt = super::runtime(&cfg, None)?;
         let dir = detections.or(cfg.detections.dir.clone());
         super::load_detections(&rt, dir.as_deref(), scratch.path())?;
+        if repeat_detections > 1 {
+            repeat(&rt, repeat_detections)?;
+        }
         Some(rt)
     };
     let stats = Arc::new(Stats::default());
@@ -102,4 +106,19 @@ pub fn replay(
         if bad_total > 0 { format!("; {bad_total} line(s) were not events (see above)") } else { String::new() }
     );
     Ok(if left == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+/// Benchmarking aid (`--repeat-detections N`): installs N copies of every
+/// loaded detection (same compiled code, fresh in-memory state each).
+fn repeat(rt: &crate::runtime::Runtime, n: usize) -> anyhow::Result<()> {
+    let set = rt.current();
+    let mut all = set.detections.clone();
+    for d in &set.detections {
+        for _ in 1..n {
+            all.push(rt.load_copy(d)?);
+        }
+    }
+    tracing::info!("benchmarking: {} detections ({} × {n})", all.len(), set.detections.len());
+    rt.install(crate::runtime::DetectionSet::new(all));
+    Ok(())
 }

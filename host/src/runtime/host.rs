@@ -10,7 +10,7 @@ use super::state::DetectionState;
 use crate::event::Event;
 use serde_json::Value as Json;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use wasmtime::component::{Resource, ResourceTable};
 
 /// The host's event, as the guest's `okta-event` resource.
@@ -23,12 +23,54 @@ const MAX_VALUE: usize = 64 * 1024;
 /// Log lines per detection per second (a burst up to this, then dropped and counted).
 const LOG_PER_SEC: u32 = 20;
 
+/// The time budget of the call in progress.
+///
+/// The epoch ticker fires every millisecond of wall time; at each deadline
+/// [`Budget::on_deadline`] looks at the CPU time this thread really spent in
+/// the call. Under budget (the thread was descheduled on a busy machine):
+/// one more tick. Over budget, or past a wall-clock cap of 100× the budget
+/// (at least 2 s): interrupt.
+#[derive(Debug, Clone, Copy)]
+pub struct Budget {
+    cpu_start: Duration,
+    wall_start: Instant,
+    cpu: Duration,
+    wall: Duration,
+}
+
+impl Budget {
+    pub fn start(cpu: Duration) -> Budget {
+        Budget { cpu_start: thread_cpu_time(), wall_start: Instant::now(), cpu, wall: (cpu * 100).max(Duration::from_secs(2)) }
+    }
+
+    pub fn on_deadline(&self) -> wasmtime::UpdateDeadline {
+        if thread_cpu_time().saturating_sub(self.cpu_start) >= self.cpu || self.wall_start.elapsed() >= self.wall {
+            wasmtime::UpdateDeadline::Interrupt
+        } else {
+            wasmtime::UpdateDeadline::Continue(1)
+        }
+    }
+}
+
+/// CPU time consumed by the calling thread.
+pub fn thread_cpu_time() -> Duration {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: clock_gettime writes one timespec we own; the clock id is a constant.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    if rc != 0 {
+        return Duration::ZERO;
+    }
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
 /// The data of one detection's Store.
 pub struct HostCtx {
     pub table: ResourceTable,
     pub limiter: Limiter,
     pub state: Arc<Mutex<DetectionState>>,
     pub id: Arc<str>,
+    /// The time budget of the call in progress.
+    pub budget: Budget,
     /// The current event's time: "now" for state.
     pub now_ms: i64,
     log_window: Instant,
@@ -43,6 +85,7 @@ impl HostCtx {
             limiter: Limiter { max_memory: memory_bytes, peak_memory: 0, hit: None },
             state,
             id,
+            budget: Budget::start(Duration::from_millis(10)),
             now_ms: 0,
             log_window: Instant::now(),
             log_count: 0,

@@ -372,7 +372,7 @@ impl Runtime {
         // Describe in a throwaway store (no state yet: we do not know the id).
         let scratch = StateStore::in_memory(16, 4096).for_detection("").expect("in memory");
         let mut store = self.new_store("?".into(), scratch);
-        store.set_epoch_deadline(self.deadline_ticks() * 10);
+        self.arm(&mut store, self.limits.timeout * 10);
         let bindings = pre.instantiate(&mut store).map_err(|e| LoadError::Describe(format!("{e:#}")))?;
         let info = bindings.call_describe(&mut store).map_err(|e| LoadError::Describe(format!("{e:#}")))?;
         let info = Info {
@@ -420,26 +420,43 @@ impl Runtime {
         Ok(loaded)
     }
 
+    /// Another instance of a loaded detection, with fresh in-memory state
+    /// (benchmarks: many detections from one pack).
+    pub fn load_copy(&self, det: &Loaded) -> Result<Arc<Loaded>, LoadError> {
+        let compiled = loader::Compiled {
+            component: det.pre.instance_pre().component().clone(),
+            sha256: det.sha256.clone(),
+            from_cache: true,
+        };
+        self.load_compiled(compiled, &det.source, &LoadOptions { fresh_state: true, config: Some(det.config.clone()) })
+    }
+
     /// Runs one detection on events outside the installed set (`oktawatch test`).
     pub fn run_one(&self, det: &Arc<Loaded>, events: &[Arc<Event>]) -> Outcome {
         let idx: Vec<usize> = (0..events.len()).filter(|&i| det.subscribes(events[i].event_type())).collect();
         self.run_detection(det, events, &idx)
     }
 
-    fn deadline_ticks(&self) -> u64 {
-        (self.limits.timeout.as_micros() / TICK.as_micros()).max(1) as u64 + 1
+    /// Gives the next call `cpu` of this thread's CPU time (see [`host::Budget`]).
+    fn arm(&self, store: &mut Store<HostCtx>, cpu: Duration) {
+        store.data_mut().budget = host::Budget::start(cpu);
+        let ticks = (cpu.as_micros() / TICK.as_micros()).max(1) as u64 + 1;
+        store.set_epoch_deadline(ticks);
     }
 
     fn new_store(&self, id: Arc<str>, state: Arc<Mutex<state::DetectionState>>) -> Store<HostCtx> {
         let mut store = Store::new(&self.engine, HostCtx::new(id, state, self.limits.memory_bytes));
         store.limiter(|c| &mut c.limiter);
+        // Time limits count CPU time, not wall time: a call descheduled on a
+        // busy machine is given more ticks, one that computes is stopped.
+        store.epoch_deadline_callback(|ctx| Ok(ctx.data().budget.on_deadline()));
         store
     }
 
     fn instantiate(&self, det: &Loaded) -> Result<Instance, Failure> {
         det.counters.instantiations.fetch_add(1, Ordering::Relaxed);
         let mut store = self.new_store(det.info.id.as_str().into(), det.state.clone());
-        store.set_epoch_deadline(self.deadline_ticks() * 10);
+        self.arm(&mut store, self.limits.timeout * 10);
         let bindings = det.pre.instantiate(&mut store).map_err(|e| classify(&store, e))?;
         match bindings.call_configure(&mut store, &det.config) {
             Ok(Ok(())) => Ok(Instance { store, bindings, calls: 0 }),
@@ -564,7 +581,7 @@ impl Runtime {
             (Failure::Limit(format!("resource table: {e}")), Vec::new())
         })?;
         let rep = res.rep();
-        inst.store.set_epoch_deadline(self.deadline_ticks());
+        self.arm(&mut inst.store, self.limits.timeout);
         let result = inst.bindings.call_on_event(&mut inst.store, res);
         let _ = inst.store.data_mut().table.delete(wasmtime::component::Resource::<EventRef>::new_own(rep));
         inst.calls += 1;

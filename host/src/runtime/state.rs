@@ -13,6 +13,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
+/// Entries are postcard-encoded [`Entry`] values; a format change gets a new table name.
 const TABLE: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("state_v1");
 /// Occurrences kept per counter; past this the oldest are forgotten.
 const MAX_TIMES: usize = 10_000;
@@ -255,7 +256,7 @@ impl StateStore {
                 if det != id {
                     break;
                 }
-                if let Ok(entry) = serde_json::from_slice::<Entry>(v.value()) {
+                if let Ok(entry) = postcard::from_bytes::<Entry>(v.value()) {
                     state.bytes += entry.size() + key.len();
                     state.entries.insert(key.to_string(), entry);
                 }
@@ -276,7 +277,7 @@ impl StateStore {
             let mut s = s.lock().unwrap();
             let dirty: Vec<String> = s.dirty.drain().collect();
             for key in dirty {
-                let bytes = s.entries.get(&key).map(|e| serde_json::to_vec(e).expect("entry serializes"));
+                let bytes = s.entries.get(&key).map(|e| postcard::to_allocvec(e).expect("entry serializes"));
                 changes.push((id.clone(), key, bytes));
             }
         }

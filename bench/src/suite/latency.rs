@@ -1,0 +1,95 @@
+//! Figure 3: end-to-end latency. `oktawatch run` polls a loopback Okta
+//! emulator at the default interval (5 s) with the pack loaded; events that
+//! raise an alert each (`system.api_token.create`, distinct tokens) are made
+//! visible on the emulator one at a time at an interval out of step with the
+//! poll; the time from each one becoming visible to its alert arriving on
+//! the socket is recorded. Baseline: the poll interval.
+
+use super::{Ctx, Okta, TOKEN, collect_lines, pct, run_config};
+use crate::corpus::Generator;
+use std::collections::HashMap;
+use std::os::unix::net::UnixDatagram;
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+pub struct Figures {
+    pub samples: usize,
+    pub p50_s: f64,
+    pub p99_s: f64,
+    pub missing: usize,
+}
+
+pub fn measure(ctx: &Ctx, samples: usize) -> Figures {
+    let dir = ctx.path("latency");
+    std::fs::create_dir_all(&dir).unwrap();
+    let socket = dir.join("queue.sock");
+    let okta = Okta::start();
+    let cfg = run_config(&dir, &okta.emulator.url(), &socket, &ctx.pack, "");
+
+    // The socket, in a thread of this process: alert arrival times by event uuid.
+    let sock = UnixDatagram::bind(&socket).unwrap();
+    sock.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
+    let arrived: Arc<Mutex<HashMap<String, u64>>> = Default::default();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (a, s) = (arrived.clone(), stop.clone());
+    let reader = std::thread::spawn(move || {
+        let mut buf = vec![0u8; 70_000];
+        while !s.load(std::sync::atomic::Ordering::Relaxed) {
+            let Ok(n) = sock.recv(&mut buf) else { continue };
+            let at = crate::mono_ns();
+            let text = String::from_utf8_lossy(&buf[..n]);
+            let Some(body) = text.strip_prefix("1:oktawatch:") else { continue };
+            let v: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
+            if v["integration"] == "oktawatch" {
+                if let Some(u) = v["oktawatch"]["event"]["uuid"].as_str() {
+                    a.lock().unwrap().entry(u.to_string()).or_insert(at);
+                }
+            }
+        }
+    });
+
+    let mut child = Command::new(&ctx.host)
+        .args(["run", "--config", cfg.to_str().unwrap()])
+        .env("BENCH_OKTA_TOKEN", TOKEN)
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let _log = collect_lines(child.stderr.take().unwrap());
+    // Polling has begun once the emulator saw a request.
+    let t0 = std::time::Instant::now();
+    while okta.emulator.requests().is_empty() && t0.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
+    let mut generator = Generator::new(42, 1);
+    let mut visible: Vec<(String, u64)> = Vec::new();
+    for i in 0..samples {
+        let mut ev = generator.event("system.api_token.create", 17 + i as u64, None);
+        ev["published"] = serde_json::json!(oktawatch::event::format_ms(chrono::Utc::now().timestamp_millis()));
+        let uuid = ev["uuid"].as_str().unwrap().to_string();
+        okta.emulator.push([ev]);
+        visible.push((uuid, crate::mono_ns()));
+        // 1.3 s apart: out of step with the 5 s poll, so arrival phases spread.
+        std::thread::sleep(Duration::from_millis(1300));
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while arrived.lock().unwrap().len() < samples && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let _ = child.wait();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let _ = reader.join();
+
+    let arrived = arrived.lock().unwrap();
+    let mut lat: Vec<f64> =
+        visible.iter().filter_map(|(u, t)| arrived.get(u).map(|a| a.saturating_sub(*t) as f64 / 1e9)).collect();
+    lat.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let f = Figures { samples: lat.len(), p50_s: pct(&lat, 0.5), p99_s: pct(&lat, 0.99), missing: samples - lat.len() };
+    eprintln!("  latency: {} samples, p50 {:.2}s p99 {:.2}s, {} missing", f.samples, f.p50_s, f.p99_s, f.missing);
+    f
+}
