@@ -232,9 +232,12 @@ impl Journal {
     }
 
     /// The sending side, starting at the saved send position.
-    pub fn reader(&self) -> JournalReader {
+    pub fn reader(&self) -> Result<JournalReader, JournalError> {
         let sent = self.shared.pos.lock().unwrap().sent;
-        JournalReader { shared: self.shared.clone(), pos: sent, file: None, record: Vec::new() }
+        let path = self.shared.dir.join("sent");
+        let sent_file =
+            OpenOptions::new().create(true).truncate(false).write(true).open(&path).map_err(io_err(&path))?;
+        Ok(JournalReader { shared: self.shared.clone(), pos: sent, file: None, record: Vec::new(), sent_file })
     }
 
     /// Wakes a waiting reader and makes it return `None` once it has sent everything committed.
@@ -270,6 +273,8 @@ pub struct JournalReader {
     pos: u64,
     file: Option<(u64, BufReader<File>)>,
     record: Vec<u8>,
+    /// Where the send position is recorded after each send.
+    sent_file: File,
 }
 
 impl JournalReader {
@@ -316,7 +321,7 @@ impl JournalReader {
 
     fn advance(&mut self, by: u64) {
         self.pos += by;
-        write_sent(&self.shared.dir, self.pos);
+        write_sent(&self.sent_file, self.pos);
         let mut p = self.shared.pos.lock().unwrap();
         p.sent = self.pos;
         let gc = p.segments.len() > 1 && p.segments[1] <= p.sent.min(p.durable);
@@ -413,25 +418,13 @@ fn read_sent(dir: &Path) -> u64 {
 
 /// Written in place after each send: the page cache keeps it across a killed
 /// process; the pair (pos, !pos) detects a torn write.
-fn write_sent(dir: &Path, pos: u64) {
-    thread_local! {
-        static SENT: std::cell::RefCell<Option<(PathBuf, File)>> = const { std::cell::RefCell::new(None) };
+fn write_sent(f: &File, pos: u64) {
+    let mut b = [0u8; 16];
+    b[0..8].copy_from_slice(&pos.to_le_bytes());
+    b[8..16].copy_from_slice(&(!pos).to_le_bytes());
+    if let Err(e) = f.write_all_at(&b, 0) {
+        tracing::error!("spool: cannot record the send position: {e}");
     }
-    SENT.with(|cell| {
-        let mut cell = cell.borrow_mut();
-        if cell.as_ref().map(|(p, _)| p.as_path() != dir).unwrap_or(true) {
-            let f = OpenOptions::new().create(true).truncate(false).write(true).open(dir.join("sent"));
-            *cell = f.ok().map(|f| (dir.to_path_buf(), f));
-        }
-        if let Some((_, f)) = cell.as_ref() {
-            let mut b = [0u8; 16];
-            b[0..8].copy_from_slice(&pos.to_le_bytes());
-            b[8..16].copy_from_slice(&(!pos).to_le_bytes());
-            if let Err(e) = f.write_all_at(&b, 0) {
-                tracing::error!("spool: cannot record the send position: {e}");
-            }
-        }
-    });
 }
 
 fn sync_dir(dir: &Path) {
@@ -461,13 +454,13 @@ mod tests {
         assert!(rec.commits.is_empty());
         j.append([b"a".as_slice(), b"b"], b"c1").unwrap();
         j.append([b"c".as_slice()], b"c2").unwrap();
-        let mut r = j.reader();
+        let mut r = j.reader().unwrap();
         assert_eq!(drain(&mut r, 1), ["a"]);
         drop((r, j));
         let (j, rec) = Journal::open(dir.path(), 1 << 30, false).unwrap();
         assert_eq!(rec.commits.len(), 2);
         assert_eq!(rec.commits[1].payload, b"c2");
-        let mut r = j.reader();
+        let mut r = j.reader().unwrap();
         assert_eq!(drain(&mut r, 2), ["b", "c"]);
         j.close();
         assert!(r.next().unwrap().is_none());
@@ -490,7 +483,7 @@ mod tests {
         let (j, rec) = Journal::open(dir.path(), 1 << 30, false).unwrap();
         assert_eq!(rec.commits.len(), 1);
         assert!(rec.truncated_bytes > 0);
-        let mut r = j.reader();
+        let mut r = j.reader().unwrap();
         assert_eq!(drain(&mut r, 1), ["kept"]);
         j.close();
         assert!(r.next().unwrap().is_none());
@@ -503,7 +496,7 @@ mod tests {
         assert!(j.check_room().is_ok());
         j.append([[0u8; 100].as_slice()], b"c").unwrap();
         assert!(matches!(j.check_room(), Err(JournalError::Full { .. })));
-        let mut r = j.reader();
+        let mut r = j.reader().unwrap();
         r.next().unwrap().unwrap();
         r.ack();
         assert!(j.check_room().is_ok());

@@ -135,11 +135,12 @@ impl Pipeline {
     }
 
     /// Starts delivering from the journal to `sink`.
-    pub fn start_sender(&mut self, sink: Box<dyn Sink>) {
+    pub fn start_sender(&mut self, sink: Box<dyn Sink>) -> anyhow::Result<()> {
         let abort = Abort::default();
         let handle =
-            sinks::spawn_sender(self.name.clone(), self.journal.reader(), sink, self.stats.clone(), abort.clone());
+            sinks::spawn_sender(self.name.clone(), self.journal.reader()?, sink, self.stats.clone(), abort.clone());
         self.sender = Some((handle, abort));
+        Ok(())
     }
 
     /// None when there is room in the spool, else the reason (Wazuh down for long).

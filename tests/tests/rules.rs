@@ -293,7 +293,7 @@ fn pipeline_messages(dir: &Path) -> Vec<Value> {
     let stats = Arc::new(Stats::default());
     let mut pipeline = Pipeline::open(&dir.join("pipeline"), opts, Some(rt), stats).expect("opening the pipeline");
     let out: PathBuf = dir.join("messages.ndjson");
-    pipeline.start_sender(Box::new(FileSink::open(&out).expect("opening the file sink")));
+    pipeline.start_sender(Box::new(FileSink::open(&out).expect("opening the file sink"))).expect("starting the sender");
 
     let now = chrono::Utc::now().timestamp_millis();
     let feed = oktawatch::demo_feed::demo_feed(now, 50 * 60_000);

@@ -1,6 +1,7 @@
 //! Figure 6b: memory stays bounded. `oktawatch replay -` with the pack reads
-//! the corpus `passes` times from a pipe (1M events by default); the peak RSS
-//! (VmHWM) once the first pass was read is compared with the peak at the end.
+//! a longer corpus (1M events, same generator, the event clock moving
+//! forward throughout) from a pipe; the peak RSS (VmHWM) once the first
+//! `ctx.events` were read is compared with the peak at the end.
 
 use super::{Ctx, Drain, watch_with};
 use std::io::Write;
@@ -16,7 +17,13 @@ pub struct Figures {
     pub secs: f64,
 }
 
-pub fn measure(ctx: &Ctx, passes: u64) -> Figures {
+pub fn measure(ctx: &Ctx, total: u64) -> Figures {
+    let long = ctx.path("corpus-long.ndjson");
+    crate::corpus::write(&long, total, 5).unwrap();
+    let text = std::fs::read(&long).unwrap();
+    let _ = std::fs::remove_file(&long);
+    // Byte offset of the end of the first `ctx.events` lines.
+    let mark = text.iter().enumerate().filter(|(_, b)| **b == b'\n').nth(ctx.events as usize - 1).map(|(i, _)| i + 1).unwrap_or(text.len());
     let socket = ctx.path("mem.sock");
     let drain = Drain::start(&socket, 1500);
     let mut cmd = Command::new(&ctx.host);
@@ -27,7 +34,7 @@ pub fn measure(ctx: &Ctx, passes: u64) -> Figures {
         .stdout(Stdio::null())
         .stderr(Stdio::from(std::fs::File::create(ctx.path("memory.log")).unwrap()));
     let written = Arc::new(AtomicU64::new(0));
-    let corpus = Arc::new(std::fs::read(&ctx.corpus).unwrap());
+    let corpus = Arc::new(text);
     let mut writer = None;
     let mut first_pass_hwm = 0;
     let w2 = written.clone();
@@ -36,11 +43,11 @@ pub fn measure(ctx: &Ctx, passes: u64) -> Figures {
         |child| {
             let mut stdin = child.stdin.take().unwrap();
             writer = Some(std::thread::spawn(move || {
-                for _ in 0..passes {
-                    if stdin.write_all(&corpus).is_err() {
+                for (i, part) in [&corpus[..mark], &corpus[mark..]].into_iter().enumerate() {
+                    if stdin.write_all(part).is_err() {
                         return;
                     }
-                    w2.fetch_add(1, Ordering::Relaxed);
+                    w2.store(i as u64 + 1, Ordering::Relaxed);
                 }
             }));
         },
@@ -56,7 +63,7 @@ pub fn measure(ctx: &Ctx, passes: u64) -> Figures {
     }
     let drained = drain.finish();
     let f = Figures {
-        events: ctx.events * passes,
+        events: total,
         hwm_first_pass_kib: first_pass_hwm,
         hwm_end_kib: watched.hwm_kib,
         delivered: drained.events,

@@ -61,7 +61,7 @@ pub fn demo(json: bool, follow: bool, detections: Option<PathBuf>) -> anyhow::Re
         };
         let mut pipeline = Pipeline::open(&scratch.path().join("org"), opts, Some(runtime.clone()), stats.clone())?;
         let tally: Tally = Default::default();
-        pipeline.start_sender(Box::new(DemoSink { json, tally: tally.clone() }));
+        pipeline.start_sender(Box::new(DemoSink { json, tally: tally.clone() }))?;
         let source = OktaSource::new(org.clone(), stats.clone())?;
 
         let signals = super::run::shutdown_on_signals();

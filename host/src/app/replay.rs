@@ -64,7 +64,7 @@ pub fn replay(
     };
     let mut pipeline = Pipeline::open(&scratch.path().join("replay"), opts, runtime, stats.clone())?;
     let sink = sinks::from_config(&cfg, pipeline.envelope().header())?;
-    pipeline.start_sender(sink);
+    pipeline.start_sender(sink)?;
 
     let input: Box<dyn BufRead> = if file == Path::new("-") {
         Box::new(std::io::stdin().lock())

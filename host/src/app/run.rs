@@ -76,7 +76,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             .with_context(|| format!("org `{}`", org.name))?;
         let sink = sinks::from_config(&config, pipeline.envelope().header())?;
         tracing::info!(org = %org.name, "delivering to {}", sink.describe());
-        pipeline.start_sender(sink);
+        pipeline.start_sender(sink)?;
         let source = OktaSource::new(org.clone(), stats.clone())?;
         let shutdown = shutdown.clone();
         tasks.push(tokio::spawn(async move {

@@ -269,7 +269,13 @@ impl StateStore {
 
     /// Writes every change since the last flush in one transaction.
     pub fn flush(&self) -> Result<usize, StateError> {
-        let Some(db) = &self.db else { return Ok(0) };
+        let Some(db) = &self.db else {
+            // Nothing to write, but the change sets must not grow forever.
+            for s in self.detections.lock().unwrap().values() {
+                s.lock().unwrap().dirty.clear();
+            }
+            return Ok(0);
+        };
         let states: Vec<(String, Arc<Mutex<DetectionState>>)> =
             self.detections.lock().unwrap().iter().map(|(k, v)| (k.clone(), v.clone())).collect();
         let mut changes: Vec<(String, String, Option<Vec<u8>>)> = Vec::new();
@@ -338,6 +344,18 @@ mod tests {
         assert!(s.set("b", vec![], 0, 200));
         assert!(!s.set("c", vec![], 0, 200));
         assert_eq!(s.quota_hits, 1);
+    }
+
+    #[test]
+    fn memory_store_forgets_its_change_set() {
+        let store = StateStore::in_memory(100, 1 << 20);
+        let s = store.for_detection("det").unwrap();
+        for i in 0..50 {
+            s.lock().unwrap().set(&format!("k{i}"), vec![1], 10, i);
+        }
+        assert_eq!(s.lock().unwrap().dirty.len(), 50);
+        store.flush().unwrap();
+        assert!(s.lock().unwrap().dirty.is_empty());
     }
 
     #[test]
