@@ -82,8 +82,8 @@ fn brute_force(st: &mut DetectionState, ev: &Event, now: i64, out: &mut Vec<Aler
     let ip = text(ev, "client.ipAddress");
     let failures = st.count(&format!("fail:{user}"), window, now, true);
     let ips = match &ip {
-        Some(ip) => st.distinct(&format!("ips:{user}"), Some(ip), window, now).len() as u32,
-        None => st.distinct(&format!("ips:{user}"), None, window, now).len() as u32,
+        Some(ip) => st.distinct(&format!("ips:{user}"), ip, window, now),
+        None => st.members(&format!("ips:{user}"), window, now).len() as u32,
     };
     if failures < threshold {
         return;
@@ -113,7 +113,7 @@ fn password_spray(st: &mut DetectionState, ev: &Event, now: i64, out: &mut Vec<A
     let Some(user) = text(ev, "actor.alternateId").map(|u| u.to_lowercase()) else { return };
     let window = window_minutes * MINUTE;
     let failures = st.count(&format!("fail:{ip}"), window, now, true);
-    let users = st.distinct(&format!("users:{ip}"), Some(&user), window, now).len() as u32;
+    let users = st.distinct(&format!("users:{ip}"), &user, window, now);
     let per_user = st.count(&format!("fail:{ip}:{user}"), window, now, true);
     let heavy = format!("heavy:{ip}");
     if per_user > max_per_user {
@@ -128,7 +128,7 @@ fn password_spray(st: &mut DetectionState, ev: &Event, now: i64, out: &mut Vec<A
         return;
     }
     mark(st, &fired, window, now);
-    let mut sample = st.distinct(&format!("users:{ip}"), None, window, now);
+    let mut sample = st.members(&format!("users:{ip}"), window, now);
     sample.sort();
     sample.truncate(10);
     let mut ctx = Vec::new();

@@ -46,25 +46,28 @@ impl<'a> Event<'a> {
     }
     /// A boolean by path (also accepts the strings `"true"`/`"false"`).
     pub fn bool(&self, path: &str) -> Option<bool> {
-        match self.get(path)? {
-            Value::Boolean(b) => Some(b),
-            Value::Text(t) if t.eq_ignore_ascii_case("true") => Some(true),
-            Value::Text(t) if t.eq_ignore_ascii_case("false") => Some(false),
-            _ => None,
-        }
+        self.get(path).and_then(bool_of)
     }
     /// A number by path (integers, floats, and numeric strings).
     pub fn number(&self, path: &str) -> Option<f64> {
-        match self.get(path)? {
-            Value::Integer(i) => Some(i as f64),
-            Value::Float(f) => Some(f),
-            Value::Text(t) => t.trim().parse().ok(),
-            _ => None,
-        }
+        self.get(path).and_then(number_of)
     }
     /// Length of an array (or keys of an object) by path.
     pub fn len(&self, path: &str) -> Option<u32> {
         self.raw.len(path)
+    }
+    /// Several values in one host call, in the order asked.
+    pub fn get_many(&self, paths: &[String]) -> Vec<Option<Value>> {
+        self.raw.get_many(paths)
+    }
+    /// Several strings in one host call (placeholders such as `"null"` kept).
+    pub fn strs(&self, paths: &[String]) -> Vec<Option<String>> {
+        self.raw.get_strs(paths)
+    }
+    /// Several strings in one host call, Okta's placeholders (`""`, `"null"`, `"unknown"`) as None.
+    pub fn texts(&self, paths: &[&str]) -> Vec<Option<String>> {
+        let paths: Vec<String> = paths.iter().map(|p| p.to_string()).collect();
+        self.strs(&paths).into_iter().map(|v| v.filter(|s| !is_placeholder(s))).collect()
     }
     /// The whole event as JSON text (costly; prefer the accessors).
     pub fn to_json(&self) -> String {
@@ -86,17 +89,25 @@ impl<'a> Event<'a> {
         Client { event: self }
     }
     pub fn outcome(&self) -> Outcome {
-        Outcome { result: self.text("outcome.result"), reason: self.text("outcome.reason") }
+        let mut v = self.texts(&["outcome.result", "outcome.reason"]).into_iter();
+        Outcome { result: v.next().flatten(), reason: v.next().flatten() }
     }
-    /// `target[]`, each with id, type, alternateId and displayName.
+    /// `target[]` (up to 64), each with id, type, alternateId and displayName: two host calls.
     pub fn targets(&self) -> Vec<Target> {
-        let n = self.len("target").unwrap_or(0).min(64);
+        let n = self.len("target").unwrap_or(0).min(64) as usize;
+        if n == 0 {
+            return Vec::new();
+        }
+        let paths: Vec<String> = (0..n)
+            .flat_map(|i| ["id", "type", "alternateId", "displayName"].map(|f| format!("target[{i}].{f}")))
+            .collect();
+        let mut v = self.strs(&paths).into_iter().map(|s| s.filter(|s| !is_placeholder(s)));
         (0..n)
-            .map(|i| Target {
-                id: self.text(&format!("target[{i}].id")),
-                kind: self.text(&format!("target[{i}].type")),
-                alternate_id: self.text(&format!("target[{i}].alternateId")),
-                display_name: self.text(&format!("target[{i}].displayName")),
+            .map(|_| Target {
+                id: v.next().flatten(),
+                kind: v.next().flatten(),
+                alternate_id: v.next().flatten(),
+                display_name: v.next().flatten(),
             })
             .collect()
     }
@@ -104,13 +115,16 @@ impl<'a> Event<'a> {
     pub fn target_of_type(&self, kind: &str) -> Option<Target> {
         self.targets().into_iter().find(|t| t.kind.as_deref() == Some(kind))
     }
+    /// `securityContext`, in one host call.
     pub fn security_context(&self) -> SecurityContext {
+        let paths = ["asNumber", "asOrg", "isp", "domain", "isProxy"].map(|f| format!("securityContext.{f}"));
+        let mut v = self.get_many(&paths).into_iter();
         SecurityContext {
-            as_number: self.number("securityContext.asNumber").map(|n| n as u64),
-            as_org: self.text("securityContext.asOrg"),
-            isp: self.text("securityContext.isp"),
-            domain: self.text("securityContext.domain"),
-            is_proxy: self.bool("securityContext.isProxy"),
+            as_number: v.next().flatten().and_then(number_of).map(|n| n as u64),
+            as_org: v.next().flatten().and_then(text_of),
+            isp: v.next().flatten().and_then(text_of),
+            domain: v.next().flatten().and_then(text_of),
+            is_proxy: v.next().flatten().and_then(bool_of),
         }
     }
     /// `debugContext.debugData.<key>` as a string.
@@ -136,6 +150,31 @@ impl<'a> Event<'a> {
     /// `severity` as Okta logs it (`INFO`, `WARN`, `ERROR`, `DEBUG`).
     pub fn okta_severity(&self) -> Option<String> {
         self.text("severity")
+    }
+}
+
+fn text_of(v: Value) -> Option<String> {
+    match v {
+        Value::Text(t) if !is_placeholder(&t) => Some(t),
+        _ => None,
+    }
+}
+
+fn number_of(v: Value) -> Option<f64> {
+    match v {
+        Value::Integer(i) => Some(i as f64),
+        Value::Float(f) => Some(f),
+        Value::Text(t) => t.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+fn bool_of(v: Value) -> Option<bool> {
+    match v {
+        Value::Boolean(b) => Some(b),
+        Value::Text(t) if t.eq_ignore_ascii_case("true") => Some(true),
+        Value::Text(t) if t.eq_ignore_ascii_case("false") => Some(false),
+        _ => None,
     }
 }
 
@@ -188,19 +227,22 @@ impl Client<'_> {
     pub fn zone(&self) -> Option<String> {
         self.event.text("client.zone")
     }
-    /// `client.geographicalContext`.
+    /// `client.geographicalContext`, in one host call.
     pub fn geo(&self) -> Geo {
-        let g = "client.geographicalContext";
+        let paths = ["city", "state", "country", "postalCode", "geolocation.lat", "geolocation.lon"]
+            .map(|f| format!("client.geographicalContext.{f}"));
+        let mut v = self.event.get_many(&paths).into_iter();
         Geo {
-            city: self.event.text(&format!("{g}.city")),
-            state: self.event.text(&format!("{g}.state")),
-            country: self.event.text(&format!("{g}.country")),
-            postal_code: self
-                .event
-                .text(&format!("{g}.postalCode"))
-                .or_else(|| self.event.number(&format!("{g}.postalCode")).map(|n| format!("{n}"))),
-            lat: self.event.number(&format!("{g}.geolocation.lat")),
-            lon: self.event.number(&format!("{g}.geolocation.lon")),
+            city: v.next().flatten().and_then(text_of),
+            state: v.next().flatten().and_then(text_of),
+            country: v.next().flatten().and_then(text_of),
+            // Seen as a number in some exports.
+            postal_code: v.next().flatten().and_then(|x| match x {
+                Value::Integer(i) => Some(i.to_string()),
+                other => text_of(other),
+            }),
+            lat: v.next().flatten().and_then(number_of),
+            lon: v.next().flatten().and_then(number_of),
         }
     }
 }

@@ -109,7 +109,9 @@ pub fn watch_with(mut cmd: Command, on_spawn: impl FnOnce(&mut Child), mut on_sa
             w.ended_ns = crate::mono_ns();
             let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
             w.cpu_total = tv(ru.ru_utime) + tv(ru.ru_stime);
-            w.hwm_kib = w.hwm_kib.max(ru.ru_maxrss as u64);
+            // Not `ru.ru_maxrss`: it counts the child's pages between fork and
+            // exec, i.e. this (corpus-holding) process's RSS. VmHWM from /proc,
+            // sampled below, belongs to the exec'd program alone.
             w.success = libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
             return (w, child);
         }

@@ -25,29 +25,43 @@ const LOG_PER_SEC: u32 = 20;
 
 /// The time budget of the call in progress.
 ///
-/// The epoch ticker fires every millisecond of wall time; at each deadline
-/// [`Budget::on_deadline`] looks at the CPU time this thread really spent in
-/// the call. Under budget (the thread was descheduled on a busy machine):
-/// one more tick. Over budget, or past a wall-clock cap of 100× the budget
-/// (at least 2 s): interrupt.
+/// The epoch ticker fires every millisecond of wall time. When a call has
+/// run for its budget in wall time, [`Budget::on_deadline`] notes the
+/// thread's CPU time and grants one more budget; at the next deadline, a
+/// call that used most of that interval as CPU is computing and is stopped,
+/// one that did not was descheduled on a busy machine and goes on. A hard
+/// wall-clock cap (100× the budget, at least 2 s) stops everything. A
+/// looping detection is thus stopped after about two budgets, and the
+/// thread's CPU clock (a system call) is read only at deadlines.
 #[derive(Debug, Clone, Copy)]
 pub struct Budget {
-    cpu_start: Duration,
     wall_start: Instant,
     cpu: Duration,
     wall: Duration,
+    cpu_mark: Option<Duration>,
 }
 
 impl Budget {
     pub fn start(cpu: Duration) -> Budget {
-        Budget { cpu_start: thread_cpu_time(), wall_start: Instant::now(), cpu, wall: (cpu * 100).max(Duration::from_secs(2)) }
+        Budget { wall_start: Instant::now(), cpu, wall: (cpu * 100).max(Duration::from_secs(2)), cpu_mark: None }
     }
 
-    pub fn on_deadline(&self) -> wasmtime::UpdateDeadline {
-        if thread_cpu_time().saturating_sub(self.cpu_start) >= self.cpu || self.wall_start.elapsed() >= self.wall {
-            wasmtime::UpdateDeadline::Interrupt
-        } else {
-            wasmtime::UpdateDeadline::Continue(1)
+    /// Ticks of the epoch per budget.
+    pub fn ticks(&self, tick: Duration) -> u64 {
+        (self.cpu.as_micros() / tick.as_micros().max(1)).max(1) as u64 + 1
+    }
+
+    pub fn on_deadline(&mut self, tick: Duration) -> wasmtime::UpdateDeadline {
+        if self.wall_start.elapsed() >= self.wall {
+            return wasmtime::UpdateDeadline::Interrupt;
+        }
+        let now = thread_cpu_time();
+        match self.cpu_mark {
+            Some(mark) if now.saturating_sub(mark) >= self.cpu * 8 / 10 => wasmtime::UpdateDeadline::Interrupt,
+            _ => {
+                self.cpu_mark = Some(now);
+                wasmtime::UpdateDeadline::Continue(self.ticks(tick))
+            }
         }
     }
 }
@@ -146,6 +160,16 @@ fn check_key(key: &str) -> wasmtime::Result<()> {
     Ok(())
 }
 
+/// Paths asked for in one call.
+const MAX_PATHS: usize = 256;
+
+fn check_many(paths: &[String]) -> wasmtime::Result<()> {
+    if paths.len() > MAX_PATHS {
+        wasmtime::bail!("{} paths in one call: at most {MAX_PATHS}", paths.len());
+    }
+    paths.iter().try_for_each(|p| check_key(p))
+}
+
 /// A JSON value as the contract's `value`.
 pub fn to_value(v: &Json) -> types::Value {
     match v {
@@ -188,6 +212,16 @@ impl event::HostOktaEvent for HostCtx {
             Json::Object(o) => Some(o.len() as u32),
             _ => None,
         }))
+    }
+    fn get_many(&mut self, r: Resource<EventRef>, paths: Vec<String>) -> wasmtime::Result<Vec<Option<types::Value>>> {
+        check_many(&paths)?;
+        let ev = self.event(&r)?;
+        Ok(paths.iter().map(|p| ev.lookup(p).map(to_value)).collect())
+    }
+    fn get_strs(&mut self, r: Resource<EventRef>, paths: Vec<String>) -> wasmtime::Result<Vec<Option<String>>> {
+        check_many(&paths)?;
+        let ev = self.event(&r)?;
+        Ok(paths.iter().map(|p| ev.lookup(p).and_then(Json::as_str).map(str::to_string)).collect())
     }
     fn to_json(&mut self, r: Resource<EventRef>) -> wasmtime::Result<String> {
         Ok(self.event(&r)?.raw().to_string())
@@ -232,12 +266,12 @@ impl state::Host for HostCtx {
         check_key(&key)?;
         check_key(&member)?;
         let now = self.now_ms;
-        Ok(self.state().distinct(&key, Some(&member), window_ms, now).len() as u32)
+        Ok(self.state().distinct(&key, &member, window_ms, now))
     }
     fn peek_distinct(&mut self, key: String, window_ms: u64) -> wasmtime::Result<Vec<String>> {
         check_key(&key)?;
         let now = self.now_ms;
-        Ok(self.state().distinct(&key, None, window_ms, now))
+        Ok(self.state().members(&key, window_ms, now))
     }
     fn last_seen(&mut self, key: String, value: String, ttl_ms: u64) -> wasmtime::Result<Option<(String, i64)>> {
         check_key(&key)?;

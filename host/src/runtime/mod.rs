@@ -437,11 +437,11 @@ impl Runtime {
         self.run_detection(det, events, &idx)
     }
 
-    /// Gives the next call `cpu` of this thread's CPU time (see [`host::Budget`]).
+    /// Gives the next call a budget of `cpu` (see [`host::Budget`]).
     fn arm(&self, store: &mut Store<HostCtx>, cpu: Duration) {
-        store.data_mut().budget = host::Budget::start(cpu);
-        let ticks = (cpu.as_micros() / TICK.as_micros()).max(1) as u64 + 1;
-        store.set_epoch_deadline(ticks);
+        let budget = host::Budget::start(cpu);
+        store.set_epoch_deadline(budget.ticks(TICK));
+        store.data_mut().budget = budget;
     }
 
     fn new_store(&self, id: Arc<str>, state: Arc<Mutex<state::DetectionState>>) -> Store<HostCtx> {
@@ -449,7 +449,7 @@ impl Runtime {
         store.limiter(|c| &mut c.limiter);
         // Time limits count CPU time, not wall time: a call descheduled on a
         // busy machine is given more ticks, one that computes is stopped.
-        store.epoch_deadline_callback(|ctx| Ok(ctx.data().budget.on_deadline()));
+        store.epoch_deadline_callback(|mut ctx| Ok(ctx.data_mut().budget.on_deadline(TICK)));
         store
     }
 

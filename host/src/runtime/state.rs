@@ -5,7 +5,9 @@
 //! last time. "Now" is the current event's `published` time, so replays
 //! are exact. Changes are flushed to `state.redb` after each page in one
 //! transaction; a detection reloaded (or the host restarted) finds its
-//! state again. A quota per detection (keys and bytes) bounds the disk.
+//! state again. A quota per detection (keys and bytes) bounds memory and
+//! disk: when it is reached, expired entries go first, then the least
+//! recently touched (on the event clock).
 
 use redb::{Database, ReadableDatabase, TableDefinition};
 use serde::{Deserialize, Serialize};
@@ -17,8 +19,9 @@ use std::sync::{Arc, Mutex};
 const TABLE: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("state_v1");
 /// Occurrences kept per counter; past this the oldest are forgotten.
 const MAX_TIMES: usize = 10_000;
-/// Members kept per distinct set.
-const MAX_MEMBERS: usize = 10_000;
+/// Members kept per distinct set (far above any detection threshold); past
+/// this the least recently seen are forgotten.
+const MAX_MEMBERS: usize = 1_000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
@@ -45,6 +48,15 @@ impl Entry {
             Entry::Distinct { members, .. } => members.keys().map(|k| k.len() + 8).sum::<usize>() + 8,
         }
     }
+    /// The latest event time this entry was written at.
+    fn last_touched(&self) -> i64 {
+        match self {
+            Entry::Value { at, .. } => *at,
+            Entry::Counter { times, .. } => times.back().copied().unwrap_or(i64::MIN),
+            Entry::Distinct { members, .. } => members.values().copied().max().unwrap_or(i64::MIN),
+        }
+    }
+
     fn expired(&self, now: i64) -> bool {
         match self {
             Entry::Value { expires, .. } => *expires != 0 && *expires <= now,
@@ -64,7 +76,10 @@ pub struct DetectionState {
     max_bytes: usize,
     /// Latest event time seen, for expiry sweeps.
     latest: i64,
+    /// Times the quota was reached.
     pub quota_hits: u64,
+    /// Entries dropped (least recently touched first) to stay within the quota.
+    pub evicted: u64,
 }
 
 impl DetectionState {
@@ -77,6 +92,7 @@ impl DetectionState {
             max_bytes,
             latest: i64::MIN,
             quota_hits: 0,
+            evicted: 0,
         }
     }
 
@@ -87,24 +103,42 @@ impl DetectionState {
             (old.is_none() && s.entries.len() >= s.max_keys) || s.bytes - old.unwrap_or(0) + new > s.max_bytes
         };
         if over(self) {
-            self.sweep();
+            self.make_room();
             if over(self) {
+                // A single value larger than the whole quota.
                 self.quota_hits += 1;
                 return false;
             }
         }
         self.bytes = self.bytes - old.unwrap_or(0) + new;
         self.entries.insert(key.to_string(), entry);
-        self.dirty.insert(key.to_string());
+        self.mark_dirty(key);
         true
     }
 
-    /// Drops entries that expired by the latest event time.
-    fn sweep(&mut self) {
+    /// The quota is reached: drop what expired by the latest event time,
+    /// and, unless that freed a tenth of the quota, the least recently
+    /// touched entries down to 90% of it. One pass makes room for many puts,
+    /// so the cost per put stays small even when state is always full.
+    fn make_room(&mut self) {
+        self.quota_hits += 1;
         let now = self.latest;
         let expired: Vec<String> = self.entries.iter().filter(|(_, e)| e.expired(now)).map(|(k, _)| k.clone()).collect();
         for k in expired {
             self.delete(&k);
+        }
+        let (keys_goal, bytes_goal) = (self.max_keys * 9 / 10, self.max_bytes * 9 / 10);
+        if self.entries.len() <= keys_goal && self.bytes <= bytes_goal {
+            return;
+        }
+        let mut by_age: Vec<(i64, String)> = self.entries.iter().map(|(k, e)| (e.last_touched(), k.clone())).collect();
+        by_age.sort_unstable();
+        for (_, k) in by_age {
+            if self.entries.len() <= keys_goal && self.bytes <= bytes_goal {
+                break;
+            }
+            self.delete(&k);
+            self.evicted += 1;
         }
     }
 
@@ -137,60 +171,110 @@ impl DetectionState {
         self.delete(key);
     }
 
-    /// Records one occurrence at `now` and counts those in `(now - window, now]`.
+    /// Records one occurrence at `now` (unless `record` is false) and counts
+    /// those in `(now - window, now]`. In place: O(log n) plus what it prunes.
     pub fn count(&mut self, key: &str, window: u64, now: i64, record: bool) -> u32 {
         self.observe(now);
         let from = now.saturating_sub(window as i64);
-        let mut times = match self.entries.get(key) {
-            Some(Entry::Counter { times, .. }) => times.clone(),
-            _ => VecDeque::new(),
+        let within = |times: &VecDeque<i64>| (times.partition_point(|&t| t <= now) - times.partition_point(|&t| t <= from)) as u32;
+        if !record {
+            return match self.entries.get(key) {
+                Some(Entry::Counter { times, .. }) => within(times),
+                _ => 0,
+            };
+        }
+        if !matches!(self.entries.get(key), Some(Entry::Counter { .. }))
+            && !self.put(key, Entry::Counter { times: VecDeque::new(), window })
+        {
+            return 1;
+        }
+        if self.bytes + 8 > self.max_bytes {
+            self.make_room();
+        }
+        let Some(Entry::Counter { times, window: w }) = self.entries.get_mut(key) else {
+            // Evicted to make room for itself: the quota is far too small.
+            return 1;
         };
-        if record {
-            // Events arrive in persistence order, not always in `published`
-            // order: keep the times sorted.
-            let at = times.partition_point(|&t| t <= now);
-            times.insert(at, now);
-            while times.front().is_some_and(|&t| t <= from) && times.len() > 1 {
-                times.pop_front();
-            }
-            while times.len() > MAX_TIMES {
-                times.pop_front();
-            }
+        *w = window;
+        // Events arrive in persistence order, not always in `published`
+        // order: keep the times sorted.
+        let at = times.partition_point(|&t| t <= now);
+        times.insert(at, now);
+        let before = times.len();
+        while times.len() > 1 && times.front().is_some_and(|&t| t <= from) || times.len() > MAX_TIMES {
+            times.pop_front();
         }
-        let n = times.iter().filter(|&&t| t > from && t <= now).count() as u32;
-        if record && !self.put(key, Entry::Counter { times, window }) {
-            return n;
-        }
+        let n = within(times);
+        let removed = before - times.len();
+        self.bytes = self.bytes + 8 - removed * 8;
+        self.mark_dirty(key);
         n
     }
 
-    /// Records `member` at `now`; returns the distinct members seen in `(now - window, now]`.
-    pub fn distinct(&mut self, key: &str, member: Option<&str>, window: u64, now: i64) -> Vec<String> {
+    /// Records `member` at `now`; returns how many distinct members were seen
+    /// in `(now - window, now]`. In place: O(members), at most [`MAX_MEMBERS`].
+    pub fn distinct(&mut self, key: &str, member: &str, window: u64, now: i64) -> u32 {
         self.observe(now);
         let from = now.saturating_sub(window as i64);
-        let mut members = match self.entries.get(key) {
-            Some(Entry::Distinct { members, .. }) => members.clone(),
-            _ => HashMap::new(),
+        if !matches!(self.entries.get(key), Some(Entry::Distinct { .. }))
+            && !self.put(key, Entry::Distinct { members: HashMap::new(), window })
+        {
+            return 1;
+        }
+        if self.bytes + member.len() + 8 > self.max_bytes {
+            self.make_room();
+        }
+        let Some(Entry::Distinct { members, window: w }) = self.entries.get_mut(key) else {
+            return 1;
         };
-        if let Some(m) = member {
-            let t = members.entry(m.to_string()).or_insert(now);
-            *t = (*t).max(now);
-            members.retain(|_, t| *t > from);
-            if members.len() > MAX_MEMBERS {
-                let mut by_time: Vec<(i64, String)> = members.iter().map(|(k, t)| (*t, k.clone())).collect();
-                by_time.sort();
-                for (_, k) in by_time.iter().take(members.len() - MAX_MEMBERS) {
-                    members.remove(k);
-                }
+        *w = window;
+        let mut delta: isize = 0;
+        match members.get_mut(member) {
+            Some(t) => *t = (*t).max(now),
+            None => {
+                members.insert(member.to_string(), now);
+                delta += (member.len() + 8) as isize;
             }
         }
-        let mut within: Vec<String> =
-            members.iter().filter(|(_, t)| **t > from && **t <= now).map(|(k, _)| k.clone()).collect();
-        within.sort();
-        if member.is_some() {
-            self.put(key, Entry::Distinct { members, window });
+        members.retain(|m, t| {
+            let keep = *t > from;
+            if !keep {
+                delta -= (m.len() + 8) as isize;
+            }
+            keep
+        });
+        if members.len() > MAX_MEMBERS {
+            let mut by_time: Vec<(i64, String)> = members.iter().map(|(k, t)| (*t, k.clone())).collect();
+            by_time.sort_unstable();
+            for (_, k) in by_time.iter().take(members.len() - MAX_MEMBERS) {
+                members.remove(k);
+                delta -= (k.len() + 8) as isize;
+            }
         }
+        let n = members.values().filter(|&&t| t <= now).count() as u32;
+        self.bytes = (self.bytes as isize + delta).max(0) as usize;
+        self.mark_dirty(key);
+        n
+    }
+
+    /// The distinct members seen in `(now - window, now]`, sorted, recording nothing.
+    pub fn members(&mut self, key: &str, window: u64, now: i64) -> Vec<String> {
+        self.observe(now);
+        let from = now.saturating_sub(window as i64);
+        let mut within: Vec<String> = match self.entries.get(key) {
+            Some(Entry::Distinct { members, .. }) => {
+                members.iter().filter(|(_, t)| **t > from && **t <= now).map(|(k, _)| k.clone()).collect()
+            }
+            _ => Vec::new(),
+        };
+        within.sort();
         within
+    }
+
+    fn mark_dirty(&mut self, key: &str) {
+        if !self.dirty.contains(key) {
+            self.dirty.insert(key.to_string());
+        }
     }
 
     /// Stores `value` as last seen; returns the previous one with its time.
@@ -326,10 +410,11 @@ mod tests {
         // … and in the windows after it.
         assert_eq!(s.count("k", w, 5 * min, false), 3);
         let w = min as u64;
-        assert_eq!(s.distinct("d", Some("a"), w, 0).len(), 1);
-        assert_eq!(s.distinct("d", Some("b"), w, 10).len(), 2);
-        assert_eq!(s.distinct("d", Some("a"), w, 20).len(), 2);
-        assert_eq!(s.distinct("d", Some("c"), w, min + 15).len(), 2, "b aged out");
+        assert_eq!(s.distinct("d", "a", w, 0), 1);
+        assert_eq!(s.distinct("d", "b", w, 10), 2);
+        assert_eq!(s.distinct("d", "a", w, 20), 2);
+        assert_eq!(s.distinct("d", "c", w, min + 15), 2, "b aged out");
+        assert_eq!(s.members("d", w, min + 15), vec!["a".to_string(), "c".to_string()]);
     }
 
     #[test]
@@ -340,10 +425,14 @@ mod tests {
         assert_eq!(s.get("a", 100), None);
         assert_eq!(s.last_seen("ip", "1.1.1.1", 0, 5), None);
         assert_eq!(s.last_seen("ip", "2.2.2.2", 0, 7), Some(("1.1.1.1".into(), 5)));
-        // Two keys is the quota; "a" expired at 100, so it is swept to make room.
+        // Two keys is the quota: "a" expired at 100 and goes first …
         assert!(s.set("b", vec![], 0, 200));
-        assert!(!s.set("c", vec![], 0, 200));
         assert_eq!(s.quota_hits, 1);
+        // … then the least recently touched ("ip", at 7) makes room.
+        assert!(s.set("c", vec![], 0, 300));
+        assert_eq!(s.get("ip", 300), None);
+        assert!(s.get("b", 300).is_some() && s.get("c", 300).is_some());
+        assert_eq!(s.evicted, 1);
     }
 
     #[test]
