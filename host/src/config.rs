@@ -23,6 +23,26 @@ pub struct Config {
     pub detections: DetectionsConfig,
     #[serde(default)]
     pub sink: SinkConfig,
+    /// Prometheus metrics and /healthz; off unless the section is present.
+    pub metrics: Option<MetricsConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Where to serve `/metrics` and `/healthz` (loopback by default).
+    #[serde(default = "default_metrics_listen")]
+    pub listen: String,
+    /// `/healthz` turns unhealthy when the source or the sink has been failing this long.
+    #[serde(default = "default_unhealthy_after", with = "humantime_serde_opt")]
+    pub unhealthy_after: Duration,
+}
+
+fn default_metrics_listen() -> String {
+    "127.0.0.1:9464".into()
+}
+fn default_unhealthy_after() -> Duration {
+    Duration::from_secs(120)
 }
 
 /// One Okta org to collect from.
@@ -315,6 +335,11 @@ impl Config {
         }
         if self.detections.timeout < Duration::from_millis(1) {
             p.push("detections.timeout: at least 1ms".into());
+        }
+        if let Some(m) = &self.metrics {
+            if m.listen.parse::<std::net::SocketAddr>().is_err() {
+                p.push(format!("metrics.listen: `{}` is not an address:port such as 127.0.0.1:9464", m.listen));
+            }
         }
         if p.is_empty() { Ok(()) } else { Err(Problems(p)) }
     }

@@ -75,6 +75,17 @@ struct Shared {
     changed: Condvar,
 }
 
+/// Reads how many bytes wait in the spool.
+#[derive(Clone)]
+pub struct SpoolGauge(Arc<Shared>);
+
+impl SpoolGauge {
+    pub fn unsent(&self) -> u64 {
+        let p = self.0.pos.lock().unwrap();
+        p.committed - p.sent
+    }
+}
+
 /// The writing side (the pipeline); [`Journal::reader`] gives the sending side.
 pub struct Journal {
     shared: Arc<Shared>,
@@ -155,6 +166,11 @@ impl Journal {
         });
         let journal = Journal { shared, file, file_start, buf: Vec::with_capacity(1 << 20), bound, fsync };
         Ok((journal, recovery))
+    }
+
+    /// A handle that reads the unsent bytes from elsewhere (metrics).
+    pub fn gauge(&self) -> SpoolGauge {
+        SpoolGauge(self.shared.clone())
     }
 
     /// Bytes written but not yet sent.

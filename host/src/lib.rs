@@ -14,6 +14,7 @@ pub mod emulator;
 pub mod envelope;
 pub mod event;
 pub mod journal;
+pub mod metrics;
 pub mod pack;
 pub mod pipeline;
 pub mod runtime;

@@ -130,6 +130,11 @@ impl Pipeline {
         })
     }
 
+    /// The spool's unsent bytes, readable from other tasks.
+    pub fn spool_gauge(&self) -> crate::journal::SpoolGauge {
+        self.journal.gauge()
+    }
+
     pub fn envelope(&self) -> &Envelope {
         &self.envelope
     }
@@ -207,8 +212,12 @@ impl Pipeline {
         }
         self.stats.events.fetch_add(fresh.len() as u64, Ordering::Relaxed);
 
+        if let Some(newest) = fresh.iter().filter_map(|e| e.published_ms()).max() {
+            self.stats.newest_published_ms.fetch_max(newest, Ordering::Relaxed);
+        }
         let commit = encode_commit(cursor, &keys);
         let end = self.journal.append(messages.iter().map(|m| m.as_bytes()), &commit)?;
+
         if let Some(d) = self.dedup.as_mut() {
             d.insert_all(&keys).context("recording delivered event ids")?;
         }

@@ -1,9 +1,20 @@
 //! Counters shared by the pipeline stages, printed in summaries.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
 #[derive(Debug, Default)]
 pub struct Stats {
+    /// Okta answers by HTTP status (0: no answer: timeout, connection error).
+    pub requests: Mutex<BTreeMap<u16, u64>>,
+    /// `X-Rate-Limit-Remaining` of the last answer (u64::MAX until known).
+    pub rate_remaining: AtomicU64,
+    /// The newest `published` handed to the journal (ms), for the cursor lag.
+    pub newest_published_ms: AtomicI64,
+    /// Since when (ms) the source / the sink has been failing; 0 = working.
+    pub source_failing_since_ms: AtomicI64,
+    pub sink_failing_since_ms: AtomicI64,
     /// Events read from the source.
     pub fetched: AtomicU64,
     /// Events skipped because they were delivered before.
@@ -29,6 +40,19 @@ pub struct Stats {
 }
 
 impl Stats {
+    pub fn count_request(&self, status: u16) {
+        *self.requests.lock().unwrap().entry(status).or_default() += 1;
+    }
+
+    /// Records whether the source (or sink) works now; keeps the first failure time.
+    pub fn set_failing(flag: &AtomicI64, failing: bool) {
+        if !failing {
+            flag.store(0, Ordering::Relaxed);
+        } else if flag.load(Ordering::Relaxed) == 0 {
+            flag.store(chrono::Utc::now().timestamp_millis(), Ordering::Relaxed);
+        }
+    }
+
     pub fn get(c: &AtomicU64) -> u64 {
         c.load(Ordering::Relaxed)
     }

@@ -60,6 +60,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     }
 
     let mut tasks = Vec::new();
+    let mut telemetry = Vec::new();
     for org in config.okta.clone() {
         let stats = Arc::new(Stats::default());
         let opts = PipelineOptions {
@@ -77,6 +78,11 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         let sink = sinks::from_config(&config, pipeline.envelope().header())?;
         tracing::info!(org = %org.name, "delivering to {}", sink.describe());
         pipeline.start_sender(sink)?;
+        telemetry.push(crate::metrics::OrgTelemetry {
+            name: org.name.clone(),
+            stats: stats.clone(),
+            spool: pipeline.spool_gauge(),
+        });
         let source = OktaSource::new(org.clone(), stats.clone())?;
         let shutdown = shutdown.clone();
         tasks.push(tokio::spawn(async move {
@@ -85,6 +91,16 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             tracing::info!("{}", stats.summary());
             result.map(|_| left.unwrap_or(0))
         }));
+    }
+    if let Some(m) = &config.metrics {
+        let t = Arc::new(crate::metrics::Telemetry::new(
+            telemetry,
+            Some(runtime.clone()),
+            _folder.clone(),
+            m.unhealthy_after,
+        ));
+        let addr = crate::metrics::serve(&m.listen, t, shutdown.clone()).await?;
+        tracing::info!("metrics on http://{addr}/metrics, health on http://{addr}/healthz");
     }
     let mut failed = None;
     for t in tasks {

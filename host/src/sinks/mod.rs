@@ -89,7 +89,9 @@ pub fn spawn_sender(
                 };
                 let mut backoff = Duration::from_millis(20);
                 loop {
-                    match sink.send(msg) {
+                    let sent = sink.send(msg);
+                    Stats::set_failing(&stats.sink_failing_since_ms, sent.is_err());
+                    match sent {
                         Ok(()) => {
                             if let Some(since) = failing_since.take() {
                                 tracing::info!(org = %name, "{} is back after {:.1?}; draining the spool", sink.describe(), since.elapsed());

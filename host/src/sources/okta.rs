@@ -180,6 +180,7 @@ impl OktaSource {
                 r = self.try_fetch(url) => r,
                 _ = shutdown.changed() => return None,
             };
+            Stats::set_failing(&self.stats.source_failing_since_ms, attempt.is_err());
             let wait = match attempt {
                 Ok(page) => return Some(page),
                 Err(Failure::RateLimited(wait)) => {
@@ -266,6 +267,9 @@ impl OktaSource {
         }
         self.rate.limit = num("x-rate-limit-limit").or(self.rate.limit);
         self.rate.remaining = num("x-rate-limit-remaining");
+        if let Some(r) = self.rate.remaining {
+            self.stats.rate_remaining.store(r, std::sync::atomic::Ordering::Relaxed);
+        }
         self.rate.reset = reset.or(self.rate.reset);
     }
 
@@ -278,8 +282,12 @@ impl OktaSource {
             .header(ACCEPT, "application/json")
             .send()
             .await
-            .map_err(|e| Failure::Retry(format!("request to {} failed: {}", redact(url), describe_reqwest(&e))))?;
+            .map_err(|e| {
+                self.stats.count_request(0);
+                Failure::Retry(format!("request to {} failed: {}", redact(url), describe_reqwest(&e)))
+            })?;
         let status = resp.status();
+        self.stats.count_request(status.as_u16());
         self.read_rate(resp.headers());
         let next = link_next(resp.headers());
         let body = resp
