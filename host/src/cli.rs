@@ -43,15 +43,27 @@ pub enum Command {
         #[arg(long, short, default_value = "/etc/oktawatch/oktawatch.toml")]
         config: PathBuf,
     },
-    /// Send events from an NDJSON file (`-` for stdin) through the pipeline.
+    /// Send events from an NDJSON file (`-` for stdin), or a past span of an
+    /// Okta org's System Log (`--since`), through the pipeline.
     ///
     /// Uses the config's sink and detections when --config is given; otherwise
-    /// prints NDJSON to stdout and runs the built-in pack. Every line is
-    /// delivered (no dedup); lines that are not JSON objects are reported with
-    /// their line number. The live Okta cursor is never touched.
+    /// prints NDJSON to stdout and runs the built-in pack. From a file every
+    /// line is delivered (no dedup); lines that are not JSON objects are
+    /// reported with their line number. The live Okta cursor is never touched.
     Replay {
-        /// NDJSON file, or `-` for stdin.
-        file: PathBuf,
+        /// NDJSON file, or `-` for stdin (not with --since).
+        #[arg(required_unless_present = "since", conflicts_with = "since")]
+        file: Option<PathBuf>,
+        /// Backfill from Okta: events published from this time (RFC 3339,
+        /// e.g. 2026-11-01T00:00:00Z), with the org's token and rate-limit share.
+        #[arg(long, requires = "config")]
+        since: Option<String>,
+        /// With --since: up to this time (default: now).
+        #[arg(long, requires = "since")]
+        until: Option<String>,
+        /// With --since: which `[[okta]]` org (default: the first).
+        #[arg(long, requires = "since")]
+        org: Option<String>,
         #[arg(long, short)]
         config: Option<PathBuf>,
         /// Where to send (default: the config's sink, else stdout).

@@ -317,6 +317,8 @@ fn answer(
             }
         }
     };
+    // A bounded request (`until`) ends at that time; the cursor carries it on.
+    let until = q.get("until").and_then(|v| crate::event::parse_published(&serde_json::Value::String(v.clone())));
     let mut body = String::from("[");
     let mut next_index = start;
     let mut count = 0;
@@ -327,6 +329,11 @@ fn answer(
         next_index = i + 1;
         if let (Some(since), Some(p)) = (since, published) {
             if *p < since {
+                continue;
+            }
+        }
+        if let (Some(until), Some(p)) = (until, published) {
+            if *p >= until {
                 continue;
             }
         }
@@ -346,7 +353,8 @@ fn answer(
         Some(a) => format!("{}/api/v1/logs?after={a}&limit={page_limit}", s.origin),
         None => format!("{}/api/v1/logs?limit={page_limit}", s.origin),
     };
-    let next = format!("{origin}/api/v1/logs?after={}&limit={page_limit}", cursor(next_index, since));
+    let until_q = q.get("until").map(|u| format!("&until={}", url_encode(u))).unwrap_or_default();
+    let next = format!("{origin}/api/v1/logs?after={}&limit={page_limit}{until_q}", cursor(next_index, since));
     let mut r = (StatusCode::OK, [("content-type", "application/json")], body).into_response();
     rate_headers(&mut r, limit, remaining);
     let h = r.headers_mut();
@@ -355,6 +363,15 @@ fn answer(
         h.append("link", HeaderValue::from_str(&format!("<{next}>; rel=\"next\"")).unwrap());
     }
     (r, delay, count)
+}
+
+fn url_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 #[cfg(test)]

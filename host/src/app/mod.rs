@@ -19,8 +19,13 @@ use std::sync::Arc;
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Run { config } => run::run(&config),
-        Command::Replay { file, config, sink, socket, detections, no_detections, repeat_detections } => {
-            replay::replay(&file, config.as_deref(), sink, socket, detections, no_detections, repeat_detections)
+        Command::Replay { file, since, until, org, config, sink, socket, detections, no_detections, repeat_detections } => {
+            let input = match (file, since) {
+                (Some(file), _) => replay::Input::File(file),
+                (None, Some(since)) => replay::Input::Okta { since, until, org },
+                (None, None) => unreachable!("clap requires one"),
+            };
+            replay::replay(input, config.as_deref(), sink, socket, detections, no_detections, repeat_detections)
         }
         Command::Demo { json, follow, detections } => demo::demo(json, follow, detections),
         Command::Check { config } => check::check(&config),

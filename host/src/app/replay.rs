@@ -14,8 +14,16 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+/// Where the events come from.
+pub enum Input {
+    /// NDJSON, `-` for stdin.
+    File(PathBuf),
+    /// A past span of an org's System Log.
+    Okta { since: String, until: Option<String>, org: Option<String> },
+}
+
 pub fn replay(
-    file: &Path,
+    input: Input,
     config: Option<&Path>,
     sink: Option<SinkArg>,
     socket: Option<PathBuf>,
@@ -58,7 +66,8 @@ pub fn replay(
         location: cfg.wazuh.location.clone(),
         spool_max_bytes: u64::MAX,
         fsync: false,
-        dedup_max: None,
+        // Files: every line. Okta: pages may overlap, the uuid decides.
+        dedup_max: matches!(input, Input::Okta { .. }).then_some(cfg.state.dedup_max),
         checkpoint: false,
         suppression: cfg.detections.suppression,
     };
@@ -66,6 +75,27 @@ pub fn replay(
     let sink = sinks::from_config(&cfg, pipeline.envelope().header())?;
     pipeline.start_sender(sink)?;
 
+    let started = Instant::now();
+    let bad_total = match input {
+        Input::File(file) => from_file(&file, &mut pipeline, &stats)?,
+        Input::Okta { since, until, org } => {
+            from_okta(&cfg, &since, until.as_deref(), org.as_deref(), &mut pipeline, &stats)?;
+            0
+        }
+    };
+    // Wait for the sink to take everything (Ctrl-C gives up; nothing else is lost).
+    let left = pipeline.finish(Duration::from_secs(365 * 86_400));
+    let secs = started.elapsed().as_secs_f64();
+    eprintln!(
+        "replay: {} in {secs:.2}s ({:.0} events/s){}",
+        stats.summary(),
+        Stats::get(&stats.fetched) as f64 / secs.max(1e-9),
+        if bad_total > 0 { format!("; {bad_total} line(s) were not events (see above)") } else { String::new() }
+    );
+    Ok(if left == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+fn from_file(file: &Path, pipeline: &mut Pipeline, stats: &Stats) -> anyhow::Result<u64> {
     let input: Box<dyn BufRead> = if file == Path::new("-") {
         Box::new(std::io::stdin().lock())
     } else {
@@ -96,16 +126,75 @@ pub fn replay(
             tracing::info!("replayed {n} events ({:.0}/s)", n as f64 / started.elapsed().as_secs_f64());
         }
     }
-    // Wait for the sink to take everything (Ctrl-C gives up; nothing else is lost).
-    let left = pipeline.finish(Duration::from_secs(365 * 86_400));
-    let secs = started.elapsed().as_secs_f64();
-    eprintln!(
-        "replay: {} in {secs:.2}s ({:.0} events/s){}",
-        stats.summary(),
-        Stats::get(&stats.fetched) as f64 / secs.max(1e-9),
-        if bad_total > 0 { format!("; {bad_total} line(s) were not events (see above)") } else { String::new() }
-    );
-    Ok(if left == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(bad_total)
+}
+
+/// Backfill: `since`..`until` from the org, page by page, with the same
+/// rate-limit share and retries as the service, and progress with an ETA.
+fn from_okta(
+    cfg: &Config,
+    since: &str,
+    until: Option<&str>,
+    org: Option<&str>,
+    pipeline: &mut Pipeline,
+    stats: &Arc<Stats>,
+) -> anyhow::Result<()> {
+    let parse = |what: &str, t: &str| {
+        chrono::DateTime::parse_from_rfc3339(t)
+            .map(|d| d.with_timezone(&chrono::Utc))
+            .with_context(|| format!("--{what} `{t}`: not an RFC 3339 time such as 2026-11-01T00:00:00Z"))
+    };
+    let since = parse("since", since)?;
+    let until = match until {
+        Some(u) => parse("until", u)?,
+        None => chrono::Utc::now(),
+    };
+    anyhow::ensure!(since < until, "--since must be before --until");
+    let org_cfg = match org {
+        Some(name) => cfg.okta.iter().find(|o| o.name == name).with_context(|| format!("no [[okta]] org named `{name}`"))?,
+        None => cfg.okta.first().context("the config has no [[okta]] org")?,
+    };
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let mut source = crate::sources::okta::OktaSource::new(org_cfg.clone(), stats.clone())?;
+    let mut url = source.bounded_url(since, until);
+    let (_tx, mut shutdown) = tokio::sync::watch::channel(false);
+    let (span, started) = ((until - since).num_milliseconds().max(1) as f64, Instant::now());
+    let mut last = Instant::now();
+    tracing::info!(org = %org_cfg.name, "backfill from {since} to {until}");
+    loop {
+        let Some(page) = rt.block_on(source.fetch(&url, &mut shutdown)) else { break };
+        let n = page.events.len();
+        let mut events = Vec::with_capacity(n);
+        for raw in &page.events {
+            match crate::event::Event::parse(raw.get()) {
+                Ok(e) => events.push(e),
+                Err(e) => {
+                    stats.invalid.fetch_add(1, Ordering::Relaxed);
+                    tracing::error!("an element of a page is not an event ({e}); skipped");
+                }
+            }
+        }
+        pipeline.handle_page(events, None)?;
+        url = page.next;
+        if last.elapsed() > Duration::from_secs(2) || n < source.page_limit() {
+            last = Instant::now();
+            let done = Stats::get(&stats.fetched);
+            let at = stats.newest_published_ms.load(Ordering::Relaxed);
+            let fraction = ((at - since.timestamp_millis()) as f64 / span).clamp(0.0, 1.0);
+            let secs = started.elapsed().as_secs_f64();
+            let eta = if fraction > 0.0 { secs / fraction - secs } else { f64::NAN };
+            tracing::info!(
+                "backfill: {done} events ({:.0}/s), {:.0}% of the span, ETA {:.0}s",
+                done as f64 / secs.max(1e-9),
+                fraction * 100.0,
+                if n < source.page_limit() { 0.0 } else { eta }
+            );
+        }
+        if n < source.page_limit() {
+            break;
+        }
+    }
+    Ok(())
 }
 
 /// Benchmarking aid (`--repeat-detections N`): installs N copies of every

@@ -147,6 +147,13 @@ impl OktaSource {
         u
     }
 
+    /// A bounded request (backfill): `since`..`until`, not the polling model.
+    pub fn bounded_url(&self, since: chrono::DateTime<chrono::Utc>, until: chrono::DateTime<chrono::Utc>) -> Url {
+        let mut u = self.first_url(since);
+        u.query_pairs_mut().append_pair("until", &until.to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
+        u
+    }
+
     pub fn initial_lookback(&self) -> Duration {
         self.cfg.initial_lookback
     }
