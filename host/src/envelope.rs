@@ -17,6 +17,8 @@ pub const MAX_DATAGRAM: usize = 65535;
 #[derive(Clone, Debug)]
 pub struct Envelope {
     org: String,
+    /// `org` as a JSON string, serialized once.
+    org_json: String,
     /// `1:<escaped location>:`
     header: String,
 }
@@ -30,7 +32,11 @@ pub enum Fit {
 
 impl Envelope {
     pub fn new(org: &str, location: &str) -> Self {
-        Envelope { org: org.to_string(), header: format!("1:{}:", escape_location(location)) }
+        Envelope {
+            org: org.to_string(),
+            org_json: serde_json::to_string(org).expect("a string serializes"),
+            header: format!("1:{}:", escape_location(location)),
+        }
     }
 
     /// The datagram header, `1:<location>:`.
@@ -45,17 +51,17 @@ impl Envelope {
 
     /// The raw event message; shrinks it when it would not fit a datagram.
     pub fn raw_event(&self, event: &Event) -> (String, Fit) {
-        let org = serde_json::to_string(&self.org).expect("a string serializes");
+        let org = &self.org_json;
         let mut body = String::with_capacity(event.raw().len() + org.len() + 48);
         body.push_str(r#"{"integration":"okta","org":"#);
-        body.push_str(&org);
+        body.push_str(org);
         body.push_str(r#","okta":"#);
         body.push_str(event.raw());
         body.push('}');
         if body.len() <= self.max_body() {
             return (body, Fit::Whole);
         }
-        (self.shrunk(event, &org), Fit::Shrunk)
+        (self.shrunk(event, org), Fit::Shrunk)
     }
 
     fn shrunk(&self, event: &Event, org: &str) -> String {

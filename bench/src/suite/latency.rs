@@ -5,11 +5,10 @@
 //! poll; the time from each one becoming visible to its alert arriving on
 //! the socket is recorded. Baseline: the poll interval.
 
-use super::{Ctx, Okta, TOKEN, collect_lines, pct, run_config};
+use super::{Ctx, Okta, start_service, pct, run_config};
 use crate::corpus::Generator;
 use std::collections::HashMap;
 use std::os::unix::net::UnixDatagram;
-use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -49,21 +48,7 @@ pub fn measure(ctx: &Ctx, samples: usize) -> Figures {
         }
     });
 
-    let mut child = Command::new(&ctx.host)
-        .args(["run", "--config", cfg.to_str().unwrap()])
-        .env("BENCH_OKTA_TOKEN", TOKEN)
-        .env("RUST_LOG", "info")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let _log = collect_lines(child.stderr.take().unwrap());
-    // Polling has begun once the emulator saw a request.
-    let t0 = std::time::Instant::now();
-    while okta.emulator.requests().is_empty() && t0.elapsed() < Duration::from_secs(60) {
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let (mut child, _log) = start_service(ctx, &cfg, &okta);
 
     let mut generator = Generator::new(42, 1);
     let mut visible: Vec<(String, u64)> = Vec::new();

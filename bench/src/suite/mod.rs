@@ -181,6 +181,29 @@ pub fn variant(wasm: &[u8], tag: &str) -> Vec<u8> {
 }
 
 /// Collects a child's stderr lines with their arrival time.
+/// Starts `oktawatch run` on `config` and waits until it has polled the
+/// emulator once; returns the process and its collected log lines.
+pub fn start_service(ctx: &Ctx, config: &Path, okta: &Okta) -> (Child, LogLines) {
+    let mut child = Command::new(&ctx.host)
+        .args(["run", "--config", config.to_str().unwrap()])
+        .env("BENCH_OKTA_TOKEN", TOKEN)
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let log = collect_lines(child.stderr.take().unwrap());
+    let t0 = std::time::Instant::now();
+    while okta.emulator.requests().is_empty() && t0.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    (child, log)
+}
+
+/// Log lines with the monotonic time (ns) they were read at.
+pub type LogLines = std::sync::Arc<std::sync::Mutex<Vec<(u64, String)>>>;
+
 pub fn collect_lines(r: impl std::io::Read + Send + 'static) -> std::sync::Arc<std::sync::Mutex<Vec<(u64, String)>>> {
     let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let l = lines.clone();

@@ -6,10 +6,9 @@
 //! recorded. Then every event pushed must have reached the socket: lost = 0.
 //! Baseline: the watcher's 150 ms quiet period.
 
-use super::{Ctx, Okta, TOKEN, collect_lines, run_config, variant};
+use super::{Ctx, Okta, start_service, run_config, variant};
 use std::collections::HashSet;
 use std::os::unix::net::UnixDatagram;
-use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -50,20 +49,7 @@ pub fn measure(ctx: &Ctx) -> Figures {
         }
     });
 
-    let mut child = Command::new(&ctx.host)
-        .args(["run", "--config", cfg.to_str().unwrap()])
-        .env("BENCH_OKTA_TOKEN", TOKEN)
-        .env("RUST_LOG", "info")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let log = collect_lines(child.stderr.take().unwrap());
-    let t0 = Instant::now();
-    while okta.emulator.requests().is_empty() && t0.elapsed() < Duration::from_secs(60) {
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let (mut child, log) = start_service(ctx, &cfg, &okta);
 
     // The steady load: 40 events every 100 ms, published now.
     let feeding = Arc::new(AtomicBool::new(true));

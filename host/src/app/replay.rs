@@ -164,16 +164,7 @@ fn from_okta(
     loop {
         let Some(page) = rt.block_on(source.fetch(&url, &mut shutdown)) else { break };
         let n = page.events.len();
-        let mut events = Vec::with_capacity(n);
-        for raw in &page.events {
-            match crate::event::Event::parse(raw.get()) {
-                Ok(e) => events.push(e),
-                Err(e) => {
-                    stats.invalid.fetch_add(1, Ordering::Relaxed);
-                    tracing::error!("an element of a page is not an event ({e}); skipped");
-                }
-            }
-        }
+        let events = page.parse_events(&org_cfg.name, stats);
         pipeline.handle_page(events, None)?;
         url = page.next;
         if last.elapsed() > Duration::from_secs(2) || n < source.page_limit() {

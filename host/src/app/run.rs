@@ -1,7 +1,6 @@
 //! `oktawatch run`: the service.
 
 use crate::config::{Config, OktaConfig};
-use crate::event::Event;
 use crate::pipeline::{Pipeline, PipelineOptions};
 use crate::sinks;
 use crate::sources::okta::{OktaSource, Shutdown, sleep_or_shutdown};
@@ -160,16 +159,7 @@ pub async fn poll_org(
         }
         let Some(page) = source.fetch(&url, &mut shutdown).await else { break };
         let n = page.events.len();
-        let mut events = Vec::with_capacity(n);
-        for (i, raw) in page.events.iter().enumerate() {
-            match Event::parse(raw.get()) {
-                Ok(e) => events.push(e),
-                Err(e) => {
-                    stats.invalid.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    tracing::error!(org = %org.name, "element {i} of a page is not an event ({e}); skipped: {}", &raw.get()[..raw.get().len().min(200)]);
-                }
-            }
-        }
+        let events = page.parse_events(&org.name, stats);
         let next = page.next.to_string();
         tokio::task::block_in_place(|| pipeline.handle_page(events, Some(&next)))?;
         url = page.next;
