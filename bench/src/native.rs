@@ -7,7 +7,7 @@
 
 use oktawatch::event::Event;
 use oktawatch::runtime::state::{DetectionState, StateStore};
-use serde_json::Value;
+use oktawatch::event::{JsonContainerTrait, JsonType, JsonValueTrait};
 use std::sync::{Arc, Mutex};
 
 /// What a native detection raises (the fields of the contract's `alert`).
@@ -19,7 +19,7 @@ pub struct Alert {
 }
 
 fn text(ev: &Event, path: &str) -> Option<String> {
-    ev.lookup(path).and_then(Value::as_str).filter(|s| !(s.is_empty() || s.eq_ignore_ascii_case("null") || s.eq_ignore_ascii_case("unknown"))).map(str::to_string)
+    ev.lookup(path).and_then(|v| v.as_str()).filter(|s| !(s.is_empty() || s.eq_ignore_ascii_case("null") || s.eq_ignore_ascii_case("unknown"))).map(str::to_string)
 }
 
 fn field(ctx: &mut Vec<(String, String)>, k: &str, v: Option<impl ToString>) {
@@ -176,7 +176,7 @@ fn api_token(_st: &mut DetectionState, ev: &Event, _now: i64, out: &mut Vec<Aler
     }
     let actor = text(ev, "actor.alternateId").unwrap_or_else(|| "unknown actor".into());
     // The SDK's `target_of_type`: every target's fields read, then the first of the kind.
-    let n = ev.lookup("target").and_then(Value::as_array).map_or(0, |a| a.len()).min(64);
+    let n = ev.lookup("target").and_then(|v| v.as_array()).map_or(0, |a| a.len()).min(64);
     let targets: Vec<[Option<String>; 4]> = (0..n)
         .map(|i| {
             ["id", "type", "alternateId", "displayName"].map(|f| text(ev, &format!("target[{i}].{f}")))
@@ -191,8 +191,8 @@ fn api_token(_st: &mut DetectionState, ev: &Event, _now: i64, out: &mut Vec<Aler
         format!("API token {label} revoked by {actor}")
     } else {
         let network = match ev.lookup("debugContext.debugData") {
-            Some(Value::String(s)) => network_of(s),
-            Some(v @ (Value::Object(_) | Value::Array(_))) => network_of(&v.to_string()),
+            Some(v) if v.get_type() == JsonType::String => network_of(v.as_str().unwrap_or_default()),
+            Some(v) if matches!(v.get_type(), JsonType::Object | JsonType::Array) => network_of(&v.to_string()),
             _ => Network::Unstated,
         };
         let reach = if network != Network::Zones { "usable from any network" } else { "restricted to network zones" };

@@ -131,7 +131,7 @@ impl Emulator {
     pub fn push<I: IntoIterator<Item = serde_json::Value>>(&self, events: I) {
         let mut s = self.state.lock().unwrap();
         for e in events {
-            let published = e.get("published").and_then(crate::event::parse_published);
+            let published = e.get("published").and_then(serde_json::Value::as_str).and_then(crate::event::parse_published);
             s.events.push((published, e.to_string()));
         }
     }
@@ -142,7 +142,7 @@ impl Emulator {
         for text in events {
             let published = serde_json::from_str::<serde_json::Value>(&text)
                 .ok()
-                .and_then(|v| v.get("published").and_then(crate::event::parse_published));
+                .and_then(|v| v.get("published").and_then(serde_json::Value::as_str).and_then(crate::event::parse_published));
             s.events.push((published, text));
         }
     }
@@ -306,7 +306,7 @@ fn answer(
             }
         },
         None => {
-            let since = q.get("since").map(|v| crate::event::parse_published(&serde_json::Value::String(v.clone())));
+            let since = q.get("since").map(|v| crate::event::parse_published(v));
             match since {
                 Some(None) => {
                     let r = okta_error(StatusCode::BAD_REQUEST, "E0000001", "Api validation failed: since");
@@ -318,7 +318,7 @@ fn answer(
         }
     };
     // A bounded request (`until`) ends at that time; the cursor carries it on.
-    let until = q.get("until").and_then(|v| crate::event::parse_published(&serde_json::Value::String(v.clone())));
+    let until = q.get("until").and_then(|v| crate::event::parse_published(v));
     let mut body = String::from("[");
     let mut next_index = start;
     let mut count = 0;

@@ -67,7 +67,7 @@ impl Envelope {
     fn shrunk(&self, event: &Event, org: &str) -> String {
         let fixed = r#"{"integration":"okta","truncated":true,"org":,"okta":}"#.len() + org.len();
         let budget = self.max_body().saturating_sub(fixed);
-        let okta = shrink(event.value().clone(), budget);
+        let okta = shrink(event.to_serde(), budget);
         let mut body = String::with_capacity(budget + fixed);
         body.push_str(r#"{"integration":"okta","truncated":true,"org":"#);
         body.push_str(org);

@@ -10,14 +10,14 @@
 //! after the window carries how many were suppressed.
 
 use super::{Disabled, Raised, severity_name};
-use crate::event::{Event, format_ms};
+use crate::event::{Event, JsonContainerTrait, JsonValueTrait, format_ms};
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;
 
 /// The triggering event, in brief.
 pub fn event_summary(ev: &Event) -> Value {
     let v = ev.value();
-    let pick = |path: &str| ev.lookup(path).filter(|x| !x.is_null()).cloned();
+    let pick = |path: &str| ev.lookup(path).filter(|x| !x.is_null()).map(to_serde);
     let mut client = Map::new();
     for (k, path) in [
         ("ipAddress", "client.ipAddress"),
@@ -35,12 +35,12 @@ pub fn event_summary(ev: &Event) -> Value {
     let mut actor = Map::new();
     for k in ["id", "type", "alternateId", "displayName"] {
         if let Some(x) = v.get("actor").and_then(|a| a.get(k)).filter(|x| !x.is_null()) {
-            actor.insert(k.into(), x.clone());
+            actor.insert(k.into(), to_serde(x));
         }
     }
     let targets: Vec<Value> = v
         .get("target")
-        .and_then(Value::as_array)
+        .and_then(|t| t.as_array())
         .map(|ts| {
             ts.iter()
                 .take(5)
@@ -48,7 +48,7 @@ pub fn event_summary(ev: &Event) -> Value {
                     let mut m = Map::new();
                     for k in ["id", "type", "alternateId", "displayName"] {
                         if let Some(x) = t.get(k).filter(|x| !x.is_null()) {
-                            m.insert(k.into(), x.clone());
+                            m.insert(k.into(), to_serde(x));
                         }
                     }
                     Value::Object(m)
@@ -65,10 +65,15 @@ pub fn event_summary(ev: &Event) -> Value {
     s.insert("actor".into(), Value::Object(actor));
     s.insert("client".into(), Value::Object(client));
     if let Some(o) = v.get("outcome").filter(|o| o.is_object()) {
-        s.insert("outcome".into(), o.clone());
+        s.insert("outcome".into(), to_serde(o));
     }
     s.insert("targets".into(), Value::Array(targets));
     Value::Object(s)
+}
+
+/// A piece of the parsed event as a `serde_json` value, for the alert body.
+fn to_serde(v: &crate::event::Value) -> Value {
+    serde_json::to_value(v).unwrap_or(Value::Null)
 }
 
 /// The `oktawatch` object of an alert message.

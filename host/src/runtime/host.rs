@@ -8,7 +8,7 @@
 use super::bindings::oktawatch::detection::{event, log, state, types};
 use super::state::DetectionState;
 use crate::event::Event;
-use serde_json::Value as Json;
+use crate::event::{JsonContainerTrait, JsonType, JsonValueTrait, Value as Json};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use wasmtime::component::{Resource, ResourceTable};
@@ -172,15 +172,15 @@ fn check_many(paths: &[String]) -> wasmtime::Result<()> {
 
 /// A JSON value as the contract's `value`.
 pub fn to_value(v: &Json) -> types::Value {
-    match v {
-        Json::Null => types::Value::Null,
-        Json::Bool(b) => types::Value::Boolean(*b),
-        Json::Number(n) => match n.as_i64() {
+    match v.get_type() {
+        JsonType::Null => types::Value::Null,
+        JsonType::Boolean => types::Value::Boolean(v.is_true()),
+        JsonType::Number => match v.as_i64() {
             Some(i) => types::Value::Integer(i),
-            None => types::Value::Float(n.as_f64().unwrap_or(f64::NAN)),
+            None => types::Value::Float(v.as_f64().unwrap_or(f64::NAN)),
         },
-        Json::String(s) => types::Value::Text(s.clone()),
-        other => types::Value::Json(other.to_string()),
+        JsonType::String => types::Value::Text(v.as_str().unwrap_or_default().to_string()),
+        JsonType::Object | JsonType::Array => types::Value::Json(sonic_rs::to_string(v).unwrap_or_default()),
     }
 }
 
@@ -203,14 +203,12 @@ impl event::HostOktaEvent for HostCtx {
     }
     fn get_str(&mut self, r: Resource<EventRef>, path: String) -> wasmtime::Result<Option<String>> {
         check_key(&path)?;
-        Ok(self.event(&r)?.lookup(&path).and_then(Json::as_str).map(str::to_string))
+        Ok(self.event(&r)?.lookup(&path).and_then(|v| v.as_str()).map(str::to_string))
     }
     fn len(&mut self, r: Resource<EventRef>, path: String) -> wasmtime::Result<Option<u32>> {
         check_key(&path)?;
-        Ok(self.event(&r)?.lookup(&path).and_then(|v| match v {
-            Json::Array(a) => Some(a.len() as u32),
-            Json::Object(o) => Some(o.len() as u32),
-            _ => None,
+        Ok(self.event(&r)?.lookup(&path).and_then(|v: &Json| {
+            v.as_array().map(|a| a.len() as u32).or_else(|| v.as_object().map(|o| o.len() as u32))
         }))
     }
     fn get_many(&mut self, r: Resource<EventRef>, paths: Vec<String>) -> wasmtime::Result<Vec<Option<types::Value>>> {
@@ -221,7 +219,7 @@ impl event::HostOktaEvent for HostCtx {
     fn get_strs(&mut self, r: Resource<EventRef>, paths: Vec<String>) -> wasmtime::Result<Vec<Option<String>>> {
         check_many(&paths)?;
         let ev = self.event(&r)?;
-        Ok(paths.iter().map(|p| ev.lookup(p).and_then(Json::as_str).map(str::to_string)).collect())
+        Ok(paths.iter().map(|p| ev.lookup(p).and_then(|v| v.as_str()).map(str::to_string)).collect())
     }
     fn to_json(&mut self, r: Resource<EventRef>) -> wasmtime::Result<String> {
         Ok(self.event(&r)?.raw().to_string())
