@@ -253,6 +253,42 @@ fn polled_first_then_hooked_is_delivered_once() {
     }
 }
 
+#[test]
+fn a_full_queue_answers_503_and_okta_s_retry_is_taken_later() {
+    // Wazuh is down and 1 MiB of spool fills up: the org takes no hook batch
+    // meanwhile; one waits in the queue (queue_batches = 1), the next is refused.
+    let s = setup();
+    let cfg = s.config("1s", "listen = \"127.0.0.1:0\"\nqueue_batches = 1", "spool_max_mb = 1");
+    let mut polled = make_events(500, now_ms() - 40 * 60 * 1000, "queue-polled");
+    for e in &mut polled {
+        e["debugContext"]["debugData"]["padding"] = json!("p".repeat(3000));
+    }
+    s.okta.push(polled.clone());
+    let host = start(&cfg);
+    let url = format!("{}/hooks/okta/test", hook_base(&host));
+    host.wait_log("spool is full", LONG);
+    let http = Http::new(None);
+    let hooked = samples("queue-hooked");
+    assert_eq!(http.post(&url, SECRET, hook_body(&hooked[..10])).0, 204);
+    let (status, body) = http.post(&url, SECRET, hook_body(&hooked[10..20]));
+    assert_eq!(status, 503, "{body}");
+
+    let wazuh = Wazuh::bind(&s.socket);
+    wazuh.wait("the polled and the queued events", LONG, |w| w.events().len() >= 510);
+    // Okta's retry of the refused batch.
+    assert_eq!(http.post(&url, SECRET, hook_body(&hooked[10..20])).0, 204);
+    wazuh.wait("the retried batch", LONG, |w| w.events().len() >= 520);
+    std::thread::sleep(Duration::from_millis(1500));
+    let (status, log) = host.terminate(LONG);
+    assert!(status.success(), "{log}");
+    let got = wazuh.uuids();
+    assert_eq!(got.len(), 520);
+    let counts = count_each(&got);
+    for e in polled.iter().map(|e| e["uuid"].as_str().unwrap().to_string()).chain(hooked[..20].iter().map(|e| uuid_of(e))) {
+        assert_eq!(counts.get(e.as_str()), Some(&1), "{e}");
+    }
+}
+
 /// The value of one series in a Prometheus text exposition.
 fn metric(body: &str, series: &str) -> Option<f64> {
     body.lines()

@@ -170,16 +170,16 @@ pub async fn poll_org(
             source.first_url(since)
         }
     };
-    let mut last_full_report = Instant::now();
+    let mut last_full_report: Option<Instant> = None;
     loop {
         if *shutdown.borrow() {
             break;
         }
         // Backpressure: hold Okta back while the spool is full.
         if let Some(e) = pipeline.spool_full() {
-            if last_full_report.elapsed() > Duration::from_secs(30) {
+            if last_full_report.is_none_or(|t| t.elapsed() > Duration::from_secs(30)) {
                 tracing::error!(org = %org.name, "{e}");
-                last_full_report = Instant::now();
+                last_full_report = Some(Instant::now());
             }
             let room = tokio::task::block_in_place(|| pipeline.wait_room(Duration::from_secs(1)));
             if !room {
