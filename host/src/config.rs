@@ -25,6 +25,39 @@ pub struct Config {
     pub sink: SinkConfig,
     /// Prometheus metrics and /healthz; off unless the section is present.
     pub metrics: Option<MetricsConfig>,
+    /// The Okta event hook listener; off unless the section is present.
+    pub hooks: Option<HooksConfig>,
+}
+
+/// Okta event hooks: Okta pushes events to `POST /hooks/okta/<org name>`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HooksConfig {
+    /// Address:port to listen on. Plain HTTP (no TLS files) only on a loopback address.
+    pub listen: String,
+    /// PEM certificate chain for HTTPS.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for HTTPS.
+    pub tls_key: Option<PathBuf>,
+    /// Largest request body accepted (Okta sends at most 50 events a request).
+    #[serde(default = "default_max_body_kb")]
+    pub max_body_kb: u64,
+    /// Batches waiting per org before requests are refused with 503 (Okta retries them).
+    #[serde(default = "default_queue_batches")]
+    pub queue_batches: usize,
+}
+
+impl HooksConfig {
+    pub fn tls(&self) -> bool {
+        self.tls_cert.is_some() && self.tls_key.is_some()
+    }
+}
+
+fn default_max_body_kb() -> u64 {
+    1024
+}
+fn default_queue_batches() -> usize {
+    64
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -77,6 +110,17 @@ pub struct OktaConfig {
     /// Wait after 401/403 before trying again (tokens get rotated).
     #[serde(default = "default_auth_retry", with = "humantime_serde_opt")]
     pub auth_retry: Duration,
+    /// Environment variable holding the event hook's shared secret (the `Authorization` value Okta sends).
+    pub hook_secret_env: Option<String>,
+    /// File holding the event hook's shared secret (first line).
+    pub hook_secret_file: Option<PathBuf>,
+}
+
+impl OktaConfig {
+    /// True when this org takes event hooks.
+    pub fn has_hook(&self) -> bool {
+        self.hook_secret_env.is_some() || self.hook_secret_file.is_some()
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -320,6 +364,18 @@ impl Config {
             if !(1..=1000).contains(&o.page_limit) {
                 p.push(format!("{at}.page_limit: between 1 and 1000"));
             }
+            if o.hook_secret_env.is_some() && o.hook_secret_file.is_some() {
+                p.push(format!("{at}: set only one of hook_secret_env and hook_secret_file"));
+            }
+            if o.has_hook() && self.hooks.is_none() {
+                p.push(format!("{at}: a hook secret is set but there is no [hooks] section to listen for Okta"));
+            }
+        }
+        if let Some(h) = &self.hooks {
+            check_hooks(h, &mut p);
+            if !self.okta.iter().any(OktaConfig::has_hook) {
+                p.push("hooks: no [[okta]] org has hook_secret_env or hook_secret_file, so no hook would be accepted".into());
+            }
         }
         if self.wazuh.location.is_empty() {
             p.push("wazuh.location: must not be empty".into());
@@ -342,6 +398,27 @@ impl Config {
             }
         }
         if p.is_empty() { Ok(()) } else { Err(Problems(p)) }
+    }
+}
+
+fn check_hooks(h: &HooksConfig, p: &mut Vec<String>) {
+    match h.listen.parse::<std::net::SocketAddr>() {
+        Err(_) => p.push(format!("hooks.listen: `{}` is not an address:port such as 0.0.0.0:8443", h.listen)),
+        Ok(addr) if !h.tls() && !addr.ip().is_loopback() => p.push(format!(
+            "hooks.listen: `{}` is not a loopback address, and plain HTTP is allowed only on loopback \
+             (e.g. behind a local TLS proxy): set tls_cert and tls_key for HTTPS",
+            h.listen
+        )),
+        Ok(_) => {}
+    }
+    if h.tls_cert.is_some() != h.tls_key.is_some() {
+        p.push("hooks: set both tls_cert and tls_key (HTTPS), or neither (plain HTTP on loopback)".into());
+    }
+    if !(1..=65_536).contains(&h.max_body_kb) {
+        p.push("hooks.max_body_kb: between 1 and 65536".into());
+    }
+    if h.queue_batches == 0 {
+        p.push("hooks.queue_batches: at least 1".into());
     }
 }
 
@@ -414,5 +491,31 @@ mod tests {
         assert_eq!(c.okta[0].initial_lookback, Duration::from_secs(3600));
         assert_eq!(c.wazuh.socket, PathBuf::from("/var/ossec/queue/sockets/queue"));
         assert!(check_org_url("http://127.0.0.1:8080").is_ok());
+    }
+
+    #[test]
+    fn hooks_are_checked() {
+        let org = "[[okta]]\nname='p'\norg_url='https://x.okta.com'\ntoken_env='T'\n";
+        let ok = Config::parse(&format!("{org}hook_secret_env='S'\n[hooks]\nlisten='127.0.0.1:8080'\n")).unwrap();
+        ok.validate().unwrap();
+        assert_eq!(ok.hooks.as_ref().unwrap().max_body_kb, 1024);
+        let plain = Config::parse(&format!("{org}hook_secret_env='S'\n[hooks]\nlisten='0.0.0.0:8443'\n")).unwrap();
+        let text = plain.validate().unwrap_err().to_string();
+        assert!(text.contains("hooks.listen") && text.contains("loopback"), "{text}");
+        let tls = Config::parse(&format!(
+            "{org}hook_secret_file='/s'\n[hooks]\nlisten='0.0.0.0:8443'\ntls_cert='/c.pem'\ntls_key='/k.pem'\n"
+        ))
+        .unwrap();
+        tls.validate().unwrap();
+        let half = Config::parse(&format!(
+            "{org}hook_secret_env='S'\nhook_secret_file='/s'\n[hooks]\nlisten='[::1]:1'\ntls_cert='/c.pem'\n"
+        ))
+        .unwrap();
+        let e = half.validate().unwrap_err();
+        assert_eq!(e.0.len(), 2, "{e}");
+        let orphan = Config::parse(&format!("{org}hook_secret_env='S'\n")).unwrap();
+        assert!(orphan.validate().unwrap_err().to_string().contains("no [hooks] section"));
+        let unused = Config::parse(&format!("{org}[hooks]\nlisten='127.0.0.1:1'\n")).unwrap();
+        assert!(unused.validate().unwrap_err().to_string().contains("no [[okta]] org has hook_secret"));
     }
 }

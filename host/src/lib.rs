@@ -1,7 +1,7 @@
 //! oktawatch: Okta System Log → detections in a WebAssembly sandbox → Wazuh.
 //!
 //! The binary is a thin [`main`]; the parts are modules named by role:
-//! `sources` (Okta poller, NDJSON replay) → `pipeline` (dedup, `runtime`,
+//! `sources` (Okta poller, event hook listener, NDJSON replay) → `pipeline` (dedup, `runtime`,
 //! `envelope`, `journal`, `checkpoint`) → `sinks` (Wazuh socket, stdout, file).
 
 pub mod app;

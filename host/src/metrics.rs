@@ -2,7 +2,8 @@
 //!
 //! Off unless `[metrics]` is in the config; loopback by default. Values are
 //! read at scrape time from the counters the pipeline already keeps (per
-//! org [`Stats`], per detection counters, the detections folder) and
+//! org [`Stats`], per detection counters, the detections folder, the event
+//! hook listener's request counts) and
 //! rendered with `metrics-exporter-prometheus`. `/healthz` answers 503 when
 //! an org's source or sink has been failing longer than `unhealthy_after`.
 
@@ -30,6 +31,8 @@ pub struct Telemetry {
     pub runtime: Option<Arc<Runtime>>,
     pub folder: Option<Arc<Folder>>,
     pub unhealthy_after: Duration,
+    /// Event hook request and event counts, when hooks are on.
+    pub hooks: Option<Arc<crate::sources::hooks::Counters>>,
     recorder: PrometheusRecorder,
     handle: PrometheusHandle,
 }
@@ -43,7 +46,7 @@ impl Telemetry {
     ) -> Telemetry {
         let recorder = PrometheusBuilder::new().build_recorder();
         let handle = recorder.handle();
-        Telemetry { orgs, runtime, folder, unhealthy_after, recorder, handle }
+        Telemetry { orgs, runtime, folder, unhealthy_after, hooks: None, recorder, handle }
     }
 
     /// The Prometheus text exposition of everything, now.
@@ -112,6 +115,14 @@ impl Telemetry {
             }
             gauge!("oktawatch_detections_loaded").set(set.detections.len() as f64);
             gauge!("oktawatch_detections_quarantined").set(quarantined as f64);
+        }
+        if let Some(h) = &self.hooks {
+            for ((org, status), n) in h.requests_snapshot() {
+                counter!("oktawatch_hook_requests_total", "org" => org, "status" => status.to_string()).absolute(n);
+            }
+            for (org, n) in h.events_snapshot() {
+                counter!("oktawatch_hook_events_total", "org" => org).absolute(n);
+            }
         }
         if let Some(f) = &self.folder {
             counter!("oktawatch_detection_reloads_total").absolute(f.reloads.load(Ordering::Relaxed));

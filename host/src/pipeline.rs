@@ -38,6 +38,15 @@ pub struct PipelineOptions {
     pub suppression: Duration,
 }
 
+/// What [`Pipeline::handle_page`] did with a page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Handled {
+    /// Events delivered now.
+    pub fresh: usize,
+    /// Events skipped: delivered before (by polling or by an event hook) or repeated in the page.
+    pub duplicates: usize,
+}
+
 pub struct Pipeline {
     name: String,
     envelope: Envelope,
@@ -158,8 +167,11 @@ impl Pipeline {
     }
 
     /// Processes one page and hands it to the journal; `cursor` is the link
-    /// to follow after this page (saved with it).
-    pub fn handle_page(&mut self, events: Vec<Event>, cursor: Option<&str>) -> anyhow::Result<()> {
+    /// to follow after this page (saved with it). A `None` cursor (an event
+    /// hook batch) leaves the saved cursor where it was; the batch's dedup
+    /// keys are committed and remembered all the same.
+    pub fn handle_page(&mut self, events: Vec<Event>, cursor: Option<&str>) -> anyhow::Result<Handled> {
+        let received = events.len();
         self.stats.fetched.fetch_add(events.len() as u64, Ordering::Relaxed);
         let mut fresh: Vec<Arc<Event>> = Vec::with_capacity(events.len());
         let mut keys: Vec<dedup::Key> = Vec::with_capacity(events.len());
@@ -228,7 +240,7 @@ impl Pipeline {
         }
         match &self.checkpoint {
             Some(cp) => {
-                cp.save(cursor, end)?;
+                cp.save(cursor.or(self.cursor.as_deref()), end)?;
                 self.journal.set_durable(end);
             }
             // No checkpoint (replays): nothing will resume from the spool, so
@@ -238,7 +250,7 @@ impl Pipeline {
         if cursor.is_some() {
             self.cursor = cursor.map(str::to_string);
         }
-        Ok(())
+        Ok(Handled { fresh: fresh.len(), duplicates: received - fresh.len() })
     }
 
     /// Lets the sender deliver what is spooled (up to `grace`), then stops it.
@@ -269,5 +281,44 @@ mod tests {
         let b = encode_commit(Some("https://x/api/v1/logs?after=1"), &[1, u128::MAX]);
         assert_eq!(decode_commit(&b), Some((Some("https://x/api/v1/logs?after=1".into()), vec![1, u128::MAX])));
         assert_eq!(decode_commit(&encode_commit(None, &[])), Some((None, vec![])));
+    }
+
+    fn open(dir: &Path) -> Pipeline {
+        let opts = PipelineOptions {
+            name: "t".into(),
+            location: "oktawatch".into(),
+            spool_max_bytes: 1 << 20,
+            fsync: false,
+            dedup_max: Some(1000),
+            checkpoint: true,
+            suppression: Duration::ZERO,
+        };
+        Pipeline::open(dir, opts, None, Arc::new(Stats::default())).unwrap()
+    }
+
+    fn events(uuids: &[&str]) -> Vec<Event> {
+        uuids.iter().map(|u| Event::parse(&format!(r#"{{"uuid":"{u}","eventType":"x"}}"#)).unwrap()).collect()
+    }
+
+    #[test]
+    fn a_hook_batch_keeps_the_cursor_and_is_remembered_across_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b, c) = (
+            "11111111-0000-4000-8000-000000000001",
+            "11111111-0000-4000-8000-000000000002",
+            "11111111-0000-4000-8000-000000000003",
+        );
+        let mut p = open(dir.path());
+        p.handle_page(events(&[a]), Some("https://x/api/v1/logs?after=1")).unwrap();
+        // A hook batch: no cursor; the saved one stays.
+        let h = p.handle_page(events(&[b, a]), None).unwrap();
+        assert_eq!(h, Handled { fresh: 1, duplicates: 1 });
+        assert_eq!(p.cursor.as_deref(), Some("https://x/api/v1/logs?after=1"));
+        drop(p);
+        let mut p = open(dir.path());
+        assert_eq!(p.cursor.as_deref(), Some("https://x/api/v1/logs?after=1"));
+        // The polled copies of hook-delivered events are dropped after the restart.
+        let h = p.handle_page(events(&[a, b, c]), Some("https://x/api/v1/logs?after=2")).unwrap();
+        assert_eq!(h, Handled { fresh: 1, duplicates: 2 });
     }
 }

@@ -28,6 +28,22 @@ pub fn check(config_path: &Path) -> anyhow::Result<ExitCode> {
             Err(e) => report(false, format!("{e:#}")),
         }
     }
+    if let Some(h) = &config.hooks {
+        for org in config.okta.iter().filter(|o| o.has_hook()) {
+            match crate::sources::hooks::HookSecret::load(org) {
+                Ok(_) => report(true, format!("org `{}`: event hook secret set (path /hooks/okta/{})", org.name, org.name)),
+                Err(e) => report(false, format!("{e:#}")),
+            }
+        }
+        if let (Some(cert), Some(key)) = (&h.tls_cert, &h.tls_key) {
+            match crate::sources::hooks::check_tls(cert, key) {
+                Ok(()) => report(true, format!("event hooks: TLS certificate {} and key load", cert.display())),
+                Err(e) => report(false, format!("event hooks: {e:#}")),
+            }
+        } else {
+            report(true, format!("event hooks: plain HTTP on loopback {} (TLS in front of it?)", h.listen));
+        }
+    }
     match config.sink.kind {
         SinkKind::Wazuh => {
             let s = std::os::unix::net::UnixDatagram::unbound().and_then(|s| s.connect(&config.wazuh.socket));

@@ -48,6 +48,8 @@ pub fn demo(json: bool, follow: bool, detections: Option<PathBuf>) -> anyhow::Re
             retry_initial: Duration::from_millis(200),
             retry_max: Duration::from_secs(5),
             auth_retry: Duration::from_secs(5),
+            hook_secret_env: None,
+            hook_secret_file: None,
         };
         let stats = Arc::new(Stats::default());
         let opts = PipelineOptions {
@@ -81,7 +83,7 @@ pub fn demo(json: bool, follow: bool, detections: Option<PathBuf>) -> anyhow::Re
                 let _ = tx.send(true);
             });
         }
-        super::run::poll_org(org, source, &mut pipeline, rx, &stats).await?;
+        super::run::poll_org(org, source, &mut pipeline, None, rx, &stats).await?;
         tokio::task::spawn_blocking(move || pipeline.finish(Duration::from_secs(10))).await?;
 
         let tally = tally.lock().unwrap();

@@ -3,6 +3,7 @@
 use crate::config::{Config, OktaConfig};
 use crate::pipeline::{Pipeline, PipelineOptions};
 use crate::sinks;
+use crate::sources::hooks::{self, HookBatch, HookOrg, HookSecret};
 use crate::sources::okta::{OktaSource, Shutdown, sleep_or_shutdown};
 use crate::stats::Stats;
 use anyhow::Context;
@@ -10,7 +11,7 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 
 pub fn run(config_path: &Path) -> anyhow::Result<ExitCode> {
     let config = Config::load(config_path)?;
@@ -58,9 +59,20 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         spawn_status_writer(folder.clone(), runtime.clone(), state_dir.join("detections.json"), shutdown.clone());
     }
 
+    // Event hooks: secrets, TLS files and the address are checked before any org starts.
+    let hook_listener = match &config.hooks {
+        Some(h) => Some(hooks::Listener::bind(h).await?),
+        None => None,
+    };
+    let mut secrets = Vec::new();
+    for org in &config.okta {
+        secrets.push(if config.hooks.is_some() { HookSecret::load(org)? } else { None });
+    }
+    let mut hook_orgs = Vec::new();
+
     let mut tasks = Vec::new();
     let mut telemetry = Vec::new();
-    for org in config.okta.clone() {
+    for (org, secret) in config.okta.clone().into_iter().zip(secrets) {
         let stats = Arc::new(Stats::default());
         let opts = PipelineOptions {
             name: org.name.clone(),
@@ -83,23 +95,37 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             spool: pipeline.spool_gauge(),
         });
         let source = OktaSource::new(org.clone(), stats.clone())?;
+        let hook_rx = match (secret, &config.hooks) {
+            (Some(secret), Some(h)) => {
+                let (queue, rx) = mpsc::channel(h.queue_batches);
+                hook_orgs.push(HookOrg { name: org.name.clone(), secret, queue, stats: stats.clone() });
+                Some(rx)
+            }
+            _ => None,
+        };
         let shutdown = shutdown.clone();
         tasks.push(tokio::spawn(async move {
-            let result = poll_org(org, source, &mut pipeline, shutdown, &stats).await;
+            let result = poll_org(org, source, &mut pipeline, hook_rx, shutdown, &stats).await;
             let left = tokio::task::spawn_blocking(move || pipeline.finish(Duration::from_secs(5))).await;
             tracing::info!("{}", stats.summary());
             result.map(|_| left.unwrap_or(0))
         }));
     }
+    let hook_counters = Arc::new(hooks::Counters::default());
     if let Some(m) = &config.metrics {
-        let t = Arc::new(crate::metrics::Telemetry::new(
-            telemetry,
-            Some(runtime.clone()),
-            _folder.clone(),
-            m.unhealthy_after,
-        ));
+        let mut t = crate::metrics::Telemetry::new(telemetry, Some(runtime.clone()), _folder.clone(), m.unhealthy_after);
+        if hook_listener.is_some() {
+            t.hooks = Some(hook_counters.clone());
+        }
+        let t = Arc::new(t);
         let addr = crate::metrics::serve(&m.listen, t, shutdown.clone()).await?;
         tracing::info!("metrics on http://{addr}/metrics, health on http://{addr}/healthz");
+    }
+    if let Some(listener) = hook_listener {
+        let (scheme, addr) = (listener.scheme(), listener.local_addr()?);
+        let names: Vec<String> = hook_orgs.iter().map(|o| o.name.clone()).collect();
+        listener.serve(hook_orgs, hook_counters, shutdown.clone());
+        tracing::info!("event hooks on {scheme}://{addr}/hooks/okta/<org> for org(s) {}", names.join(", "));
     }
     let mut failed = None;
     for t in tasks {
@@ -118,11 +144,14 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     }
 }
 
-/// Polls one org until shutdown.
+/// Polls one org until shutdown, and handles the org's event hook batches
+/// (`hooks`) as they come, also while a poll is under way or the loop waits
+/// for `poll_interval`. Both go through the one pipeline, so through one dedup.
 pub async fn poll_org(
     org: OktaConfig,
     mut source: OktaSource,
     pipeline: &mut Pipeline,
+    mut hooks: Option<mpsc::Receiver<HookBatch>>,
     mut shutdown: Shutdown,
     stats: &Stats,
 ) -> anyhow::Result<()> {
@@ -141,32 +170,74 @@ pub async fn poll_org(
             source.first_url(since)
         }
     };
-    let mut last_full_report = Instant::now();
+    let mut last_full_report: Option<Instant> = None;
     loop {
         if *shutdown.borrow() {
             break;
         }
         // Backpressure: hold Okta back while the spool is full.
         if let Some(e) = pipeline.spool_full() {
-            if last_full_report.elapsed() > Duration::from_secs(30) {
+            if last_full_report.is_none_or(|t| t.elapsed() > Duration::from_secs(30)) {
                 tracing::error!(org = %org.name, "{e}");
-                last_full_report = Instant::now();
+                last_full_report = Some(Instant::now());
             }
             let room = tokio::task::block_in_place(|| pipeline.wait_room(Duration::from_secs(1)));
             if !room {
                 continue;
             }
         }
-        let Some(page) = source.fetch(&url, &mut shutdown).await else { break };
+        let fetched = with_hooks(source.fetch(&url, &mut shutdown), &mut hooks, pipeline, &org.name).await?;
+        let Some(page) = fetched else { break };
         let n = page.events.len();
         let events = page.parse_events(&org.name, stats);
         let next = page.next.to_string();
-        tokio::task::block_in_place(|| pipeline.handle_page(events, Some(&next)))?;
+        let handled = tokio::task::block_in_place(|| pipeline.handle_page(events, Some(&next)))?;
+        if handled.duplicates > 0 && hooks.is_some() {
+            tracing::info!(org = %org.name, "polled page: {} event(s) already delivered (by the event hook) dropped", handled.duplicates);
+        }
         url = page.next;
-        if n < source.page_limit() && !sleep_or_shutdown(org.poll_interval, &mut shutdown).await {
-            break;
+        if n < source.page_limit() {
+            let slept = with_hooks(sleep_or_shutdown(org.poll_interval, &mut shutdown), &mut hooks, pipeline, &org.name);
+            if !slept.await? {
+                break;
+            }
         }
     }
+    // Batches Okta was already told were taken; new requests now get 503 (Okta retries).
+    if let Some(rx) = hooks.as_mut() {
+        rx.close();
+        while let Ok(batch) = rx.try_recv() {
+            handle_hook(pipeline, &org.name, batch)?;
+        }
+    }
+    Ok(())
+}
+
+/// Runs `work` to its end, handling hook batches meanwhile (not while the spool is full:
+/// they wait in the queue, and once it is full the listener answers 503 so that Okta retries).
+async fn with_hooks<F: std::future::Future>(
+    work: F,
+    hooks: &mut Option<mpsc::Receiver<HookBatch>>,
+    pipeline: &mut Pipeline,
+    org: &str,
+) -> anyhow::Result<F::Output> {
+    let Some(rx) = hooks.as_mut() else { return Ok(work.await) };
+    tokio::pin!(work);
+    loop {
+        let room = pipeline.spool_full().is_none();
+        tokio::select! {
+            biased;
+            out = &mut work => return Ok(out),
+            Some(batch) = rx.recv(), if room => handle_hook(pipeline, org, batch)?,
+            _ = tokio::time::sleep(Duration::from_secs(1)), if !room => {}
+        }
+    }
+}
+
+fn handle_hook(pipeline: &mut Pipeline, org: &str, batch: HookBatch) -> anyhow::Result<()> {
+    let n = batch.len();
+    let handled = tokio::task::block_in_place(|| pipeline.handle_page(batch, None))?;
+    tracing::info!(org = %org, "event hook batch: {n} event(s), {} new, {} already delivered", handled.fresh, handled.duplicates);
     Ok(())
 }
 

@@ -74,26 +74,32 @@ pub struct Fetched {
 }
 
 impl Fetched {
-    /// The page's events, parsed once. An element that is not a JSON object
-    /// is counted as invalid and logged with its position, never dropped silently.
+    /// The page's events, parsed once (see [`parse_events`]).
     pub fn parse_events(&self, org: &str, stats: &Stats) -> Vec<crate::event::Event> {
-        let mut events = Vec::with_capacity(self.events.len());
-        for (i, raw) in self.events.iter().enumerate() {
-            match crate::event::Event::parse(raw.get()) {
-                Ok(e) => events.push(e),
-                Err(e) => {
-                    stats.invalid.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    let text = raw.get();
-                    let mut end = text.len().min(200);
-                    while !text.is_char_boundary(end) {
-                        end -= 1;
-                    }
-                    tracing::error!(org, "element {i} of a page is not an event ({e}); skipped: {}", &text[..end]);
+        parse_events(&self.events, "a page", org, stats)
+    }
+}
+
+/// Events from their JSON texts (a polled page, or an event hook's
+/// `data.events`), parsed once. An element that is not a JSON object is
+/// counted as invalid and logged with its position, never dropped silently.
+pub fn parse_events(raws: &[Box<RawValue>], from: &str, org: &str, stats: &Stats) -> Vec<crate::event::Event> {
+    let mut events = Vec::with_capacity(raws.len());
+    for (i, raw) in raws.iter().enumerate() {
+        match crate::event::Event::parse(raw.get()) {
+            Ok(e) => events.push(e),
+            Err(e) => {
+                stats.invalid.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let text = raw.get();
+                let mut end = text.len().min(200);
+                while !text.is_char_boundary(end) {
+                    end -= 1;
                 }
+                tracing::error!(org, "element {i} of {from} is not an event ({e}); skipped: {}", &text[..end]);
             }
         }
-        events
     }
+    events
 }
 
 /// Shutdown signal shared by the async tasks.
