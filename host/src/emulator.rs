@@ -213,6 +213,13 @@ impl Emulator {
         self.state.lock().unwrap().oauth.as_ref().map(|o| o.issued()).unwrap_or_default()
     }
 
+    /// Changes the lifetime of the access tokens issued from now on.
+    pub fn set_token_lifetime(&self, expires_in: Duration) {
+        if let Some(o) = self.state.lock().unwrap().oauth.as_mut() {
+            o.set_lifetime(expires_in);
+        }
+    }
+
     /// Revokes every access token issued so far (the API then answers 401).
     pub fn revoke_tokens(&self) {
         if let Some(o) = self.state.lock().unwrap().oauth.as_mut() {
@@ -316,7 +323,7 @@ fn answer(
             Some(o) if !authorization.starts_with("SSWS ") => {
                 let htu = format!("{}{path}", s.origin);
                 if let Err(r) = o.authorize_api(headers, "GET", &htu) {
-                    return (r, None, 0);
+                    return (*r, None, 0);
                 }
             }
             _ => return (okta_error(StatusCode::UNAUTHORIZED, "E0000011", "Invalid token provided"), None, 0),

@@ -147,6 +147,10 @@ impl Server {
         self.tokens.keys().cloned().collect()
     }
 
+    pub(super) fn set_lifetime(&mut self, expires_in: Duration) {
+        self.app.expires_in = expires_in;
+    }
+
     pub(super) fn revoke_all(&mut self) {
         for t in self.tokens.values_mut() {
             t.revoked = true;
@@ -331,14 +335,14 @@ impl Server {
     }
 
     /// Authorizes an API request made with an OAuth token; the refusal is the answer to send.
-    pub(super) fn authorize_api(&mut self, headers: &HeaderMap, htm: &str, htu: &str) -> Result<(), Response> {
+    pub(super) fn authorize_api(&mut self, headers: &HeaderMap, htm: &str, htu: &str) -> Result<(), Box<Response>> {
         let authorization = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or("");
         let (scheme, token) = authorization.split_once(' ').unwrap_or(("", ""));
         let refuse = |scheme: &str, error: &str, description: &str| {
             let mut r = okta_error(StatusCode::UNAUTHORIZED, "E0000011", "Invalid token provided");
             let value = format!("{scheme} error=\"{error}\", error_description=\"{description}\"");
             r.headers_mut().insert("www-authenticate", HeaderValue::from_str(&value).unwrap());
-            r
+            Box::new(r)
         };
         let Some(issued) = self.tokens.get(token) else {
             return Err(refuse("Bearer", "invalid_token", "The access token is invalid."));
@@ -350,7 +354,7 @@ impl Server {
             return Err(refuse(scheme, "invalid_token", "The token has expired."));
         }
         if !issued.scope.split(' ').any(|s| s == "okta.logs.read") {
-            return Err(okta_error(StatusCode::FORBIDDEN, "E0000006", "You do not have permission to perform the requested action"));
+            return Err(Box::new(okta_error(StatusCode::FORBIDDEN, "E0000006", "You do not have permission to perform the requested action")));
         }
         let jkt = issued.jkt.clone();
         match (scheme, jkt) {
@@ -372,5 +376,96 @@ impl Server {
             ("Bearer", Some(_)) => Err(refuse("DPoP", "invalid_token", "A DPoP-bound token must be sent with the DPoP scheme.")),
             _ => Err(refuse("Bearer", "invalid_token", "The authorization scheme does not match the token.")),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sources::oauth::{ClientKey, DpopKey, client_assertion};
+
+    const ORIGIN: &str = "http://127.0.0.1:9";
+    const TOKEN_URL: &str = "http://127.0.0.1:9/oauth2/v1/token";
+
+    fn app_and_key() -> (Server, ClientKey) {
+        use p256::pkcs8::EncodePrivateKey;
+        let secret = loop {
+            if let Ok(k) = p256::SecretKey::from_slice(&rand::rng().random::<[u8; 32]>()) {
+                break k;
+            }
+        };
+        let public: serde_json::Value = serde_json::from_str(&secret.public_key().to_jwk_string()).unwrap();
+        let server = Server::new(OAuthApp::new("0oa1", vec![public]), ORIGIN).unwrap();
+        (server, ClientKey::parse(&secret.to_pkcs8_pem(Default::default()).unwrap()).unwrap())
+    }
+
+    fn form(assertion: &str) -> Vec<u8> {
+        url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("grant_type", "client_credentials")
+            .append_pair("scope", "okta.logs.read")
+            .append_pair("client_assertion_type", crate::sources::oauth::ASSERTION_TYPE)
+            .append_pair("client_assertion", assertion)
+            .finish()
+            .into_bytes()
+    }
+
+    fn with_proof(proof: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert("dpop", HeaderValue::from_str(proof).unwrap());
+        h
+    }
+
+    async fn json(r: Response) -> serde_json::Value {
+        let bytes = axum::body::to_bytes(r.into_body(), 1 << 20).await.unwrap();
+        serde_json::from_slice(&bytes).unwrap()
+    }
+
+    #[tokio::test]
+    async fn token_endpoint_checks_assertions_and_proofs() {
+        let (mut s, key) = app_and_key();
+        let dpop = DpopKey::generate();
+        let assert = || client_assertion(&key, None, "0oa1", TOKEN_URL).unwrap();
+        // No nonce yet: refused with one.
+        let r = s.token_endpoint(&with_proof(&dpop.proof("POST", TOKEN_URL, None, None).unwrap()), &form(&assert()));
+        assert_eq!(r.status(), 400);
+        let nonce = r.headers()["dpop-nonce"].to_str().unwrap().to_string();
+        assert_eq!(json(r).await["error"], "use_dpop_nonce");
+        // A proof for another URL, or none at all.
+        let r = s.token_endpoint(&with_proof(&dpop.proof("POST", "http://elsewhere/token", Some(&nonce), None).unwrap()), &form(&assert()));
+        assert_eq!(json(r).await["error"], "invalid_dpop_proof");
+        let r = s.token_endpoint(&HeaderMap::new(), &form(&assert()));
+        assert_eq!(json(r).await["error"], "invalid_dpop_proof");
+        // An assertion for another audience, or replayed.
+        let proof = || with_proof(&dpop.proof("POST", TOKEN_URL, Some(&nonce), None).unwrap());
+        let wrong_aud = client_assertion(&key, None, "0oa1", "https://other.okta.com/oauth2/v1/token").unwrap();
+        let r = s.token_endpoint(&proof(), &form(&wrong_aud));
+        assert_eq!(r.status(), 401);
+        assert!(json(r).await["error_description"].as_str().unwrap().contains("audience"));
+        let once = assert();
+        let r = s.token_endpoint(&proof(), &form(&once));
+        assert_eq!(r.status(), 200);
+        let answer = json(r).await;
+        assert_eq!(answer["token_type"], "DPoP");
+        let r = s.token_endpoint(&proof(), &form(&once));
+        assert!(json(r).await["error_description"].as_str().unwrap().contains("already been used"));
+
+        // The API: the bound token with a proof for this request, and nothing else.
+        let token = answer["access_token"].as_str().unwrap();
+        let htu = format!("{ORIGIN}/api/v1/logs");
+        let api = |s: &mut Server, scheme: &str, proof: Option<String>| {
+            let mut h = proof.map(|p| with_proof(&p)).unwrap_or_default();
+            h.insert("authorization", HeaderValue::from_str(&format!("{scheme} {token}")).unwrap());
+            s.authorize_api(&h, "GET", &htu).map_err(|r| r.status().as_u16())
+        };
+        assert_eq!(api(&mut s, "Bearer", None), Err(401), "a bound token is not a Bearer token");
+        assert_eq!(api(&mut s, "DPoP", Some(dpop.proof("GET", &htu, None, None).unwrap())), Err(401), "no ath");
+        assert_eq!(api(&mut s, "DPoP", Some(dpop.proof("GET", &htu, None, Some("other")).unwrap())), Err(401), "wrong ath");
+        let stranger = DpopKey::generate();
+        assert_eq!(api(&mut s, "DPoP", Some(stranger.proof("GET", &htu, None, Some(token)).unwrap())), Err(401), "another key");
+        let good = dpop.proof("GET", &htu, None, Some(token)).unwrap();
+        assert_eq!(api(&mut s, "DPoP", Some(good.clone())), Ok(()));
+        assert_eq!(api(&mut s, "DPoP", Some(good)), Err(401), "a proof is used once");
+        s.revoke_all();
+        assert_eq!(api(&mut s, "DPoP", Some(dpop.proof("GET", &htu, None, Some(token)).unwrap())), Err(401), "revoked");
     }
 }

@@ -419,11 +419,15 @@ impl OAuth {
             if now < t.renew_at {
                 return Ok(());
             }
-            tracing::info!(
-                org = %self.org,
-                "renewing the OAuth access token ({:.0?} before it expires)",
-                t.expires_at.saturating_duration_since(now)
-            );
+            if now < t.expires_at {
+                tracing::info!(
+                    org = %self.org,
+                    "renewing the OAuth access token ({:.1?} before it expires)",
+                    t.expires_at - now
+                );
+            } else {
+                tracing::info!(org = %self.org, "renewing the OAuth access token (it has expired)");
+            }
         }
         match self.request_token(http).await {
             Ok(t) => {
