@@ -277,3 +277,36 @@ fn a_wrong_key_is_reported_and_no_secret_leaks() {
     assert!(s.okta.token_requests().len() >= 2);
     assert_no_secrets(&s, &format!("{stdout}{stderr}{log}"));
 }
+
+#[test]
+fn check_and_backfill_work_with_an_oauth_org() {
+    let key = ec_key();
+    let s = setup(OAuthApp::new(CLIENT_ID, vec![ec_jwk(&key, "ec-2", false)]), {
+        use p256::pkcs8::EncodePrivateKey;
+        key.to_pkcs8_pem(LineEnding::LF).unwrap().to_string()
+    }, "key_id = \"ec-2\"");
+    let day = 86_400_000;
+    let start = now_ms() - 2 * day;
+    let span = make_events(120, start, "oauth-backfill");
+    s.okta.push(make_events(5, start - day, "oauth-before-span"));
+    s.okta.push(span.clone());
+    let wazuh = Wazuh::bind(&s.socket);
+
+    let check = Host::start(&["check", "--config", s.config.to_str().unwrap()], &[]);
+    let (status, stdout, stderr) = check.wait_exit(LONG);
+    assert!(status.success(), "{stdout}{stderr}");
+    assert!(stdout.contains(&format!("ok    org `test`: reached Okta's System Log as OAuth app {CLIENT_ID} (ES256 client assertion), a DPoP-bound token")), "{stdout}");
+
+    let since = oktawatch::event::format_ms(start);
+    let until = oktawatch::event::format_ms(start + day);
+    let host = Host::start(
+        &["replay", "--since", &since, "--until", &until, "--config", s.config.to_str().unwrap(), "--no-detections"],
+        &[],
+    );
+    let (status, _, log) = host.wait_exit(LONG);
+    assert!(status.success(), "{log}");
+    wazuh.wait("the span's events", LONG, |w| w.events().len() >= 120);
+    assert_eq!(wazuh.uuids(), uuids(&span), "exactly the span, once, in order");
+    assert!(s.okta.requests().iter().all(|r| r.auth == "DPoP"));
+    assert_no_secrets(&s, &format!("{stdout}{stderr}{log}"));
+}
