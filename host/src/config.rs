@@ -86,10 +86,25 @@ pub struct OktaConfig {
     pub name: String,
     /// `https://example.okta.com` (http only for loopback addresses).
     pub org_url: String,
+    /// How to authenticate: an SSWS API token (default) or an OAuth 2.0 service app.
+    #[serde(default)]
+    pub auth: AuthKind,
     /// Environment variable holding the SSWS API token.
     pub token_env: Option<String>,
     /// File holding the SSWS API token (first line).
     pub token_file: Option<PathBuf>,
+    /// OAuth: the API Services app's client ID.
+    pub client_id: Option<String>,
+    /// OAuth: the app's private key (PEM: PKCS#8, PKCS#1 or SEC1; or a JWK JSON file), RSA or EC P-256.
+    pub private_key_file: Option<PathBuf>,
+    /// OAuth: the key's ID (`kid` in the client assertion), as shown in the app; a JWK's own `kid` otherwise.
+    pub key_id: Option<String>,
+    /// OAuth: scopes to request.
+    #[serde(default = "default_scopes")]
+    pub scopes: Vec<String>,
+    /// OAuth: bind tokens with DPoP (RFC 9449); a plain Bearer answer is used as it comes.
+    #[serde(default = "default_true")]
+    pub dpop: bool,
     #[serde(default = "default_poll", with = "humantime_serde_opt")]
     pub poll_interval: Duration,
     #[serde(default = "default_lookback", with = "humantime_serde_opt")]
@@ -121,6 +136,17 @@ impl OktaConfig {
     pub fn has_hook(&self) -> bool {
         self.hook_secret_env.is_some() || self.hook_secret_file.is_some()
     }
+}
+
+/// How an org is authenticated.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthKind {
+    /// `Authorization: SSWS <API token>`.
+    #[default]
+    Ssws,
+    /// OAuth 2.0 client credentials with `private_key_jwt`, optionally DPoP-bound.
+    Oauth,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -214,6 +240,9 @@ fn default_retry_max() -> Duration {
 }
 fn default_auth_retry() -> Duration {
     Duration::from_secs(60)
+}
+fn default_scopes() -> Vec<String> {
+    vec!["okta.logs.read".into()]
 }
 fn default_socket() -> PathBuf {
     PathBuf::from("/var/ossec/queue/sockets/queue")
@@ -347,10 +376,49 @@ impl Config {
             if let Err(e) = check_org_url(&o.org_url) {
                 p.push(format!("{at}.org_url: {e}"));
             }
-            match (&o.token_env, &o.token_file) {
-                (None, None) => p.push(format!("{at}: set token_env or token_file (the SSWS API token)")),
-                (Some(_), Some(_)) => p.push(format!("{at}: set only one of token_env and token_file")),
-                _ => {}
+            match o.auth {
+                AuthKind::Ssws => {
+                    match (&o.token_env, &o.token_file) {
+                        (None, None) => p.push(format!("{at}: set token_env or token_file (the SSWS API token)")),
+                        (Some(_), Some(_)) => p.push(format!("{at}: set only one of token_env and token_file")),
+                        _ => {}
+                    }
+                    for (key, set) in [
+                        ("client_id", o.client_id.is_some()),
+                        ("private_key_file", o.private_key_file.is_some()),
+                        ("key_id", o.key_id.is_some()),
+                    ] {
+                        if set {
+                            p.push(format!("{at}.{key}: only with auth = \"oauth\""));
+                        }
+                    }
+                }
+                AuthKind::Oauth => {
+                    for (key, set) in [("token_env", o.token_env.is_some()), ("token_file", o.token_file.is_some())] {
+                        if set {
+                            p.push(format!("{at}.{key}: not with auth = \"oauth\" (the SSWS token is for auth = \"ssws\")"));
+                        }
+                    }
+                    match &o.client_id {
+                        None => p.push(format!("{at}.client_id: required with auth = \"oauth\" (the API Services app's client ID)")),
+                        Some(c) if c.is_empty() || c.chars().any(|c| c.is_control() || c == ' ') => {
+                            p.push(format!("{at}.client_id: must be non-empty, without spaces"))
+                        }
+                        Some(_) => {}
+                    }
+                    if o.private_key_file.is_none() {
+                        p.push(format!("{at}.private_key_file: required with auth = \"oauth\" (PEM or JWK)"));
+                    }
+                    if o.key_id.as_ref().is_some_and(|k| k.is_empty()) {
+                        p.push(format!("{at}.key_id: must not be empty (leave it out instead)"));
+                    }
+                    if o.scopes.is_empty() {
+                        p.push(format!("{at}.scopes: at least one, e.g. [\"okta.logs.read\"]"));
+                    }
+                    if o.scopes.iter().any(|s| s.is_empty() || s.chars().any(|c| c.is_whitespace() || c.is_control())) {
+                        p.push(format!("{at}.scopes: each scope is one non-empty word"));
+                    }
+                }
             }
             if o.poll_interval < Duration::from_secs(1) {
                 p.push(format!("{at}.poll_interval: at least 1s"));
@@ -472,6 +540,45 @@ mod tests {
         for key in ["okta[0].name", "okta[0].org_url", "token_env or token_file", "rate_limit_share", "sink.path"] {
             assert!(text.contains(key), "{key} missing in {text}");
         }
+    }
+
+    #[test]
+    fn oauth_problems_are_listed() {
+        let c = Config::parse(
+            r#"
+            [[okta]]
+            name = "a"
+            org_url = "https://a.okta.com"
+            auth = "oauth"
+            token_env = "T"
+            scopes = []
+            [[okta]]
+            name = "b"
+            org_url = "https://b.okta.com"
+            token_env = "T"
+            client_id = "0oa1"
+            "#,
+        )
+        .unwrap();
+        let e = c.validate().unwrap_err();
+        let text = e.to_string();
+        for key in [
+            "okta[0].token_env: not with auth = \"oauth\"",
+            "okta[0].client_id: required",
+            "okta[0].private_key_file: required",
+            "okta[0].scopes: at least one",
+            "okta[1].client_id: only with auth = \"oauth\"",
+        ] {
+            assert!(text.contains(key), "{key} missing in {text}");
+        }
+        assert_eq!(e.0.len(), 5, "{text}");
+        let ok = Config::parse(
+            "[[okta]]\nname='p'\norg_url='https://x.okta.com'\nauth='oauth'\nclient_id='0oa1'\nprivate_key_file='/k.pem'\n",
+        )
+        .unwrap();
+        ok.validate().unwrap();
+        assert_eq!(ok.okta[0].scopes, ["okta.logs.read"]);
+        assert!(ok.okta[0].dpop);
     }
 
     #[test]

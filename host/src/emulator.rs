@@ -8,11 +8,18 @@
 //! SSWS token checks answered with Okta's error bodies. Faults can be
 //! queued: 5xx, an HTML 503 from a "proxy", slow answers, tampered or
 //! missing next links. Every request is recorded for the tests to inspect.
+//!
+//! With [`EmulatorOptions::oauth`] it is also an OAuth 2.0 authorization
+//! server for one API Services app (see [`oauth`](mod@crate::emulator::oauth)):
+//! `POST /oauth2/v1/token` verifies client assertions and DPoP proofs for
+//! real, and `/api/v1/logs` takes the access tokens it issued.
+
+pub mod oauth;
 
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -45,6 +52,8 @@ pub struct RequestRecord {
     pub events: usize,
     /// The rate-limit window it counted in (its reset, epoch seconds).
     pub window: u64,
+    /// The `Authorization` scheme sent (`SSWS`, `DPoP`, `Bearer`), or empty.
+    pub auth: String,
 }
 
 struct Emu {
@@ -58,6 +67,7 @@ struct Emu {
     window_start: u64,
     used: u64,
     origin: String,
+    oauth: Option<oauth::Server>,
 }
 
 /// A running emulator; stops when dropped.
@@ -82,11 +92,18 @@ pub struct EmulatorOptions {
     /// Requests per rate-limit window.
     pub rate_limit: u64,
     pub rate_window: Duration,
+    /// An OAuth 2.0 API Services app whose tokens are accepted too.
+    pub oauth: Option<oauth::OAuthApp>,
 }
 
 impl Default for EmulatorOptions {
     fn default() -> Self {
-        EmulatorOptions { token: "emulator-token".into(), rate_limit: 600, rate_window: Duration::from_secs(60) }
+        EmulatorOptions {
+            token: "emulator-token".into(),
+            rate_limit: 600,
+            rate_window: Duration::from_secs(60),
+            oauth: None,
+        }
     }
 }
 
@@ -99,6 +116,13 @@ impl Emulator {
     pub async fn start(opts: EmulatorOptions) -> std::io::Result<Emulator> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
+        let origin = format!("http://{addr}");
+        let oauth = match opts.oauth {
+            Some(app) => Some(
+                oauth::Server::new(app, &origin).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?,
+            ),
+            None => None,
+        };
         let state = Arc::new(Mutex::new(Emu {
             token: opts.token,
             events: Vec::new(),
@@ -108,9 +132,13 @@ impl Emulator {
             rate_window: opts.rate_window,
             window_start: epoch_ms(),
             used: 0,
-            origin: format!("http://{addr}"),
+            origin,
+            oauth,
         }));
-        let app = axum::Router::new().route("/api/v1/logs", get(logs)).with_state(state.clone());
+        let app = axum::Router::new()
+            .route("/api/v1/logs", get(logs))
+            .route("/oauth2/v1/token", post(token))
+            .with_state(state.clone());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(async move {
             let _ = axum::serve(listener, app)
@@ -175,6 +203,30 @@ impl Emulator {
         s.used = s.rate_limit;
     }
 
+    /// The token requests answered so far (OAuth mode).
+    pub fn token_requests(&self) -> Vec<oauth::TokenRecord> {
+        self.state.lock().unwrap().oauth.as_ref().map(|o| o.records.clone()).unwrap_or_default()
+    }
+
+    /// Every access token issued so far (for leak checks).
+    pub fn issued_tokens(&self) -> Vec<String> {
+        self.state.lock().unwrap().oauth.as_ref().map(|o| o.issued()).unwrap_or_default()
+    }
+
+    /// Changes the lifetime of the access tokens issued from now on.
+    pub fn set_token_lifetime(&self, expires_in: Duration) {
+        if let Some(o) = self.state.lock().unwrap().oauth.as_mut() {
+            o.set_lifetime(expires_in);
+        }
+    }
+
+    /// Revokes every access token issued so far (the API then answers 401).
+    pub fn revoke_tokens(&self) {
+        if let Some(o) = self.state.lock().unwrap().oauth.as_mut() {
+            o.revoke_all();
+        }
+    }
+
     /// Epoch seconds at which the current window ends.
     pub fn rate_reset(&self) -> u64 {
         let s = self.state.lock().unwrap();
@@ -188,6 +240,14 @@ fn okta_error(status: StatusCode, code: &str, summary: &str) -> Response {
         "errorId": "oae-emulator", "errorCauses": [],
     });
     (status, [("content-type", "application/json")], body.to_string()).into_response()
+}
+
+async fn token(State(state): State<Arc<Mutex<Emu>>>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+    let mut s = state.lock().unwrap();
+    match s.oauth.as_mut() {
+        Some(o) => o.token_endpoint(&headers, &body),
+        None => (StatusCode::NOT_FOUND, "no OAuth app configured").into_response(),
+    }
 }
 
 fn cursor(index: usize, since: Option<i64>) -> String {
@@ -207,7 +267,7 @@ async fn logs(
     Query(q): Query<HashMap<String, String>>,
     uri: axum::http::Uri,
 ) -> Response {
-    let (response, delay, events) = answer(&state, &headers, &q);
+    let (response, delay, events) = answer(&state, &headers, &q, uri.path());
     let window = response
         .headers()
         .get("x-rate-limit-reset")
@@ -224,6 +284,12 @@ async fn logs(
         status: response.status().as_u16(),
         events,
         window,
+        auth: headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(' ').next())
+            .unwrap_or("")
+            .to_string(),
     });
     response
 }
@@ -232,8 +298,10 @@ fn answer(
     state: &Arc<Mutex<Emu>>,
     headers: &HeaderMap,
     q: &HashMap<String, String>,
+    path: &str,
 ) -> (Response, Option<Duration>, usize) {
     let mut s = state.lock().unwrap();
+    let s = &mut *s;
     // The bucket.
     let now = epoch_ms();
     let window_ms = s.rate_window.as_millis() as u64;
@@ -248,12 +316,18 @@ fn answer(
         h.insert("x-rate-limit-remaining", HeaderValue::from(remaining));
         h.insert("x-rate-limit-reset", HeaderValue::from(reset));
     };
-    let auth_ok = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v == format!("SSWS {}", s.token));
-    if !auth_ok {
-        return (okta_error(StatusCode::UNAUTHORIZED, "E0000011", "Invalid token provided"), None, 0);
+    let authorization = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or("");
+    let ssws_ok = authorization == format!("SSWS {}", s.token);
+    if !ssws_ok {
+        match s.oauth.as_mut() {
+            Some(o) if !authorization.starts_with("SSWS ") => {
+                let htu = format!("{}{path}", s.origin);
+                if let Err(r) = o.authorize_api(headers, "GET", &htu) {
+                    return (*r, None, 0);
+                }
+            }
+            _ => return (okta_error(StatusCode::UNAUTHORIZED, "E0000011", "Invalid token provided"), None, 0),
+        }
     }
     if s.used >= s.rate_limit {
         let mut r = okta_error(

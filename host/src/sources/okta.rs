@@ -15,12 +15,17 @@
 //!   `errorCode`/`errorSummary` and retried slowly (tokens get rotated: a
 //!   `token_file` is read again before each retry).
 //! - The token is never logged, printed or put in an error message.
+//! - With `auth = "oauth"` the requests carry an OAuth access token instead
+//!   (see [`super::oauth`]): got before the first request, renewed before it
+//!   runs out, dropped and fetched again once after a 401; a DPoP nonce asked
+//!   for by the API is sent on one retry.
 
-use crate::config::OktaConfig;
+use super::oauth::{OAuth, TokenError};
+use crate::config::{AuthKind, OktaConfig};
 use crate::stats::Stats;
 use anyhow::{Context, bail};
 use rand::RngExt;
-use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderMap, HeaderValue};
+use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderMap, HeaderName, HeaderValue};
 use serde_json::value::RawValue;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -126,11 +131,18 @@ struct RateWindow {
     used: u64,
 }
 
+/// How requests are authorized.
+#[derive(Debug)]
+enum Auth {
+    Ssws(Token),
+    OAuth(Box<OAuth>),
+}
+
 pub struct OktaSource {
     cfg: OktaConfig,
     org: Url,
     http: reqwest::Client,
-    token: Token,
+    auth: Auth,
     rate: RateWindow,
     stats: Arc<Stats>,
     retry_initial: Duration,
@@ -145,7 +157,10 @@ fn now_epoch() -> u64 {
 impl OktaSource {
     pub fn new(cfg: OktaConfig, stats: Arc<Stats>) -> anyhow::Result<OktaSource> {
         let org = crate::config::check_org_url(&cfg.org_url).map_err(|e| anyhow::anyhow!("org `{}`: {e}", cfg.name))?;
-        let token = Token::load(&cfg)?;
+        let auth = match cfg.auth {
+            AuthKind::Ssws => Auth::Ssws(Token::load(&cfg)?),
+            AuthKind::Oauth => Auth::OAuth(Box::new(OAuth::new(&cfg, &org)?)),
+        };
         let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::Client::builder()
             .user_agent(concat!("oktawatch/", env!("CARGO_PKG_VERSION")))
@@ -161,7 +176,7 @@ impl OktaSource {
             cfg,
             org,
             http,
-            token,
+            auth,
             rate: RateWindow::default(),
             stats,
         })
@@ -226,12 +241,23 @@ impl OktaSource {
                 }
                 Err(Failure::Auth(msg)) => {
                     self.stats.source_errors.fetch_add(1, Ordering::Relaxed);
-                    tracing::error!(org = %self.cfg.name, "{msg}; retrying in {:.0?} (fix the token; a token_file is read again)", self.auth_retry);
                     let wait = self.auth_retry;
-                    if self.cfg.token_file.is_some() {
-                        match Token::load(&self.cfg) {
-                            Ok(t) => self.token = t,
-                            Err(e) => tracing::error!(org = %self.cfg.name, "{e:#}"),
+                    match &mut self.auth {
+                        Auth::Ssws(token) => {
+                            tracing::error!(org = %self.cfg.name, "{msg}; retrying in {wait:.0?} (fix the token; a token_file is read again)");
+                            if self.cfg.token_file.is_some() {
+                                match Token::load(&self.cfg) {
+                                    Ok(t) => *token = t,
+                                    Err(e) => tracing::error!(org = %self.cfg.name, "{e:#}"),
+                                }
+                            }
+                        }
+                        Auth::OAuth(oauth) => {
+                            tracing::error!(org = %self.cfg.name, "{msg}; retrying in {wait:.0?} (fix the app or the key; private_key_file is read again)");
+                            oauth.forget_token();
+                            if let Err(e) = oauth.reload_key() {
+                                tracing::error!(org = %self.cfg.name, "{e}");
+                            }
                         }
                     }
                     wait
@@ -259,7 +285,11 @@ impl OktaSource {
             .append_pair("limit", "1");
         match self.try_fetch(&u).await {
             Ok(page) => Ok(format!(
-                "reached Okta's System Log ({} event(s) in the last minute; rate limit {} of {} left)",
+                "reached Okta's System Log{} ({} event(s) in the last minute; rate limit {} of {} left)",
+                match &self.auth {
+                    Auth::Ssws(_) => " with the API token".to_string(),
+                    Auth::OAuth(o) => format!(" as {}", o.describe()),
+                },
                 page.events.len(),
                 self.rate.remaining.map(|r| r.to_string()).unwrap_or("?".into()),
                 self.rate.limit.map(|r| r.to_string()).unwrap_or("?".into()),
@@ -309,27 +339,62 @@ impl OktaSource {
         self.rate.reset = reset.or(self.rate.reset);
     }
 
+    /// The authorization headers for a GET of `url` (OAuth: getting a token first if needed).
+    async fn auth_headers(&mut self, url: &Url) -> Result<Vec<(HeaderName, HeaderValue)>, Failure> {
+        match &mut self.auth {
+            Auth::Ssws(t) => Ok(vec![(AUTHORIZATION, t.header())]),
+            Auth::OAuth(o) => {
+                let token_failure = |e: TokenError| match e {
+                    TokenError::Refused { .. } => Failure::Auth(e.to_string()),
+                    TokenError::Unavailable(m) => Failure::Retry(m),
+                };
+                o.ensure_token(&self.http).await.map_err(token_failure)?;
+                o.headers("GET", url).map_err(token_failure)
+            }
+        }
+    }
+
     async fn try_fetch(&mut self, url: &Url) -> Result<Fetched, Failure> {
-        self.rate.used += 1;
-        let resp = self
-            .http
-            .get(url.clone())
-            .header(AUTHORIZATION, self.token.header())
-            .header(ACCEPT, "application/json")
-            .send()
-            .await
-            .map_err(|e| {
+        // OAuth: one retry with a new DPoP nonce, one with a new token after a 401.
+        let (mut nonce_retried, mut renewed) = (false, false);
+        let (status, next, body) = loop {
+            let auth = self.auth_headers(url).await?;
+            self.rate.used += 1;
+            let mut req = self.http.get(url.clone()).header(ACCEPT, "application/json");
+            for (name, value) in auth {
+                req = req.header(name, value);
+            }
+            let resp = req.send().await.map_err(|e| {
                 self.stats.count_request(0);
                 Failure::Retry(format!("request to {} failed: {}", redact(url), describe_reqwest(&e)))
             })?;
-        let status = resp.status();
-        self.stats.count_request(status.as_u16());
-        self.read_rate(resp.headers());
-        let next = link_next(resp.headers());
-        let body = resp
-            .bytes()
-            .await
-            .map_err(|e| Failure::Retry(format!("reading the answer from {}: {}", redact(url), describe_reqwest(&e))))?;
+            let status = resp.status();
+            self.stats.count_request(status.as_u16());
+            self.read_rate(resp.headers());
+            let next = link_next(resp.headers());
+            let asks_nonce = match &mut self.auth {
+                Auth::OAuth(o) => o.note_api_answer(status.as_u16(), resp.headers()),
+                Auth::Ssws(_) => false,
+            };
+            let body = resp
+                .bytes()
+                .await
+                .map_err(|e| Failure::Retry(format!("reading the answer from {}: {}", redact(url), describe_reqwest(&e))))?;
+            if let (401, Auth::OAuth(o)) = (status.as_u16(), &mut self.auth) {
+                if asks_nonce && !nonce_retried {
+                    tracing::info!(org = %self.cfg.name, "Okta asked for a DPoP nonce (use_dpop_nonce); retrying with it");
+                    nonce_retried = true;
+                    continue;
+                }
+                if !renewed {
+                    tracing::warn!(org = %self.cfg.name, "Okta refused the access token (401: {}); getting a new one", okta_error(&body));
+                    o.forget_token();
+                    renewed = true;
+                    continue;
+                }
+            }
+            break (status, next, body);
+        };
         if status.as_u16() == 429 {
             let reset = self.rate.reset.unwrap_or(0);
             let secs = reset.saturating_sub(now_epoch());
@@ -397,7 +462,7 @@ fn okta_error(body: &[u8]) -> String {
     }
 }
 
-fn snippet(body: &[u8]) -> String {
+pub(crate) fn snippet(body: &[u8]) -> String {
     let s = String::from_utf8_lossy(&body[..body.len().min(120)]);
     let s: String = s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
     if s.trim().is_empty() { "empty body".into() } else { format!("body starts `{}`", s.trim()) }
@@ -410,7 +475,7 @@ fn redact(u: &Url) -> String {
     u.to_string()
 }
 
-fn describe_reqwest(e: &reqwest::Error) -> String {
+pub(crate) fn describe_reqwest(e: &reqwest::Error) -> String {
     let mut msg = if e.is_timeout() {
         "timed out".to_string()
     } else if e.is_connect() {

@@ -1,0 +1,691 @@
+//! OAuth 2.0 for an Okta API Services app: the client-credentials grant with
+//! `private_key_jwt` client authentication, and DPoP-bound tokens (RFC 9449).
+//!
+//! - The client assertion is a JWT signed with the app's private key (RS256
+//!   for RSA, ES256 for EC P-256): `iss` = `sub` = the client ID, `aud` = the
+//!   token URL, five minutes of life, a fresh `jti` per request.
+//! - DPoP: a P-256 key pair made per process; each request carries a proof
+//!   (`htm`, `htu`, `iat`, `jti`, the server's `nonce` once known, and `ath`
+//!   for API calls). A `use_dpop_nonce` answer is retried once with the nonce.
+//! - The token is kept and renewed before it runs out (a fifth of its life,
+//!   at most 60 s, ahead); a 401 from the API drops it.
+//! - Keys, assertions, proofs and tokens never reach a log, an error or a
+//!   Debug output; header values carrying them are marked sensitive.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use jsonwebtoken::jwk::{AlgorithmParameters, CommonParameters, EllipticCurve, EllipticCurveKeyParameters, EllipticCurveKeyType, Jwk};
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use rand::RngExt;
+use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderName, HeaderValue};
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use url::Url;
+
+/// The `client_assertion_type` of `private_key_jwt`.
+pub const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+/// How long a client assertion is valid.
+const ASSERTION_LIFE: u64 = 300;
+
+/// A secret string; Debug shows `***`.
+struct Secret(String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// A key file that cannot be used; the message never holds key material.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("reading private_key_file {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("private_key_file {path}: {what}")]
+    Invalid { path: PathBuf, what: String },
+}
+
+/// The app's private key, ready to sign client assertions.
+#[derive(Clone)]
+pub struct ClientKey {
+    key: EncodingKey,
+    alg: Algorithm,
+    /// The `kid` a JWK file names.
+    kid: Option<String>,
+}
+
+impl std::fmt::Debug for ClientKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ClientKey({:?}, ***)", self.alg)
+    }
+}
+
+impl ClientKey {
+    /// Reads a PEM (PKCS#8, PKCS#1 or SEC1) or JWK file holding an RSA or EC P-256 private key.
+    pub fn load(path: &Path) -> Result<ClientKey, KeyError> {
+        let text = std::fs::read_to_string(path).map_err(|source| KeyError::Read { path: path.into(), source })?;
+        Self::parse(&text).map_err(|what| KeyError::Invalid { path: path.into(), what })
+    }
+
+    /// The key from a PEM or JWK text; the error says what is wrong without quoting it.
+    pub fn parse(text: &str) -> Result<ClientKey, String> {
+        let t = text.trim();
+        if t.starts_with('{') {
+            return Self::from_jwk(t);
+        }
+        let Some(begin) = t.find("-----BEGIN ") else {
+            return Err("neither a PEM private key nor a JWK (JSON) file".into());
+        };
+        let block = &t[begin..];
+        let label = block["-----BEGIN ".len()..].split("-----").next().unwrap_or("");
+        let end_marker = format!("-----END {label}-----");
+        let Some(end) = block.find(&end_marker) else {
+            return Err(format!("the PEM block `{label}` has no END line"));
+        };
+        let pem = &block[..end + end_marker.len()];
+        match label {
+            "PRIVATE KEY" => {
+                use rsa::pkcs8::DecodePrivateKey;
+                if let Ok(k) = rsa::RsaPrivateKey::from_pkcs8_pem(pem) {
+                    return Self::from_rsa(k, None);
+                }
+                p256::SecretKey::from_pkcs8_pem(pem)
+                    .map_err(|_| "a PKCS#8 key that is neither RSA nor EC P-256 (or is damaged)".to_string())
+                    .and_then(|k| Self::from_ec(&k, None))
+            }
+            "RSA PRIVATE KEY" => {
+                use rsa::pkcs1::DecodeRsaPrivateKey;
+                let k = rsa::RsaPrivateKey::from_pkcs1_pem(pem).map_err(|_| "a damaged PKCS#1 RSA key".to_string())?;
+                Self::from_rsa(k, None)
+            }
+            "EC PRIVATE KEY" => {
+                let k = p256::SecretKey::from_sec1_pem(pem)
+                    .map_err(|_| "a SEC1 EC key that is not on P-256 (or is damaged)".to_string())?;
+                Self::from_ec(&k, None)
+            }
+            "ENCRYPTED PRIVATE KEY" => Err("encrypted keys are not supported; store the key unencrypted, readable by oktawatch only".into()),
+            other => Err(format!("a PEM `{other}` is not a private key")),
+        }
+    }
+
+    fn from_jwk(text: &str) -> Result<ClientKey, String> {
+        let mut v: serde_json::Value = serde_json::from_str(text)
+            .map_err(|e| format!("not valid JSON (line {}, column {})", e.line(), e.column()))?;
+        if let Some(keys) = v.get("keys").and_then(|k| k.as_array()) {
+            // A JWK Set with one key, as some tools save it.
+            if keys.len() != 1 {
+                return Err(format!("a JWK Set with {} keys; keep the one private key", keys.len()));
+            }
+            v = keys[0].clone();
+        }
+        let field = |name: &str| v.get(name).and_then(|x| x.as_str());
+        let kid = field("kid").map(str::to_string);
+        if field("d").is_none() {
+            return Err("a public JWK; the private key (with `d`) is needed".into());
+        }
+        match field("kty") {
+            Some("EC") => {
+                if field("crv") != Some("P-256") {
+                    return Err("an EC JWK not on P-256 (only P-256 / ES256 is supported)".into());
+                }
+                // Only the key's own members: `kid`, `use`, `alg` and the like are not for the parser.
+                let minimal = serde_json::json!({
+                    "kty": "EC", "crv": "P-256", "x": field("x"), "y": field("y"), "d": field("d"),
+                });
+                let k = p256::SecretKey::from_jwk_str(&minimal.to_string()).map_err(|_| "a damaged EC JWK".to_string())?;
+                Self::from_ec(&k, kid)
+            }
+            Some("RSA") => {
+                let num = |name: &str| -> Result<rsa::BigUint, String> {
+                    let s = field(name).ok_or_else(|| format!("the RSA JWK has no `{name}`"))?;
+                    let bytes = B64.decode(s.trim_end_matches('=')).map_err(|_| format!("the RSA JWK's `{name}` is not base64url"))?;
+                    Ok(rsa::BigUint::from_bytes_be(&bytes))
+                };
+                let k = rsa::RsaPrivateKey::from_components(num("n")?, num("e")?, num("d")?, vec![num("p")?, num("q")?])
+                    .map_err(|_| "the RSA JWK's numbers do not make a key".to_string())?;
+                Self::from_rsa(k, kid)
+            }
+            Some(other) => Err(format!("a JWK of type `{other}`; use RSA or EC P-256")),
+            None => Err("a JSON file that is not a JWK (no `kty`)".into()),
+        }
+    }
+
+    fn from_rsa(k: rsa::RsaPrivateKey, kid: Option<String>) -> Result<ClientKey, String> {
+        use rsa::pkcs1::EncodeRsaPrivateKey;
+        use rsa::traits::PublicKeyParts;
+        k.validate().map_err(|_| "the RSA key is not consistent".to_string())?;
+        if k.size() < 256 {
+            return Err(format!("a {}-bit RSA key; Okta requires at least 2048 bits", k.size() * 8));
+        }
+        let der = k.to_pkcs1_der().map_err(|_| "cannot encode the RSA key".to_string())?;
+        Ok(ClientKey { key: EncodingKey::from_rsa_der(der.as_bytes()), alg: Algorithm::RS256, kid })
+    }
+
+    fn from_ec(k: &p256::SecretKey, kid: Option<String>) -> Result<ClientKey, String> {
+        use p256::pkcs8::EncodePrivateKey;
+        let der = k.to_pkcs8_der().map_err(|_| "cannot encode the EC key".to_string())?;
+        Ok(ClientKey { key: EncodingKey::from_ec_der(der.as_bytes()), alg: Algorithm::ES256, kid })
+    }
+
+    /// RS256 or ES256.
+    pub fn algorithm(&self) -> Algorithm {
+        self.alg
+    }
+
+    /// The `kid` a JWK file carried.
+    pub fn kid(&self) -> Option<&str> {
+        self.kid.as_deref()
+    }
+}
+
+/// The claims of a client assertion.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub struct AssertionClaims {
+    pub iss: String,
+    pub sub: String,
+    pub aud: String,
+    pub iat: u64,
+    pub exp: u64,
+    pub jti: String,
+}
+
+/// A signed client assertion for `token_url`.
+pub fn client_assertion(key: &ClientKey, kid: Option<&str>, client_id: &str, token_url: &str) -> jsonwebtoken::errors::Result<String> {
+    let iat = now_epoch();
+    let claims = AssertionClaims {
+        iss: client_id.into(),
+        sub: client_id.into(),
+        aud: token_url.into(),
+        iat,
+        exp: iat + ASSERTION_LIFE,
+        jti: random_id(),
+    };
+    let mut header = Header::new(key.alg);
+    header.kid = kid.or(key.kid.as_deref()).map(str::to_string);
+    jsonwebtoken::encode(&header, &claims, &key.key)
+}
+
+/// The claims of a DPoP proof.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub struct ProofClaims {
+    pub htm: String,
+    pub htu: String,
+    pub iat: u64,
+    pub jti: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nonce: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ath: Option<String>,
+}
+
+/// This process's DPoP key pair (EC P-256), made at start and never stored.
+pub struct DpopKey {
+    key: EncodingKey,
+    jwk: Jwk,
+}
+
+impl std::fmt::Debug for DpopKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DpopKey(ES256, ***)")
+    }
+}
+
+impl DpopKey {
+    pub fn generate() -> DpopKey {
+        use p256::elliptic_curve::sec1::ToEncodedPoint;
+        use p256::pkcs8::EncodePrivateKey;
+        let secret = loop {
+            let bytes: [u8; 32] = rand::rng().random();
+            // Fails only for zero or a value past the group order: practically never.
+            if let Ok(k) = p256::SecretKey::from_slice(&bytes) {
+                break k;
+            }
+        };
+        let point = secret.public_key().to_encoded_point(false);
+        let (x, y) = (point.x().expect("uncompressed"), point.y().expect("uncompressed"));
+        let jwk = Jwk {
+            common: CommonParameters::default(),
+            algorithm: AlgorithmParameters::EllipticCurve(EllipticCurveKeyParameters {
+                key_type: EllipticCurveKeyType::EC,
+                curve: EllipticCurve::P256,
+                x: B64.encode(x),
+                y: B64.encode(y),
+            }),
+        };
+        let der = secret.to_pkcs8_der().expect("a P-256 key encodes");
+        DpopKey { key: EncodingKey::from_ec_der(der.as_bytes()), jwk }
+    }
+
+    /// The public key, as put in each proof's header.
+    pub fn jwk(&self) -> &Jwk {
+        &self.jwk
+    }
+
+    /// A proof for one request; `access_token` gives `ath` (API calls).
+    pub fn proof(&self, htm: &str, htu: &str, nonce: Option<&str>, access_token: Option<&str>) -> jsonwebtoken::errors::Result<String> {
+        let claims = ProofClaims {
+            htm: htm.into(),
+            htu: htu.into(),
+            iat: now_epoch(),
+            jti: random_id(),
+            nonce: nonce.map(str::to_string),
+            ath: access_token.map(ath),
+        };
+        let mut header = Header::new(Algorithm::ES256);
+        header.typ = Some("dpop+jwt".into());
+        header.jwk = Some(self.jwk.clone());
+        jsonwebtoken::encode(&header, &claims, &self.key)
+    }
+}
+
+/// `htu`: the request URL without its query and fragment.
+pub fn htu(url: &Url) -> String {
+    let mut u = url.clone();
+    u.set_query(None);
+    u.set_fragment(None);
+    u.to_string()
+}
+
+/// `ath`: base64url (no padding) of the SHA-256 of the access token.
+pub fn ath(access_token: &str) -> String {
+    B64.encode(Sha256::digest(access_token.as_bytes()))
+}
+
+fn now_epoch() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+fn random_id() -> String {
+    let bytes: [u8; 16] = rand::rng().random();
+    hex::encode(bytes)
+}
+
+/// Why no token could be had.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    /// The token endpoint said no (bad client, key, scope, DPoP…): fix the app or config.
+    #[error("the token endpoint {url} refused the request ({status}): {error}{}{hint}", .description.as_deref().map(|d| format!(": {d}")).unwrap_or_default())]
+    Refused { url: String, status: u16, error: String, description: Option<String>, hint: &'static str },
+    /// Unreachable, 5xx, 429 or an odd answer: try again later.
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+/// A live access token.
+struct AccessToken {
+    value: Secret,
+    /// `DPoP` (bound to our key) rather than `Bearer`.
+    dpop: bool,
+    renew_at: Instant,
+    expires_at: Instant,
+}
+
+/// The token endpoint's success answer.
+#[derive(serde::Deserialize)]
+struct TokenAnswer {
+    access_token: String,
+    token_type: String,
+    expires_in: Option<u64>,
+}
+
+/// The token endpoint's error answer.
+#[derive(serde::Deserialize)]
+struct ErrorAnswer {
+    error: String,
+    error_description: Option<String>,
+}
+
+/// The OAuth client of one org: key, DPoP key, nonces and the current token.
+pub struct OAuth {
+    org: String,
+    client_id: String,
+    key_file: PathBuf,
+    key_id: Option<String>,
+    key: ClientKey,
+    token_url: Url,
+    scopes: String,
+    use_dpop: bool,
+    dpop: DpopKey,
+    /// The authorization server's last `DPoP-Nonce`.
+    as_nonce: Option<String>,
+    /// The resource server's last `DPoP-Nonce`.
+    rs_nonce: Option<String>,
+    token: Option<AccessToken>,
+}
+
+impl std::fmt::Debug for OAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OAuth")
+            .field("client_id", &self.client_id)
+            .field("token_url", &self.token_url.as_str())
+            .field("dpop", &self.use_dpop)
+            .field("key", &self.key)
+            .finish_non_exhaustive()
+    }
+}
+
+impl OAuth {
+    /// Reads the key named by the config; nothing is requested yet.
+    pub fn new(cfg: &crate::config::OktaConfig, org: &Url) -> anyhow::Result<OAuth> {
+        let name = &cfg.name;
+        let client_id = cfg.client_id.clone().ok_or_else(|| anyhow::anyhow!("org `{name}`: client_id is required with auth = \"oauth\""))?;
+        let key_file = cfg
+            .private_key_file
+            .clone()
+            .ok_or_else(|| anyhow::anyhow!("org `{name}`: private_key_file is required with auth = \"oauth\""))?;
+        let key = ClientKey::load(&key_file).map_err(|e| anyhow::anyhow!("org `{name}`: {e}"))?;
+        Ok(OAuth {
+            org: name.clone(),
+            client_id,
+            key_file,
+            key_id: cfg.key_id.clone(),
+            key,
+            token_url: org.join("/oauth2/v1/token").expect("a valid path"),
+            scopes: cfg.scopes.join(" "),
+            use_dpop: cfg.dpop,
+            dpop: DpopKey::generate(),
+            as_nonce: None,
+            rs_nonce: None,
+            token: None,
+        })
+    }
+
+    /// Reads the key file again (after the token endpoint refused us: keys get rotated).
+    pub fn reload_key(&mut self) -> Result<(), KeyError> {
+        self.key = ClientKey::load(&self.key_file)?;
+        Ok(())
+    }
+
+    /// A few words for `oktawatch check`.
+    pub fn describe(&self) -> String {
+        let kind = match &self.token {
+            Some(t) if t.dpop => "a DPoP-bound token",
+            Some(_) => "a Bearer token",
+            None => "no token",
+        };
+        format!("OAuth app {} ({:?} client assertion), {kind}", self.client_id, self.key.alg)
+    }
+
+    /// Drops the token (the API refused it); the next request gets a new one.
+    pub fn forget_token(&mut self) {
+        self.token = None;
+    }
+
+    /// Has a token that is not due for renewal, or gets one.
+    pub async fn ensure_token(&mut self, http: &reqwest::Client) -> Result<(), TokenError> {
+        let now = Instant::now();
+        if let Some(t) = &self.token {
+            if now < t.renew_at {
+                return Ok(());
+            }
+            if now < t.expires_at {
+                tracing::info!(
+                    org = %self.org,
+                    "renewing the OAuth access token ({:.1?} before it expires)",
+                    t.expires_at - now
+                );
+            } else {
+                tracing::info!(org = %self.org, "renewing the OAuth access token (it has expired)");
+            }
+        }
+        match self.request_token(http).await {
+            Ok(t) => {
+                self.token = Some(t);
+                Ok(())
+            }
+            Err(e @ TokenError::Unavailable(_)) if self.token.as_ref().is_some_and(|t| now < t.expires_at) => {
+                tracing::warn!(org = %self.org, "{e}; using the current token until it expires");
+                Ok(())
+            }
+            Err(e) => {
+                self.token = None;
+                Err(e)
+            }
+        }
+    }
+
+    /// `Authorization` (and `DPoP`) for a request; call [`OAuth::ensure_token`] first.
+    pub fn headers(&self, method: &str, url: &Url) -> Result<Vec<(HeaderName, HeaderValue)>, TokenError> {
+        let t = self.token.as_ref().ok_or_else(|| TokenError::Unavailable("no access token yet".into()))?;
+        let scheme = if t.dpop { "DPoP" } else { "Bearer" };
+        let auth = sensitive(&format!("{scheme} {}", t.value.0))
+            .ok_or_else(|| TokenError::Unavailable("the access token has characters a header cannot carry".into()))?;
+        let mut out = vec![(AUTHORIZATION, auth)];
+        if t.dpop {
+            let proof = self
+                .dpop
+                .proof(method, &htu(url), self.rs_nonce.as_deref(), Some(&t.value.0))
+                .map_err(|e| TokenError::Unavailable(format!("signing a DPoP proof: {e}")))?;
+            out.push((HeaderName::from_static("dpop"), sensitive(&proof).expect("base64url")));
+        }
+        Ok(out)
+    }
+
+    /// Reads an API answer: keeps its `DPoP-Nonce`; true when it is a 401
+    /// asking for a (new) nonce, to be retried.
+    pub fn note_api_answer(&mut self, status: u16, headers: &reqwest::header::HeaderMap) -> bool {
+        let nonce = headers.get("dpop-nonce").and_then(|v| v.to_str().ok()).map(str::to_string);
+        let asks = status == 401
+            && headers
+                .get_all(reqwest::header::WWW_AUTHENTICATE)
+                .iter()
+                .any(|v| v.to_str().is_ok_and(|s| s.contains("use_dpop_nonce")));
+        let fresh = nonce.is_some() && nonce != self.rs_nonce;
+        if nonce.is_some() {
+            self.rs_nonce = nonce;
+        }
+        asks && fresh
+    }
+
+    async fn request_token(&mut self, http: &reqwest::Client) -> Result<AccessToken, TokenError> {
+        let url = self.token_url.as_str().to_string();
+        let mut nonce_retried = false;
+        loop {
+            let kid = self.key_id.as_deref();
+            let assertion = client_assertion(&self.key, kid, &self.client_id, &url)
+                .map_err(|e| TokenError::Unavailable(format!("signing the client assertion: {e}")))?;
+            let body = url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("grant_type", "client_credentials")
+                .append_pair("scope", &self.scopes)
+                .append_pair("client_assertion_type", ASSERTION_TYPE)
+                .append_pair("client_assertion", &assertion)
+                .finish();
+            let mut req = http
+                .post(self.token_url.clone())
+                .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .header(ACCEPT, "application/json");
+            if self.use_dpop {
+                let proof = self
+                    .dpop
+                    .proof("POST", &url, self.as_nonce.as_deref(), None)
+                    .map_err(|e| TokenError::Unavailable(format!("signing a DPoP proof: {e}")))?;
+                req = req.header("dpop", sensitive(&proof).expect("base64url"));
+            }
+            tracing::debug!(org = %self.org, dpop = self.use_dpop, "requesting an OAuth access token from {url}");
+            let resp = req.body(body).send().await.map_err(|e| {
+                TokenError::Unavailable(format!("token request to {url} failed: {}", super::okta::describe_reqwest(&e)))
+            })?;
+            let status = resp.status();
+            if let Some(n) = resp.headers().get("dpop-nonce").and_then(|v| v.to_str().ok()) {
+                self.as_nonce = Some(n.to_string());
+            }
+            let bytes = resp
+                .bytes()
+                .await
+                .map_err(|e| TokenError::Unavailable(format!("reading the answer from {url}: {}", super::okta::describe_reqwest(&e))))?;
+            if status.is_success() {
+                return self.accept(&url, &bytes);
+            }
+            let Ok(err) = serde_json::from_slice::<ErrorAnswer>(&bytes) else {
+                return Err(TokenError::Unavailable(format!(
+                    "the token endpoint {url} answered {status} ({})",
+                    super::okta::snippet(&bytes)
+                )));
+            };
+            if err.error == "use_dpop_nonce" && self.use_dpop && !nonce_retried && self.as_nonce.is_some() {
+                tracing::info!(org = %self.org, "the token endpoint asked for a DPoP nonce (use_dpop_nonce); retrying with it");
+                nonce_retried = true;
+                continue;
+            }
+            if status.is_server_error() || status.as_u16() == 429 {
+                return Err(TokenError::Unavailable(format!(
+                    "the token endpoint {url} answered {status}: {}{}",
+                    err.error,
+                    err.error_description.map(|d| format!(": {d}")).unwrap_or_default()
+                )));
+            }
+            let hint = match err.error.as_str() {
+                "invalid_client" => " (check client_id, the key registered on the app, and key_id)",
+                "invalid_scope" => " (grant the scopes to the app under Okta API Scopes)",
+                "invalid_dpop_proof" if !self.use_dpop => " (the app requires DPoP: set dpop = true)",
+                "invalid_dpop_proof" | "invalid_request" if self.use_dpop => {
+                    " (if the app does not require DPoP, set dpop = false)"
+                }
+                _ => "",
+            };
+            return Err(TokenError::Refused {
+                url,
+                status: status.as_u16(),
+                error: err.error,
+                description: err.error_description,
+                hint,
+            });
+        }
+    }
+
+    fn accept(&self, url: &str, bytes: &[u8]) -> Result<AccessToken, TokenError> {
+        // Never quote a success body: it holds the token.
+        let answer: TokenAnswer = serde_json::from_slice(bytes)
+            .map_err(|_| TokenError::Unavailable(format!("the token endpoint {url} answered with a body that is not a token")))?;
+        let dpop = match answer.token_type.to_ascii_lowercase().as_str() {
+            "dpop" => true,
+            "bearer" => false,
+            other => return Err(TokenError::Unavailable(format!("the token endpoint {url} gave a token of type `{other}`"))),
+        };
+        if dpop && !self.use_dpop {
+            return Err(TokenError::Unavailable(format!("the token endpoint {url} gave a DPoP token without a DPoP proof")));
+        }
+        if answer.access_token.is_empty() || answer.access_token.chars().any(|c| c.is_control() || c == ' ') {
+            return Err(TokenError::Unavailable(format!("the token endpoint {url} gave an unusable access token")));
+        }
+        let life = Duration::from_secs(answer.expires_in.unwrap_or(300).max(1));
+        let now = Instant::now();
+        let ahead = (life / 5).min(Duration::from_secs(60));
+        tracing::info!(
+            org = %self.org,
+            "obtained an OAuth access token ({}, expires in {life:.0?}, scopes {})",
+            if dpop { "DPoP-bound" } else { "Bearer" },
+            self.scopes
+        );
+        Ok(AccessToken { value: Secret(answer.access_token), dpop, renew_at: now + life - ahead, expires_at: now + life })
+    }
+}
+
+fn sensitive(s: &str) -> Option<HeaderValue> {
+    let mut v = HeaderValue::from_str(s).ok()?;
+    v.set_sensitive(true);
+    Some(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jsonwebtoken::{DecodingKey, Validation};
+
+    fn ec_key() -> p256::SecretKey {
+        loop {
+            if let Ok(k) = p256::SecretKey::from_slice(&rand::rng().random::<[u8; 32]>()) {
+                return k;
+            }
+        }
+    }
+
+    #[test]
+    fn assertion_claims_and_signature() {
+        let secret = ec_key();
+        let pem = {
+            use p256::pkcs8::EncodePrivateKey;
+            secret.to_pkcs8_pem(Default::default()).unwrap()
+        };
+        let key = ClientKey::parse(&pem).unwrap();
+        assert_eq!(key.algorithm(), Algorithm::ES256);
+        let url = "https://example.okta.com/oauth2/v1/token";
+        let a = client_assertion(&key, Some("kid-1"), "0oa123", url).unwrap();
+        let b = client_assertion(&key, Some("kid-1"), "0oa123", url).unwrap();
+        let mut v = Validation::new(Algorithm::ES256);
+        v.set_audience(&[url]);
+        v.set_issuer(&["0oa123"]);
+        v.sub = Some("0oa123".into());
+        let public = DecodingKey::from_ec_der(&secret.public_key().to_sec1_bytes());
+        let claims = jsonwebtoken::decode::<AssertionClaims>(&a, &public, &v).unwrap().claims;
+        let other = jsonwebtoken::decode::<AssertionClaims>(&b, &public, &v).unwrap().claims;
+        assert!(claims.exp > claims.iat && claims.exp - claims.iat <= 300);
+        assert_ne!(claims.jti, other.jti, "a fresh jti each time");
+        assert_eq!(jsonwebtoken::decode_header(&a).unwrap().kid.as_deref(), Some("kid-1"));
+        // Another key's signature does not verify.
+        let stranger = DecodingKey::from_ec_der(&ec_key().public_key().to_sec1_bytes());
+        assert!(jsonwebtoken::decode::<AssertionClaims>(&a, &stranger, &v).is_err());
+    }
+
+    #[test]
+    fn key_formats() {
+        let secret = ec_key();
+        let sec1 = secret.to_sec1_pem(Default::default()).unwrap();
+        assert_eq!(ClientKey::parse(&format!("Bag Attributes\n{}", &*sec1)).unwrap().algorithm(), Algorithm::ES256);
+        let mut jwk: serde_json::Value = serde_json::from_str(&secret.to_jwk_string()).unwrap();
+        jwk["kid"] = "k1".into();
+        let k = ClientKey::parse(&jwk.to_string()).unwrap();
+        assert_eq!(k.kid(), Some("k1"));
+        let public = secret.public_key().to_jwk_string();
+        assert!(ClientKey::parse(&public).unwrap_err().contains("public JWK"));
+        let e = ClientKey::parse("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n").unwrap_err();
+        assert!(e.contains("CERTIFICATE"), "{e}");
+        // Errors never quote the key.
+        let d = jwk["d"].as_str().unwrap().to_string();
+        let mut broken = jwk.clone();
+        broken["crv"] = "P-384".into();
+        let e = ClientKey::parse(&broken.to_string()).unwrap_err();
+        assert!(!e.contains(&d));
+        assert!(!format!("{k:?}").contains(&d));
+    }
+
+    #[test]
+    fn dpop_proof_htu_and_ath() {
+        let u = Url::parse("https://x.okta.com/api/v1/logs?after=abc&limit=2#frag").unwrap();
+        assert_eq!(htu(&u), "https://x.okta.com/api/v1/logs");
+        // RFC 9449 section 7.1's example: ath of the token "Kz~8mXK1EalYznwH-LC-1fBAo.4Ljp~zsPE_NeO.gxU".
+        assert_eq!(ath("Kz~8mXK1EalYznwH-LC-1fBAo.4Ljp~zsPE_NeO.gxU"), "fUHyO2r2Z3DZ53EsNrWBb0xWXoaNy59IiKCAqksmQEo");
+        let k = DpopKey::generate();
+        let p = k.proof("GET", &htu(&u), Some("n-1"), Some("tok")).unwrap();
+        let h = jsonwebtoken::decode_header(&p).unwrap();
+        assert_eq!(h.typ.as_deref(), Some("dpop+jwt"));
+        assert_eq!(h.alg, Algorithm::ES256);
+        let jwk = h.jwk.unwrap();
+        assert_eq!(&jwk, k.jwk());
+        let mut v = Validation::new(Algorithm::ES256);
+        v.required_spec_claims.clear();
+        v.validate_exp = false;
+        let c = jsonwebtoken::decode::<ProofClaims>(&p, &DecodingKey::from_jwk(&jwk).unwrap(), &v).unwrap().claims;
+        assert_eq!((c.htm.as_str(), c.htu.as_str(), c.nonce.as_deref()), ("GET", "https://x.okta.com/api/v1/logs", Some("n-1")));
+        assert_eq!(c.ath, Some(ath("tok")));
+        assert!(!format!("{k:?}").contains(&c.jti));
+    }
+
+    #[test]
+    fn secrets_are_not_shown() {
+        let s = Secret("AT-SECRET".into());
+        assert_eq!(format!("{s:?}"), "***");
+        let e = TokenError::Refused {
+            url: "https://x/oauth2/v1/token".into(),
+            status: 401,
+            error: "invalid_client".into(),
+            description: Some("The client_assertion signature is invalid.".into()),
+            hint: "",
+        };
+        assert_eq!(
+            e.to_string(),
+            "the token endpoint https://x/oauth2/v1/token refused the request (401): invalid_client: The client_assertion signature is invalid."
+        );
+    }
+}
