@@ -1,9 +1,6 @@
 //! The oktawatch binary, built by this package (same library, same code) so
 //! that `cargo run -p oktawatch-bench` has it next to the other programs.
 
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> std::process::ExitCode {
     oktawatch::main()
 }

@@ -12,7 +12,8 @@ use crate::runtime::state::StateStore;
 use crate::runtime::watch::Folder;
 use crate::runtime::{Limits, Runtime};
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::os::unix::fs::DirBuilderExt;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -59,14 +60,36 @@ pub fn detection_configs(d: &DetectionsConfig) -> anyhow::Result<BTreeMap<String
 
 /// The runtime, with state persisted under `state_dir` (or in memory).
 pub fn runtime(config: &Config, state_dir: Option<&Path>) -> anyhow::Result<Arc<Runtime>> {
+    runtime_with_cache(config, state_dir, state_dir.map(|d| d.join("cache")))
+}
+
+/// [`runtime`] with the AOT cache somewhere else than the state folder.
+pub fn runtime_with_cache(config: &Config, state_dir: Option<&Path>, cache: Option<PathBuf>) -> anyhow::Result<Arc<Runtime>> {
     let d = &config.detections;
     let (keys, bytes) = (d.state_max_keys, (d.state_max_kb as usize) << 10);
     let state = match state_dir {
         Some(dir) => StateStore::open(&dir.join("detections").join("state.redb"), keys, bytes)?,
         None => StateStore::in_memory(keys, bytes),
     };
-    let cache = state_dir.map(|d| d.join("cache"));
     Ok(Arc::new(Runtime::new(limits(d), Arc::new(state), detection_configs(d)?, cache)?))
+}
+
+/// Where one-shot commands keep compiled detections between runs:
+/// `$OKTAWATCH_CACHE_DIR`, else `$XDG_CACHE_HOME/oktawatch`, else
+/// `~/.cache/oktawatch`. None (compile every time) when it cannot be created.
+pub fn user_cache_dir() -> Option<PathBuf> {
+    let env = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
+    let dir = env("OKTAWATCH_CACHE_DIR")
+        .or_else(|| env("XDG_CACHE_HOME").map(|d| d.join("oktawatch")))
+        .or_else(|| env("HOME").map(|h| h.join(".cache").join("oktawatch")))?;
+    let made = std::fs::DirBuilder::new().recursive(true).mode(0o700).create(&dir);
+    match made {
+        Ok(()) => Some(dir),
+        Err(e) => {
+            tracing::debug!("no compiled-detection cache at {}: {e}", dir.display());
+            None
+        }
+    }
 }
 
 /// Loads a detections folder, or the built-in pack (written to `scratch`).

@@ -52,7 +52,9 @@ pub fn replay(
     let runtime = if no_detections {
         None
     } else {
-        let rt = super::runtime(&cfg, None)?;
+        // State stays in memory (a replay must not touch the service's);
+        // compiled detections are reused from the user's cache.
+        let rt = super::runtime_with_cache(&cfg, None, super::user_cache_dir())?;
         let dir = detections.or(cfg.detections.dir.clone());
         super::load_detections(&rt, dir.as_deref(), scratch.path())?;
         if repeat_detections > 1 {

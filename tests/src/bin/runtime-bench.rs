@@ -6,6 +6,7 @@
 //!
 //! `cargo run --release -p oktawatch-tests --bin runtime-bench`
 
+use oktawatch::event::JsonValueTrait;
 use oktawatch::event::Event;
 use oktawatch::runtime::state::StateStore;
 use oktawatch::runtime::watch::Folder;
