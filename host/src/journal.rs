@@ -67,6 +67,9 @@ struct Positions {
     /// Offset covered by the saved checkpoint; segments at or past it stay.
     durable: u64,
     closed: bool,
+    /// Threads waiting for the sender's progress (room, drained): the sender
+    /// wakes them only when there are some (a wake-up is a syscall per message).
+    waiters: usize,
 }
 
 struct Shared {
@@ -161,6 +164,7 @@ impl Journal {
                 sent,
                 durable: committed,
                 closed: false,
+                waiters: 0,
             }),
             changed: Condvar::new(),
         });
@@ -187,13 +191,9 @@ impl Journal {
 
     /// Waits up to `timeout` for the sender to make room; true when there is room.
     pub fn wait_room(&self, timeout: Duration) -> bool {
-        let p = self.shared.pos.lock().unwrap();
-        let (p, _) = self
-            .shared
-            .changed
-            .wait_timeout_while(p, timeout, |p| p.committed - p.sent >= self.bound && !p.closed)
-            .unwrap();
-        p.committed - p.sent < self.bound
+        self.shared.wait_progress(timeout, |p| p.committed - p.sent >= self.bound && !p.closed, |p| {
+            p.committed - p.sent < self.bound
+        })
     }
 
     /// Appends a page: its messages, then the commit record. Returns the
@@ -264,14 +264,26 @@ impl Journal {
 
     /// Waits until everything committed is sent, up to `timeout`. True when drained.
     pub fn wait_drained(&self, timeout: Duration) -> bool {
-        let p = self.shared.pos.lock().unwrap();
-        let (p, _) =
-            self.shared.changed.wait_timeout_while(p, timeout, |p| p.sent < p.committed).unwrap();
-        p.sent >= p.committed
+        self.shared.wait_progress(timeout, |p| p.sent < p.committed, |p| p.sent >= p.committed)
     }
 }
 
 impl Shared {
+    /// Waits while `waiting` holds (up to `timeout`), counted as a waiter so
+    /// the sender wakes it; returns `done` on the final positions.
+    fn wait_progress(
+        &self,
+        timeout: Duration,
+        waiting: impl FnMut(&mut Positions) -> bool,
+        done: impl FnOnce(&Positions) -> bool,
+    ) -> bool {
+        let mut p = self.pos.lock().unwrap();
+        p.waiters += 1;
+        let (mut p, _) = self.changed.wait_timeout_while(p, timeout, waiting).unwrap();
+        p.waiters -= 1;
+        done(&p)
+    }
+
     /// Deletes segments entirely before both the send and durable positions.
     fn collect_garbage(&self) {
         let mut p = self.pos.lock().unwrap();
@@ -341,8 +353,11 @@ impl JournalReader {
         let mut p = self.shared.pos.lock().unwrap();
         p.sent = self.pos;
         let gc = p.segments.len() > 1 && p.segments[1] <= p.sent.min(p.durable);
+        let wake = p.waiters > 0;
         drop(p);
-        self.shared.changed.notify_all();
+        if wake {
+            self.shared.changed.notify_all();
+        }
         if gc {
             self.file = None;
             self.shared.collect_garbage();
