@@ -191,7 +191,7 @@ impl Pipeline {
         }
 
         let outcome = match &self.runtime {
-            Some(rt) => rt.process(&fresh),
+            Some(rt) => rt.process_for(&self.name, &fresh),
             None => Default::default(),
         };
 

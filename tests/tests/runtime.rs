@@ -232,6 +232,46 @@ fn windowed_state_survives_restart_and_reload() {
     assert_eq!(rig.wazuh.events().len(), 4);
 }
 
+#[test]
+fn each_org_keeps_its_own_detection_state() {
+    // Two orgs, one detection counting events per user: alice's events in
+    // one org must not count toward alice in the other.
+    let rig = Rig::new(&["probe-window"]);
+    let second = Okta::start(EmulatorOptions { token: "second-org-token".into(), ..Default::default() });
+    let text = std::fs::read_to_string(&rig.cfg).unwrap().replace(
+        "[wazuh]",
+        &format!("[[okta]]\nname = \"second\"\norg_url = \"{}\"\ntoken_env = \"SECOND_TOKEN\"\npoll_interval = \"1s\"\n\n[wazuh]", second.url()),
+    );
+    std::fs::write(&rig.cfg, text).unwrap();
+    let shape = |_: usize, e: &mut Value| {
+        e["eventType"] = "test.window".into();
+        e["actor"]["alternateId"] = "alice".into();
+    };
+    let first_org = events(3, "org-a", shape);
+    let second_org = events(2, "org-b", shape);
+    let host = Host::start(
+        &["run", "--config", rig.cfg.to_str().unwrap()],
+        &[("OKTAWATCH_TEST_TOKEN", TOKEN), ("SECOND_TOKEN", "second-org-token")],
+    );
+    rig.okta.push(first_org[..2].to_vec());
+    second.push(second_org.clone());
+    let mut early: Vec<String> = first_org[..2].iter().map(uuid_of).collect();
+    early.extend(second_org.iter().map(uuid_of));
+    rig.wait_raw(&early);
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(rig.wazuh.alerts().is_empty(), "4 events over two orgs counted together: {:?}", rig.wazuh.alerts());
+
+    // The third in the first org is that org's third.
+    rig.okta.push(first_org[2..].to_vec());
+    rig.wait_alerts("test-window", 1);
+    let a = &alerts_of(&rig.wazuh, "test-window")[0];
+    assert_eq!(title(a), "3 window events for alice", "{a}");
+    assert_eq!(a["org"], "test", "{a}");
+    assert_eq!(a["event"]["uuid"], uuid_of(&first_org[2]).as_str());
+    stop(host);
+    assert_eq!(alerts_of(&rig.wazuh, "test-window").len(), 1);
+}
+
 /// The raw events (uuid) and the test-reload alerts (title, event uuid), in socket order.
 enum Item {
     Raw(String),

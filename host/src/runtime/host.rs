@@ -87,6 +87,9 @@ pub struct HostCtx {
     pub budget: Budget,
     /// The current event's time: "now" for state.
     pub now_ms: i64,
+    /// The org of the page in hand: state keys live under it, so that one
+    /// org's counts never mix with another's ("" for replays and tests).
+    pub namespace: Arc<str>,
     log_window: Instant,
     log_count: u32,
     pub logs_dropped: u64,
@@ -101,6 +104,7 @@ impl HostCtx {
             id,
             budget: Budget::start(Duration::from_millis(10)),
             now_ms: 0,
+            namespace: "".into(),
             log_window: Instant::now(),
             log_count: 0,
             logs_dropped: 0,
@@ -113,6 +117,15 @@ impl HostCtx {
 
     fn state(&self) -> std::sync::MutexGuard<'_, DetectionState> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A guest's state key, under the org's namespace.
+    fn key<'k>(&self, key: &'k str) -> std::borrow::Cow<'k, str> {
+        if self.namespace.is_empty() {
+            key.into()
+        } else {
+            format!("{}\u{1f}{key}", self.namespace).into()
+        }
     }
 }
 
@@ -234,6 +247,7 @@ impl state::Host for HostCtx {
     fn get(&mut self, key: String) -> wasmtime::Result<Option<Vec<u8>>> {
         check_key(&key)?;
         let now = self.now_ms;
+        let key = self.key(&key);
         Ok(self.state().get(&key, now))
     }
     fn set(&mut self, key: String, value: Vec<u8>, ttl_ms: u64) -> wasmtime::Result<()> {
@@ -242,33 +256,39 @@ impl state::Host for HostCtx {
             wasmtime::bail!("state value of {} bytes: at most {MAX_VALUE}", value.len());
         }
         let now = self.now_ms;
+        let key = self.key(&key);
         self.state().set(&key, value, ttl_ms, now);
         Ok(())
     }
     fn remove(&mut self, key: String) -> wasmtime::Result<()> {
         check_key(&key)?;
+        let key = self.key(&key);
         self.state().remove(&key);
         Ok(())
     }
     fn count(&mut self, key: String, window_ms: u64) -> wasmtime::Result<u32> {
         check_key(&key)?;
         let now = self.now_ms;
+        let key = self.key(&key);
         Ok(self.state().count(&key, window_ms, now, true))
     }
     fn peek_count(&mut self, key: String, window_ms: u64) -> wasmtime::Result<u32> {
         check_key(&key)?;
         let now = self.now_ms;
+        let key = self.key(&key);
         Ok(self.state().count(&key, window_ms, now, false))
     }
     fn distinct(&mut self, key: String, member: String, window_ms: u64) -> wasmtime::Result<u32> {
         check_key(&key)?;
         check_key(&member)?;
         let now = self.now_ms;
+        let key = self.key(&key);
         Ok(self.state().distinct(&key, &member, window_ms, now))
     }
     fn peek_distinct(&mut self, key: String, window_ms: u64) -> wasmtime::Result<Vec<String>> {
         check_key(&key)?;
         let now = self.now_ms;
+        let key = self.key(&key);
         Ok(self.state().members(&key, window_ms, now))
     }
     fn last_seen(&mut self, key: String, value: String, ttl_ms: u64) -> wasmtime::Result<Option<(String, i64)>> {
@@ -277,6 +297,7 @@ impl state::Host for HostCtx {
             wasmtime::bail!("state value of {} bytes: at most {MAX_VALUE}", value.len());
         }
         let now = self.now_ms;
+        let key = self.key(&key);
         Ok(self.state().last_seen(&key, &value, ttl_ms, now))
     }
 }

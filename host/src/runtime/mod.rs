@@ -434,7 +434,7 @@ impl Runtime {
     /// Runs one detection on events outside the installed set (`oktawatch test`).
     pub fn run_one(&self, det: &Arc<Loaded>, events: &[Arc<Event>]) -> Outcome {
         let idx: Vec<usize> = (0..events.len()).filter(|&i| det.subscribes(events[i].event_type())).collect();
-        self.run_detection(det, events, &idx)
+        self.run_detection(det, &"".into(), events, &idx)
     }
 
     /// Gives the next call a budget of `cpu` (see [`host::Budget`]).
@@ -465,8 +465,15 @@ impl Runtime {
         }
     }
 
-    /// Runs every subscribed detection on a page of events.
+    /// Runs every subscribed detection on a page of events, with state outside any org's namespace.
     pub fn process(&self, events: &[Arc<Event>]) -> Outcome {
+        self.process_for("", events)
+    }
+
+    /// Runs every subscribed detection on a page of one org's events; the
+    /// detections' state keys live under the org's name.
+    pub fn process_for(&self, org: &str, events: &[Arc<Event>]) -> Outcome {
+        let org: Arc<str> = org.into();
         let set = self.current();
         if set.detections.is_empty() {
             return Outcome::default();
@@ -484,7 +491,7 @@ impl Runtime {
             .par_iter()
             .enumerate()
             .filter(|(_, w)| !w.is_empty())
-            .map(|(d, w)| self.run_detection(&set.detections[d], events, w))
+            .map(|(d, w)| self.run_detection(&set.detections[d], &org, events, w))
             .collect();
         let mut out = Outcome::default();
         for r in results {
@@ -497,7 +504,7 @@ impl Runtime {
         out
     }
 
-    fn run_detection(&self, det: &Arc<Loaded>, events: &[Arc<Event>], indexes: &[usize]) -> Outcome {
+    fn run_detection(&self, det: &Arc<Loaded>, org: &Arc<str>, events: &[Arc<Event>], indexes: &[usize]) -> Outcome {
         let mut out = Outcome::default();
         let mut slot = det.slot.lock().unwrap();
         let mut clock = i64::MIN;
@@ -512,7 +519,7 @@ impl Runtime {
                 tracing::info!(detection = %det.info.id, "quarantine over; running it again");
             }
             let started = Instant::now();
-            let result = self.call(det, &mut slot, ev, &mut clock);
+            let result = self.call(det, &mut slot, org, ev, &mut clock);
             det.counters.nanos.fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
             det.counters.events.fetch_add(1, Ordering::Relaxed);
             match result {
@@ -566,6 +573,7 @@ impl Runtime {
         &self,
         det: &Loaded,
         slot: &mut Slot,
+        org: &Arc<str>,
         ev: &Arc<Event>,
         clock: &mut i64,
     ) -> Result<Vec<bindings::Alert>, (Failure, Vec<bindings::Alert>)> {
@@ -577,6 +585,9 @@ impl Runtime {
         let now = ev.published_ms().unwrap_or(if *clock == i64::MIN { 0 } else { *clock });
         *clock = (*clock).max(now);
         inst.store.data_mut().now_ms = now;
+        if *inst.store.data().namespace != **org {
+            inst.store.data_mut().namespace = org.clone();
+        }
         let res = inst.store.data_mut().table.push(EventRef(ev.clone())).map_err(|e| {
             (Failure::Limit(format!("resource table: {e}")), Vec::new())
         })?;
