@@ -11,7 +11,7 @@ use rsa::pkcs1::EncodeRsaPrivateKey;
 use rsa::pkcs8::{EncodePrivateKey, LineEnding};
 use rsa::traits::PublicKeyParts;
 use serde_json::{Value, json};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 const LONG: Duration = Duration::from_secs(60);
@@ -112,7 +112,7 @@ fn assert_no_secrets(s: &Setup, output: &str) {
     }
     assert!(!secrets.is_empty());
     let mut texts = vec![("the output".to_string(), output.to_string())];
-    for f in walk(&s.dir.path().join("state")) {
+    for f in files_under(&s.dir.path().join("state")) {
         if let Ok(bytes) = std::fs::read(&f) {
             texts.push((f.display().to_string(), String::from_utf8_lossy(&bytes).into_owned()));
         }
@@ -122,17 +122,6 @@ fn assert_no_secrets(s: &Setup, output: &str) {
             assert!(!text.contains(secret.as_str()), "{what} leaked into {place}");
         }
     }
-}
-
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    if let Ok(rd) = std::fs::read_dir(dir) {
-        for e in rd.flatten() {
-            let p = e.path();
-            if p.is_dir() { out.extend(walk(&p)) } else { out.push(p) }
-        }
-    }
-    out
 }
 
 #[test]

@@ -41,7 +41,7 @@ fn assert_no_token(what: &str, text: &str) {
 
 /// No file under `dir` holds the token.
 fn assert_no_token_in_files(dir: &Path) {
-    for entry in walk(dir) {
+    for entry in files_under(dir) {
         if let Ok(bytes) = std::fs::read(&entry) {
             assert!(
                 !String::from_utf8_lossy(&bytes).contains(TOKEN),
@@ -50,17 +50,6 @@ fn assert_no_token_in_files(dir: &Path) {
             );
         }
     }
-}
-
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    if let Ok(rd) = std::fs::read_dir(dir) {
-        for e in rd.flatten() {
-            let p = e.path();
-            if p.is_dir() { out.extend(walk(&p)) } else { out.push(p) }
-        }
-    }
-    out
 }
 
 #[test]
