@@ -460,11 +460,10 @@ impl Config {
         if self.detections.timeout < Duration::from_millis(1) {
             p.push("detections.timeout: at least 1ms".into());
         }
-        if let Some(m) = &self.metrics {
-            if m.listen.parse::<std::net::SocketAddr>().is_err() {
+        if let Some(m) = &self.metrics
+            && m.listen.parse::<std::net::SocketAddr>().is_err() {
                 p.push(format!("metrics.listen: `{}` is not an address:port such as 127.0.0.1:9464", m.listen));
             }
-        }
         if p.is_empty() { Ok(()) } else { Err(Problems(p)) }
     }
 }

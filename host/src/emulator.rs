@@ -401,16 +401,14 @@ fn answer(
             break;
         }
         next_index = i + 1;
-        if let (Some(since), Some(p)) = (since, published) {
-            if *p < since {
+        if let (Some(since), Some(p)) = (since, published)
+            && *p < since {
                 continue;
             }
-        }
-        if let (Some(until), Some(p)) = (until, published) {
-            if *p >= until {
+        if let (Some(until), Some(p)) = (until, published)
+            && *p >= until {
                 continue;
             }
-        }
         if count > 0 {
             body.push(',');
         }

@@ -308,6 +308,7 @@ pub struct JournalReader {
 impl JournalReader {
     /// The next unsent message, waiting for one; `None` once the journal is
     /// closed and everything committed was read. Call [`Self::ack`] after sending it.
+    #[allow(clippy::should_implement_trait)] // it lends from self: not an Iterator
     pub fn next(&mut self) -> Result<Option<&[u8]>, JournalError> {
         loop {
             let (committed, seg_start, seg_end) = {
@@ -418,18 +419,13 @@ fn scan_segment(path: &Path, start: u64) -> Result<(u64, Vec<Commit>), JournalEr
     let mut last_commit_end = start;
     let mut commits = Vec::new();
     let mut rec = Vec::new();
-    loop {
-        match read_record(&mut r, &mut rec) {
-            Ok((kind, len)) => {
-                pos += HEADER + len;
-                if kind == KIND_COMMIT {
-                    last_commit_end = pos;
-                    commits.push(Commit { end: pos, payload: rec.clone() });
-                } else if kind != KIND_MESSAGE {
-                    break;
-                }
-            }
-            Err(_) => break,
+    while let Ok((kind, len)) = read_record(&mut r, &mut rec) {
+        pos += HEADER + len;
+        if kind == KIND_COMMIT {
+            last_commit_end = pos;
+            commits.push(Commit { end: pos, payload: rec.clone() });
+        } else if kind != KIND_MESSAGE {
+            break;
         }
     }
     Ok((last_commit_end, commits))

@@ -233,11 +233,10 @@ impl Pipeline {
         if let Some(d) = self.dedup.as_mut() {
             d.insert_all(&keys).context("recording delivered event ids")?;
         }
-        if let Some(rt) = &self.runtime {
-            if let Err(e) = rt.state_store().flush() {
+        if let Some(rt) = &self.runtime
+            && let Err(e) = rt.state_store().flush() {
                 tracing::error!("saving detection state: {e}");
             }
-        }
         match &self.checkpoint {
             Some(cp) => {
                 cp.save(cursor.or(self.cursor.as_deref()), end)?;

@@ -202,14 +202,13 @@ fn run_case(rt: &Runtime, det: &Arc<crate::runtime::Loaded>, case: &Case, name: 
         problems.push(format!("failed on event {i}: {f}"));
     }
     let e = &case.expect;
-    if e.fires != !alerts.is_empty() {
+    if e.fires == alerts.is_empty() {
         problems.push(if e.fires { "expected an alert, got none".into() } else { "expected no alert".into() });
     }
-    if let Some(n) = e.count {
-        if alerts.len() != n {
+    if let Some(n) = e.count
+        && alerts.len() != n {
             problems.push(format!("expected {n} alert(s), got {}", alerts.len()));
         }
-    }
     let matching = match &e.title {
         Some(t) => {
             let m = alerts.iter().find(|(title, _)| title.contains(t.as_str()));
@@ -220,11 +219,10 @@ fn run_case(rt: &Runtime, det: &Arc<crate::runtime::Loaded>, case: &Case, name: 
         }
         None => alerts.first(),
     };
-    if let (Some(sev), Some((_, got))) = (&e.severity, matching) {
-        if !sev.eq_ignore_ascii_case(got) {
+    if let (Some(sev), Some((_, got))) = (&e.severity, matching)
+        && !sev.eq_ignore_ascii_case(got) {
             problems.push(format!("expected severity {sev}, got {got}"));
         }
-    }
     let passed = problems.is_empty();
     let detail = if passed {
         match alerts.first() {

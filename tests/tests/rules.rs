@@ -168,11 +168,10 @@ fn descends_from(rules: &HashMap<u32, &Rule>, rule: u32, ancestor: u32) -> bool 
         if r == ancestor {
             return true;
         }
-        if visited.insert(r) {
-            if let Some(rule) = rules.get(&r) {
+        if visited.insert(r)
+            && let Some(rule) = rules.get(&r) {
                 todo.extend(&rule.parents);
             }
-        }
     }
     false
 }

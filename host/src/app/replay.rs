@@ -163,8 +163,7 @@ fn from_okta(
     let (span, started) = ((until - since).num_milliseconds().max(1) as f64, Instant::now());
     let mut last = Instant::now();
     tracing::info!(org = %org_cfg.name, "backfill from {since} to {until}");
-    loop {
-        let Some(page) = rt.block_on(source.fetch(&url, &mut shutdown)) else { break };
+    while let Some(page) = rt.block_on(source.fetch(&url, &mut shutdown)) {
         let n = page.events.len();
         let events = page.parse_events(&org_cfg.name, stats);
         pipeline.handle_page(events, None)?;

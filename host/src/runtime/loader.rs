@@ -107,11 +107,10 @@ pub fn compile_bytes(engine: &Engine, bytes: &[u8], cache: Option<&Path>) -> Res
     };
     let component = Component::new(engine, &component_bytes).map_err(|e| LoadError::Compile(e.into()))?;
     check_imports(engine, &component)?;
-    if let Some(file) = &cached {
-        if let Err(e) = write_cache(&component, file) {
+    if let Some(file) = &cached
+        && let Err(e) = write_cache(&component, file) {
             tracing::warn!("cannot write the compile cache {}: {e:#}", file.display());
         }
-    }
     Ok(Compiled { component, sha256, from_cache: false })
 }
 
