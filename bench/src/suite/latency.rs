@@ -4,6 +4,10 @@
 //! visible on the emulator one at a time at an interval out of step with the
 //! poll; the time from each one becoming visible to its alert arriving on
 //! the socket is recorded. Baseline: the poll interval.
+//!
+//! With event hooks on, each event is also POSTed to the service's hook
+//! listener as Okta would push it, and the time is taken from the POST: the
+//! path that does not wait for the next poll.
 
 use super::{Ctx, Okta, start_service, pct, run_config};
 use crate::corpus::Generator;
@@ -19,12 +23,29 @@ pub struct Figures {
     pub missing: usize,
 }
 
-pub fn measure(ctx: &Ctx, samples: usize) -> Figures {
-    let dir = ctx.path("latency");
+/// The shared secret of the bench's hook listener.
+const HOOK_SECRET: &str = "bench-hook-secret-not-a-secret";
+
+pub fn measure(ctx: &Ctx, samples: usize, hooks: bool) -> Figures {
+    let dir = ctx.path(if hooks { "latency-hooks" } else { "latency" });
     std::fs::create_dir_all(&dir).unwrap();
     let socket = dir.join("queue.sock");
     let okta = Okta::start();
-    let cfg = run_config(&dir, &okta.emulator.url(), &socket, &ctx.pack, "");
+    let hook_url = hooks.then(|| {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        format!("http://127.0.0.1:{port}/hooks/okta/bench")
+    });
+    let extra = match &hook_url {
+        Some(url) => {
+            std::fs::write(dir.join("hook-secret"), HOOK_SECRET).unwrap();
+            let listen = url.trim_start_matches("http://").split('/').next().unwrap().to_string();
+            format!("hook_secret_file = \"{}\"\n\n[hooks]\nlisten = \"{listen}\"\n", dir.join("hook-secret").display())
+        }
+        None => String::new(),
+    };
+    let cfg = run_config(&dir, &okta.emulator.url(), &socket, &ctx.pack, &extra);
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let post = hook_url.map(|url| (url, tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap(), reqwest::Client::new()));
 
     // The socket, in a thread of this process: alert arrival times by event uuid.
     let sock = UnixDatagram::bind(&socket).unwrap();
@@ -56,8 +77,13 @@ pub fn measure(ctx: &Ctx, samples: usize) -> Figures {
         let mut ev = generator.event("system.api_token.create", 17 + i as u64, None);
         ev["published"] = serde_json::json!(oktawatch::event::format_ms(chrono::Utc::now().timestamp_millis()));
         let uuid = ev["uuid"].as_str().unwrap().to_string();
+        let body = serde_json::json!({"eventType": "com.okta.event_hook", "data": {"events": [ev.clone()]}});
         okta.emulator.push([ev]);
         visible.push((uuid, crate::mono_ns()));
+        if let Some((url, rt, client)) = &post {
+            let sent = rt.block_on(client.post(url).header("Authorization", HOOK_SECRET).header("Content-Type", "application/json").body(body.to_string()).send());
+            assert!(sent.is_ok_and(|r| r.status().is_success()), "the hook POST was refused");
+        }
         // 1.3 s apart: out of step with the 5 s poll, so arrival phases spread.
         std::thread::sleep(Duration::from_millis(1300));
     }
@@ -75,6 +101,6 @@ pub fn measure(ctx: &Ctx, samples: usize) -> Figures {
         visible.iter().filter_map(|(u, t)| arrived.get(u).map(|a| a.saturating_sub(*t) as f64 / 1e9)).collect();
     lat.sort_by(|a, b| a.partial_cmp(b).unwrap());
     let f = Figures { samples: lat.len(), p50_s: pct(&lat, 0.5), p99_s: pct(&lat, 0.99), missing: samples - lat.len() };
-    eprintln!("  latency: {} samples, p50 {:.2}s p99 {:.2}s, {} missing", f.samples, f.p50_s, f.p99_s, f.missing);
+    eprintln!("  latency{}: {} samples, p50 {:.2}s p99 {:.2}s, {} missing", if hooks { " (event hooks)" } else { "" }, f.samples, f.p50_s, f.p99_s, f.missing);
     f
 }
