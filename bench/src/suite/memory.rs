@@ -30,6 +30,7 @@ pub fn measure(ctx: &Ctx, total: u64) -> Figures {
     cmd.args(["replay", "-", "--socket", socket.to_str().unwrap(), "--detections", ctx.pack.to_str().unwrap()])
         .env("RUST_LOG", "warn")
         .env("TMPDIR", ctx.work.path())
+        .env("OKTAWATCH_CACHE_DIR", ctx.path("aot-cache"))
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::from(std::fs::File::create(ctx.path("memory.log")).unwrap()));
