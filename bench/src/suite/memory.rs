@@ -18,6 +18,7 @@ pub struct Figures {
 }
 
 pub fn measure(ctx: &Ctx, total: u64) -> Figures {
+    super::throughput::warm_cache(ctx);
     let long = ctx.path("corpus-long.ndjson");
     crate::corpus::write(&long, total, 5).unwrap();
     let text = std::fs::read(&long).unwrap();

@@ -44,7 +44,7 @@ pub fn run(ctx: &Ctx, label: &str, program: &std::path::Path, args: &[&str]) -> 
 /// Compiles the pack into the bench's AOT cache with a one-event replay, so
 /// the runs below measure a host as it runs after its first start (the
 /// compile itself is figure 4's).
-fn warm_cache(ctx: &Ctx) {
+pub fn warm_cache(ctx: &Ctx) {
     let one = ctx.path("one.ndjson");
     let first = std::fs::read_to_string(&ctx.corpus).ok().and_then(|t| t.lines().next().map(str::to_string)).unwrap_or_default();
     std::fs::write(&one, first + "\n").unwrap();
