@@ -20,38 +20,31 @@ fn main() {
     watch_sources(&pack);
     watch_sources(&sdk);
     let target_dir = pack.join("target");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(&pack)
+        .args(["build", "--release", "--target", "wasm32-unknown-unknown", "--target-dir"])
+        .arg(&target_dir);
+    // Do not leak the outer build's settings into the guest build.
+    for (k, _) in std::env::vars_os() {
+        let k = k.to_string_lossy().into_owned();
+        if k.starts_with("CARGO_") && k != "CARGO_HOME" || k == "RUSTFLAGS" || k == "RUSTC_WRAPPER" || k == "RUSTC_WORKSPACE_WRAPPER" {
+            cmd.env_remove(k);
+        }
+    }
+    let status = cmd.status().expect("running cargo for the detection pack");
+    if !status.success() {
+        panic!(
+            "building the detection pack failed (is the wasm target installed? `rustup target add wasm32-unknown-unknown`)"
+        );
+    }
+    let release = target_dir.join("wasm32-unknown-unknown/release");
     let mut crates: Vec<PathBuf> = std::fs::read_dir(&pack)
         .unwrap()
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.join("Cargo.toml").is_file() && p.file_name().unwrap().to_string_lossy().starts_with("okta-"))
         .collect();
     crates.sort();
-    // One `cargo rustc --crate-type cdylib` per crate: the crates are also
-    // `rlib`s (for native harnesses), and cargo drops `lto` for a crate built
-    // as cdylib and rlib at once. Built alone as cdylib, the .wasm is LTO'd.
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    for dir in &crates {
-        let name = dir.file_name().unwrap().to_string_lossy().into_owned();
-        let mut cmd = Command::new(&cargo);
-        cmd.current_dir(&pack)
-            .args(["rustc", "--quiet", "--release", "--lib", "--crate-type", "cdylib", "-p", &name])
-            .args(["--target", "wasm32-unknown-unknown", "--target-dir"])
-            .arg(&target_dir);
-        // Do not leak the outer build's settings into the guest build.
-        for (k, _) in std::env::vars_os() {
-            let k = k.to_string_lossy().into_owned();
-            if k.starts_with("CARGO_") && k != "CARGO_HOME" || k == "RUSTFLAGS" || k == "RUSTC_WRAPPER" || k == "RUSTC_WORKSPACE_WRAPPER" {
-                cmd.env_remove(k);
-            }
-        }
-        let status = cmd.status().expect("running cargo for the detection pack");
-        if !status.success() {
-            panic!(
-                "building the detection pack ({name}) failed (is the wasm target installed? `rustup target add wasm32-unknown-unknown`)"
-            );
-        }
-    }
-    let release = target_dir.join("wasm32-unknown-unknown/release");
     let mut src = String::from("pub static FILES: &[PackFile] = &[\n");
     for dir in crates {
         let name = dir.file_name().unwrap().to_string_lossy().into_owned();

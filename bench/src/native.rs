@@ -11,47 +11,9 @@ use oktawatch::runtime::state::{DetectionState, StateStore};
 use oktawatch_guest::native::{self, DetectionInfo, Level, NativeDetection, NativeHost, Value, WitAlert};
 use std::sync::{Arc, Mutex};
 
-macro_rules! pack {
-    ($($krate:ident),* $(,)?) => {
-        /// Each crate of the pack: its `native_detection` constructor.
-        pub const PACK: &[fn() -> Box<dyn NativeDetection>] = &[$($krate::native_detection),*];
-    };
-}
-
-pack!(
-    okta_account_lockout,
-    okta_admin_console_new_device,
-    okta_admin_role_granted,
-    okta_aitm_non_browser_replay,
-    okta_anonymizing_proxy_signin,
-    okta_api_token_created,
-    okta_brute_force_user,
-    okta_custom_admin_role_binding,
-    okta_device_token_shared,
-    okta_distributed_brute_force,
-    okta_fastpass_phishing,
-    okta_idp_change,
-    okta_impossible_travel,
-    okta_log_stream_tampering,
-    okta_mfa_bombing_then_success,
-    okta_mfa_disabled_org_wide,
-    okta_mfa_factor_removed_not_reenrolled,
-    okta_mfa_failure_burst,
-    okta_mfa_push_bombing,
-    okta_network_zone_change,
-    okta_oauth_token_reuse_and_secret_read,
-    okta_password_spray,
-    okta_policy_change,
-    okta_rate_limit_violation,
-    okta_risky_app_change,
-    okta_session_cookie_reuse,
-    okta_session_risk_signal,
-    okta_success_after_credential_attack,
-    okta_support_impersonation,
-    okta_support_reset,
-    okta_threatinsight,
-    okta_unauthorized_app_access_burst
-);
+// One module per crate of `detections/` (its `src/lib.rs`, unchanged), and
+// `PACK`: each module's `native_detection` constructor. Written by build.rs.
+include!(concat!(env!("OUT_DIR"), "/pack.rs"));
 
 /// The imports of one detection for one event: the event, the detection's
 /// state and the event clock, as the wasm host's `HostCtx` holds them.
