@@ -5,40 +5,40 @@
 //! `LogEvent` (https://developer.okta.com/docs/reference/api/system-log/).
 
 use crate::Value;
-use crate::bindings::OktaEvent;
+use crate::imports::{self as host, Raw};
 use core::cell::OnceCell;
 
 /// One event, borrowed from the host for the duration of `on_event`.
 pub struct Event<'a> {
-    raw: &'a OktaEvent,
+    raw: Raw<'a>,
     event_type: OnceCell<String>,
 }
 
 impl<'a> Event<'a> {
     #[doc(hidden)]
-    pub fn new(raw: &'a OktaEvent) -> Self {
+    pub fn new(raw: Raw<'a>) -> Self {
         Event { raw, event_type: OnceCell::new() }
     }
 
     /// `eventType`, e.g. `user.session.start`.
     pub fn event_type(&self) -> &str {
-        self.event_type.get_or_init(|| self.raw.event_type())
+        self.event_type.get_or_init(|| host::event_type(self.raw))
     }
     /// `uuid`, or a stable hash of the content when the event has no real uuid.
     pub fn uuid(&self) -> String {
-        self.raw.uuid()
+        host::uuid(self.raw)
     }
     /// `published` in ms since the Unix epoch: the event clock.
     pub fn published_ms(&self) -> i64 {
-        self.raw.published_ms()
+        host::published_ms(self.raw)
     }
     /// Any value by dotted path (`target[0].detailEntry.methodTypeUsed`).
     pub fn get(&self, path: &str) -> Option<Value> {
-        self.raw.get(path)
+        host::get(self.raw, path)
     }
     /// A string by dotted path; `None` when missing, null or not a string.
     pub fn str(&self, path: &str) -> Option<String> {
-        self.raw.get_str(path)
+        host::get_str(self.raw, path)
     }
     /// A string, treating Okta's placeholder strings (`""`, `"null"`, `"unknown"`) as missing.
     pub fn text(&self, path: &str) -> Option<String> {
@@ -54,15 +54,15 @@ impl<'a> Event<'a> {
     }
     /// Length of an array (or keys of an object) by path.
     pub fn len(&self, path: &str) -> Option<u32> {
-        self.raw.len(path)
+        host::len(self.raw, path)
     }
     /// Several values in one host call, in the order asked.
     pub fn get_many(&self, paths: &[String]) -> Vec<Option<Value>> {
-        self.raw.get_many(paths)
+        host::get_many(self.raw, paths)
     }
     /// Several strings in one host call (placeholders such as `"null"` kept).
     pub fn strs(&self, paths: &[String]) -> Vec<Option<String>> {
-        self.raw.get_strs(paths)
+        host::get_strs(self.raw, paths)
     }
     /// Several strings in one host call, Okta's placeholders (`""`, `"null"`, `"unknown"`) as None.
     pub fn texts(&self, paths: &[&str]) -> Vec<Option<String>> {
@@ -71,7 +71,7 @@ impl<'a> Event<'a> {
     }
     /// The whole event as JSON text (costly; prefer the accessors).
     pub fn to_json(&self) -> String {
-        self.raw.to_json()
+        host::to_json(self.raw)
     }
 
     /// True when `eventType` is `name`, or starts with `prefix.` for `prefix.*`.

@@ -232,7 +232,7 @@ display_field!(u32, u64, i32, i64, usize, f64, bool);
 
 /// Writes a line to the host's log, tagged with this detection's id (rate-limited by the host).
 pub mod log {
-    use crate::bindings::oktawatch::detection::log::{Level, log};
+    use crate::imports::{Level, log};
     pub fn debug(message: &str) {
         log(Level::Debug, message)
     }
@@ -259,7 +259,7 @@ pub mod rt {
         Ok(())
     }
 
-    pub fn on_event<D: Detection>(slot: &RefCell<Option<D>>, raw: &bindings::OktaEvent) -> Vec<bindings::Alert> {
+    pub fn on_event<D: Detection>(slot: &RefCell<Option<D>>, raw: crate::imports::Raw<'_>) -> Vec<bindings::Alert> {
         let mut slot = slot.borrow_mut();
         if slot.is_none() {
             match D::new(&Config::default()) {
@@ -276,6 +276,7 @@ pub mod rt {
 }
 
 /// Exports a [`Detection`] as the component's `describe`, `configure` and `on-event`.
+#[cfg(not(all(feature = "native", not(target_arch = "wasm32"))))]
 #[macro_export]
 macro_rules! export_detection {
     ($detection:ty) => {
@@ -300,3 +301,25 @@ macro_rules! export_detection {
         };
     };
 }
+
+/// Exports a [`Detection`] as the component's `describe`, `configure` and `on-event`.
+///
+/// Natively (feature `native`, non-wasm targets) it exports nothing and
+/// defines `pub fn native_detection() -> Box<dyn oktawatch_guest::native::NativeDetection>`
+/// in the detection's crate instead, so many detections link into one binary.
+#[cfg(all(feature = "native", not(target_arch = "wasm32")))]
+#[macro_export]
+macro_rules! export_detection {
+    ($detection:ty) => {
+        /// This crate's detection, for a native harness (see `oktawatch_guest::native`).
+        pub fn native_detection() -> ::std::boxed::Box<dyn $crate::native::NativeDetection> {
+            ::std::boxed::Box::new($crate::native::Instance::<$detection>::new())
+        }
+    };
+}
+
+// Last in the file: the code above keeps its line numbers (they are in the
+// wasm's panic locations), so the pack's .wasm files stay byte-identical.
+mod imports;
+#[cfg(all(feature = "native", not(target_arch = "wasm32")))]
+pub mod native;

@@ -5,7 +5,7 @@
 //! (see [`crate::time`]). State survives host restarts and reloads of a
 //! detection with the same id; the host bounds its size per detection.
 
-use crate::bindings::oktawatch::detection::state as host;
+use crate::imports::state as host;
 
 /// Records one occurrence of `key` now; returns how many fell within `window_ms`.
 pub fn count_in_window(key: &str, window_ms: u64) -> u32 {

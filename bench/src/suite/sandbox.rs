@@ -1,15 +1,15 @@
-//! Figure 2: per-event sandbox cost. Three detections of the pack run
-//! natively (see [`crate::native`]) and as wasm in the host runtime, on the
-//! same events; then the whole pack as wasm (no native build of the pack:
-//! its crates compile only against the wasm guest SDK).
+//! Figure 2: per-event sandbox cost. The whole pack runs natively (its
+//! crates compiled into this binary through the guest SDK's native backend,
+//! see [`crate::native`]) and as wasm in the host runtime, on the same events.
 //!
 //! Costs are CPU time inside the detection calls (the runtime's per-call
 //! counters; the native calls timed the same way), summed over detections,
-//! per corpus event.
+//! per corpus event. Both sides must raise the same alerts.
 
+use crate::native::Native;
 use oktawatch::event::Event;
 use oktawatch::runtime::state::StateStore;
-use oktawatch::runtime::{DetectionSet, LoadOptions, Limits, Runtime, loader};
+use oktawatch::runtime::{Limits, Runtime};
 use std::collections::BTreeMap;
 use std::io::BufRead;
 use std::path::Path;
@@ -19,10 +19,9 @@ use std::time::Instant;
 
 pub struct Figures {
     pub events: usize,
+    pub detections: usize,
     pub native_ns: f64,
-    pub wasm3_ns: f64,
-    pub pack_ns: f64,
-    pub pack_detections: usize,
+    pub wasm_ns: f64,
     pub alerts_native: usize,
     pub alerts_wasm: usize,
 }
@@ -32,62 +31,87 @@ fn read_events(path: &Path, n: usize) -> Vec<Arc<Event>> {
     f.lines().take(n).map(|l| Arc::new(Event::parse(&l.unwrap()).unwrap())).collect()
 }
 
-fn runtime() -> Runtime {
-    Runtime::new(Limits::default(), Arc::new(StateStore::in_memory(100_000, 64 << 20)), BTreeMap::new(), None).unwrap()
-}
-
-/// Sum of the per-call CPU ns of the installed detections, per event, over `events` in pages of 1000.
-fn wasm_ns(rt: &Runtime, events: &[Arc<Event>]) -> (f64, usize) {
-    let mut alerts = 0;
-    for page in events.chunks(1000) {
-        alerts += rt.process(page).alerts.len();
-    }
-    let ns: u64 = rt.current().detections.iter().map(|d| d.counters.nanos.load(Ordering::Relaxed)).sum();
-    (ns as f64 / events.len() as f64, alerts)
+fn state_store() -> Arc<StateStore> {
+    Arc::new(StateStore::in_memory(100_000, 64 << 20))
 }
 
 pub fn measure(corpus: &Path, pack: &Path, n: usize) -> Figures {
     let events = read_events(corpus, n);
 
-    // Native: the same three detections, each call timed.
-    let natives = crate::native::Native::all();
-    let mut out = Vec::new();
-    let mut native_total = 0u128;
-    let mut clock = i64::MIN;
+    // Native: the pack compiled in, each call timed, per detection.
+    let store = state_store();
+    let mut natives = Native::pack(&store);
+    let mut native_per: BTreeMap<String, (u64, u64)> = BTreeMap::new(); // id → (ns, alerts)
     for ev in &events {
-        let now = ev.published_ms().unwrap_or(clock);
-        clock = clock.max(now);
-        for d in natives.iter().filter(|d| d.subscribes(ev.event_type())) {
+        for d in natives.iter_mut().filter(|d| d.subscribes(ev.event_type())) {
             let t = Instant::now();
-            d.on_event(ev, now, &mut out);
-            native_total += t.elapsed().as_nanos();
+            let alerts = d.on_event(ev);
+            let ns = t.elapsed().as_nanos() as u64;
+            let e = native_per.entry(d.info.id.clone()).or_default();
+            e.0 += ns;
+            e.1 += alerts.len() as u64;
         }
     }
-    let native_ns = native_total as f64 / events.len() as f64;
 
-    // The same three as wasm.
-    let rt = runtime();
-    let dets: Vec<_> = natives
+    // The same pack as wasm, in the host runtime, in pages of 1000 as a replay does.
+    let rt = Arc::new(Runtime::new(Limits::default(), state_store(), BTreeMap::new(), None).unwrap());
+    oktawatch::runtime::watch::Folder::load(rt.clone(), pack).unwrap();
+    let mut alerts_wasm = 0;
+    for page in events.chunks(1000) {
+        alerts_wasm += rt.process(page).alerts.len();
+    }
+    let set = rt.current();
+    let wasm_per: BTreeMap<String, (u64, u64)> = set
+        .detections
         .iter()
-        .map(|d| {
-            let c = loader::compile(rt.engine(), &pack.join(format!("{}.wasm", d.id)), None).unwrap();
-            rt.load_compiled(c, &pack.join(d.id), &LoadOptions { fresh_state: true, config: None }).unwrap()
+        .map(|d| (d.info.id.clone(), (d.counters.nanos.load(Ordering::Relaxed), d.counters.alerts.load(Ordering::Relaxed))))
+        .collect();
+
+    let per_event = |ns: u64| ns as f64 / events.len() as f64;
+    let native_total: u64 = native_per.values().map(|v| v.0).sum();
+    let alerts_native: u64 = native_per.values().map(|v| v.1).sum();
+    let wasm_total: u64 = wasm_per.values().map(|v| v.0).sum();
+    let native_ids: Vec<&String> = natives.iter().map(|d| &d.info.id).collect();
+    let wasm_ids: Vec<&String> = wasm_per.keys().collect();
+    if native_ids != wasm_ids {
+        eprintln!("  the native and wasm packs differ: {native_ids:?} vs {wasm_ids:?}");
+    }
+    let mut rows: Vec<(&String, u64, u64, u64, u64)> = wasm_per
+        .iter()
+        .map(|(id, &(wns, wal))| {
+            let (nns, nal) = native_per.get(id).copied().unwrap_or_default();
+            (id, wns, nns, wal, nal)
         })
         .collect();
-    rt.install(DetectionSet::new(dets));
-    let (wasm3_ns, alerts_wasm) = wasm_ns(&rt, &events);
-
-    // The whole pack.
-    let rt = Arc::new(runtime());
-    oktawatch::runtime::watch::Folder::load(rt.clone(), pack).unwrap();
-    let pack_detections = rt.current().detections.len();
-    let (pack_ns, _) = wasm_ns(&rt, &events);
-    let set = rt.current();
-    let mut per: Vec<(u64, u64, &str, u64)> = set.detections.iter().map(|d| (d.counters.nanos.load(Ordering::Relaxed), d.counters.events.load(Ordering::Relaxed), d.info.id.as_str(), d.counters.instantiations.load(Ordering::Relaxed))).collect();
-    per.sort_by(|a, b| b.0.cmp(&a.0));
-    for (ns, calls, id, inst) in per.iter().take(6) {
-        eprintln!("    {id}: {:.1} µs/event over {calls} calls ({:.2} µs/call, {inst} instantiations)", *ns as f64 / events.len() as f64 / 1e3, *ns as f64 / (*calls).max(1) as f64 / 1e3);
+    rows.sort_by(|a, b| b.1.cmp(&a.1));
+    for (id, wns, nns, wal, nal) in rows.iter().take(6) {
+        eprintln!(
+            "    {id}: wasm {:.2} µs/event, native {:.2} µs/event ({:.1}×); alerts {wal} wasm, {nal} native",
+            per_event(*wns) / 1e3,
+            per_event(*nns) / 1e3,
+            *wns as f64 / (*nns).max(1) as f64
+        );
     }
-    eprintln!("  native 3: {native_ns:.0} ns/event ({} alerts); wasm 3: {wasm3_ns:.0} ns/event ({alerts_wasm} alerts); pack ({pack_detections}): {pack_ns:.0} ns/event", out.len());
-    Figures { events: events.len(), native_ns, wasm3_ns, pack_ns, pack_detections, alerts_native: out.len(), alerts_wasm }
+    for (id, _, _, wal, nal) in rows.iter().filter(|r| r.3 != r.4) {
+        eprintln!("    alert counts differ for {id}: {wal} wasm, {nal} native");
+    }
+    let f = Figures {
+        events: events.len(),
+        detections: natives.len(),
+        native_ns: per_event(native_total),
+        wasm_ns: per_event(wasm_total),
+        alerts_native: alerts_native as usize,
+        alerts_wasm,
+    };
+    eprintln!(
+        "  pack ({} detections, {} events): native {:.0} ns/event ({} alerts); wasm {:.0} ns/event ({} alerts); {:.2}×",
+        f.detections,
+        f.events,
+        f.native_ns,
+        f.alerts_native,
+        f.wasm_ns,
+        f.alerts_wasm,
+        f.wasm_ns / f.native_ns
+    );
+    f
 }
