@@ -168,6 +168,31 @@ fn verification_challenge_and_secret_check() {
 }
 
 #[test]
+fn a_client_trickling_its_headers_is_cut_off_and_others_are_served() {
+    use std::io::{Read, Write};
+    let s = setup();
+    let cfg = s.config("1s", "listen = \"127.0.0.1:0\"", "");
+    let _wazuh = Wazuh::bind(&s.socket);
+    let host = start(&cfg);
+    let base = hook_base(&host);
+    let addr = base.trim_start_matches("http://").to_string();
+    // A request line and half a header, then silence: the server closes the
+    // connection once its header timeout passes (read returns end of file).
+    let mut slow = std::net::TcpStream::connect(&addr).unwrap();
+    slow.write_all(b"POST /hooks/okta/test HTTP/1.1\r\nHost: x\r\nAuthoriz").unwrap();
+    slow.set_read_timeout(Some(LONG)).unwrap();
+    // Meanwhile another client is served.
+    let url = format!("{base}/hooks/okta/test");
+    let (status, _) = Http::new(None).post(&url, SECRET, hook_body(&samples("beside-slow")[..1]));
+    assert_eq!(status, 204);
+    let mut buf = Vec::new();
+    let read = slow.read_to_end(&mut buf);
+    assert!(read.is_ok(), "the trickling connection was not closed by the server: {read:?}");
+    let (status, log) = host.terminate(LONG);
+    assert!(status.success(), "{log}");
+}
+
+#[test]
 fn hooked_events_arrive_before_the_next_poll_and_once_across_a_restart() {
     let s = setup();
     let cfg = s.config("30s", "listen = \"127.0.0.1:0\"", "");

@@ -16,7 +16,9 @@
 //! next, with the same dedup as polled pages, so an event reaches Wazuh once
 //! whichever path brings it first. Refusals (401, 404, 405, 400, 413, and 503
 //! when the org's queue is full, so that Okta retries) are counted per org
-//! and status in [`Counters`].
+//! and status in [`Counters`]. Exposed to the internet, the listener bounds
+//! what a client can hold: 256 connections at once, 10 s for a TLS handshake
+//! and for a request's headers, a time limit on the body.
 
 use crate::config::{HooksConfig, OktaConfig};
 use crate::event::Event;
@@ -37,10 +39,9 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use subtle::ConstantTimeEq;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio_rustls::TlsAcceptor;
-use tokio_rustls::server::TlsStream;
 
 /// Events Okta pushed in one request, parsed, for the org's poll loop.
 pub type HookBatch = Vec<Event>;
@@ -237,24 +238,71 @@ impl Listener {
                 }
             })
             .with_state(app);
-        let stopped = {
-            let mut s = shutdown.clone();
-            async move {
-                let _ = s.changed().await;
-            }
+        tokio::spawn(accept_loop(self.tcp, self.tls, router, shutdown));
+    }
+}
+
+/// Connections served at once; more wait in the kernel's backlog.
+const MAX_CONNECTIONS: usize = 256;
+/// A connection must send a request's headers within this, or it is closed
+/// (a slow client cannot hold a connection open by trickling bytes).
+const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Accepts connections (TLS handshakes in their own tasks, bounded in time),
+/// at most [`MAX_CONNECTIONS`] at once, until `shutdown`.
+async fn accept_loop(tcp: TcpListener, tls: Option<TlsAcceptor>, router: axum::Router, mut shutdown: Shutdown) {
+    let permits = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    loop {
+        let permit = tokio::select! {
+            p = permits.clone().acquire_owned() => p.expect("the semaphore is never closed"),
+            _ = shutdown.changed() => break,
         };
-        match self.tls {
-            Some(acceptor) => {
-                let incoming = TlsIncoming::start(self.tcp, acceptor, shutdown);
-                tokio::spawn(async move {
-                    let _ = axum::serve(incoming, router).with_graceful_shutdown(stopped).await;
-                });
+        let (stream, peer) = tokio::select! {
+            a = tcp.accept() => match a {
+                Ok(x) => x,
+                Err(e) => {
+                    tracing::warn!("event hooks: accepting a connection: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            _ = shutdown.changed() => break,
+        };
+        let (tls, router, shutdown) = (tls.clone(), router.clone(), shutdown.clone());
+        tokio::spawn(async move {
+            let _permit = permit;
+            match tls {
+                None => serve_connection(stream, router, shutdown).await,
+                Some(acceptor) => match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                    Ok(Ok(stream)) => serve_connection(stream, router, shutdown).await,
+                    Ok(Err(e)) => tracing::debug!("event hooks: TLS handshake with {peer}: {e}"),
+                    Err(_) => tracing::debug!("event hooks: TLS handshake with {peer} timed out"),
+                },
             }
-            None => {
-                tokio::spawn(async move {
-                    let _ = axum::serve(self.tcp, router).with_graceful_shutdown(stopped).await;
-                });
+        });
+    }
+}
+
+/// HTTP/1.1 on one connection, with the header timeout; finishes the request
+/// in hand on shutdown.
+async fn serve_connection<I>(io: I, router: axum::Router, mut shutdown: Shutdown)
+where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = hyper_util::service::TowerToHyperService::new(router);
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder.timer(hyper_util::rt::TokioTimer::new()).header_read_timeout(HEADER_TIMEOUT);
+    let conn = builder.serve_connection(hyper_util::rt::TokioIo::new(io), service);
+    tokio::pin!(conn);
+    tokio::select! {
+        r = conn.as_mut() => {
+            if let Err(e) = r {
+                tracing::debug!("event hooks: connection: {e}");
             }
+        }
+        _ = shutdown.changed() => {
+            conn.as_mut().graceful_shutdown();
+            let _ = conn.await;
         }
     }
 }
@@ -365,64 +413,8 @@ fn tls_acceptor(cert: &std::path::Path, key: &std::path::Path) -> anyhow::Result
     Ok(TlsAcceptor::from(Arc::new(config)))
 }
 
-/// TLS connections whose handshake is done, for `axum::serve`. Handshakes
-/// run in their own tasks (bounded in time), so a slow client holds up no one.
-struct TlsIncoming {
-    ready: mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)>,
-    addr: SocketAddr,
-}
-
+/// Longest a TLS handshake may take.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-
-impl TlsIncoming {
-    fn start(tcp: TcpListener, acceptor: TlsAcceptor, mut shutdown: Shutdown) -> TlsIncoming {
-        let addr = tcp.local_addr().expect("a bound listener has an address");
-        let (tx, ready) = mpsc::channel(64);
-        tokio::spawn(async move {
-            loop {
-                let accepted = tokio::select! {
-                    a = tcp.accept() => a,
-                    _ = shutdown.changed() => break,
-                };
-                let (stream, peer) = match accepted {
-                    Ok(x) => x,
-                    Err(e) => {
-                        tracing::warn!("event hooks: accepting a connection: {e}");
-                        tokio::time::sleep(Duration::from_millis(100)).await;
-                        continue;
-                    }
-                };
-                let (acceptor, tx) = (acceptor.clone(), tx.clone());
-                tokio::spawn(async move {
-                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-                        Ok(Ok(tls)) => {
-                            let _ = tx.send((tls, peer)).await;
-                        }
-                        Ok(Err(e)) => tracing::debug!("event hooks: TLS handshake with {peer}: {e}"),
-                        Err(_) => tracing::debug!("event hooks: TLS handshake with {peer} timed out"),
-                    }
-                });
-            }
-        });
-        TlsIncoming { ready, addr }
-    }
-}
-
-impl axum::serve::Listener for TlsIncoming {
-    type Io = TlsStream<TcpStream>;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        match self.ready.recv().await {
-            Some(x) => x,
-            None => std::future::pending().await,
-        }
-    }
-
-    fn local_addr(&self) -> std::io::Result<SocketAddr> {
-        Ok(self.addr)
-    }
-}
 
 #[cfg(test)]
 mod tests {
