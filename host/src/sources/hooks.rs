@@ -198,6 +198,38 @@ struct App {
     orgs: HashMap<String, HookOrg>,
     counters: Arc<Counters>,
     max_body: usize,
+    warnings: WarnLimiter,
+}
+
+/// Refusal warnings: the first of each (org, status) at once, then at most
+/// one per [`WARN_EVERY`] saying how many were not logged (the counters
+/// have them all), so that a client hammering the listener cannot flood the log.
+#[derive(Default)]
+struct WarnLimiter(Mutex<HashMap<(String, u16), (std::time::Instant, u64)>>);
+
+const WARN_EVERY: Duration = Duration::from_secs(10);
+
+impl WarnLimiter {
+    /// `Some(suffix)` when this warning is to be logged.
+    fn allow(&self, org: &str, status: u16) -> Option<String> {
+        let mut seen = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let now = std::time::Instant::now();
+        match seen.get_mut(&(org.to_string(), status)) {
+            Some((last, skipped)) if now.duration_since(*last) < WARN_EVERY => {
+                *skipped += 1;
+                None
+            }
+            Some((last, skipped)) => {
+                let more = std::mem::take(skipped);
+                *last = now;
+                Some(if more > 0 { format!(" ({more} more like it not logged)") } else { String::new() })
+            }
+            None => {
+                seen.insert((org.to_string(), status), (now, 0));
+                Some(String::new())
+            }
+        }
+    }
 }
 
 impl Listener {
@@ -226,6 +258,7 @@ impl Listener {
             orgs: orgs.into_iter().map(|o| (o.name.clone(), o)).collect(),
             counters,
             max_body: self.max_body,
+            warnings: WarnLimiter::default(),
         });
         let fallback_app = app.clone();
         let router = axum::Router::new()
@@ -315,15 +348,20 @@ async fn hook(
     body: Body,
 ) -> Response {
     let Some(o) = app.orgs.get(&org) else {
-        let shown: String = org.chars().take(64).collect();
-        tracing::warn!("event hook request for {shown:?}, which is no hook-enabled org (404)");
+        if let Some(more) = app.warnings.allow(UNKNOWN_ORG, 404) {
+            let shown: String = org.chars().take(64).collect();
+            tracing::warn!("event hook request for {shown:?}, which is no hook-enabled org (404){more}");
+        }
         app.counters.request(UNKNOWN_ORG, StatusCode::NOT_FOUND);
         return Refusal::UnknownOrg.into_response();
     };
     let response = match answer(&app, o, &method, &headers, body).await {
         Ok(r) => r,
         Err(refusal) => {
-            tracing::warn!(org = %o.name, "event hook {method} refused ({}): {refusal}", refusal.status().as_u16());
+            let status = refusal.status().as_u16();
+            if let Some(more) = app.warnings.allow(&o.name, status) {
+                tracing::warn!(org = %o.name, "event hook {method} refused ({status}): {refusal}{more}");
+            }
             refusal.into_response()
         }
     };
@@ -419,6 +457,20 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn refusal_warnings_are_rate_limited() {
+        let w = WarnLimiter::default();
+        assert_eq!(w.allow("a", 401).as_deref(), Some(""));
+        assert_eq!(w.allow("a", 401), None);
+        assert_eq!(w.allow("a", 401), None);
+        assert_eq!(w.allow("a", 404).as_deref(), Some(""), "another status is another warning");
+        assert_eq!(w.allow("b", 401).as_deref(), Some(""), "another org is another warning");
+        // After the quiet period, one line says how many were skipped.
+        w.0.lock().unwrap().get_mut(&("a".to_string(), 401)).unwrap().0 -= WARN_EVERY;
+        assert_eq!(w.allow("a", 401).as_deref(), Some(" (2 more like it not logged)"));
+        assert_eq!(w.allow("a", 401), None);
+    }
 
     #[test]
     fn secrets_compare_whole() {
