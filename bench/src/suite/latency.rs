@@ -31,18 +31,16 @@ pub fn measure(ctx: &Ctx, samples: usize, hooks: bool) -> Figures {
     std::fs::create_dir_all(&dir).unwrap();
     let socket = dir.join("queue.sock");
     let okta = Okta::start();
-    let hook_url = hooks.then(|| {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        format!("http://127.0.0.1:{port}/hooks/okta/bench")
-    });
-    let extra = match &hook_url {
-        Some(url) => {
+    // The hook listener's address: a free loopback port.
+    let listen = hooks.then(|| std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap());
+    let extra = match listen {
+        Some(listen) => {
             std::fs::write(dir.join("hook-secret"), HOOK_SECRET).unwrap();
-            let listen = url.trim_start_matches("http://").split('/').next().unwrap().to_string();
             format!("hook_secret_file = \"{}\"\n\n[hooks]\nlisten = \"{listen}\"\n", dir.join("hook-secret").display())
         }
         None => String::new(),
     };
+    let hook_url = listen.map(|a| format!("http://{a}/hooks/okta/bench"));
     let cfg = run_config(&dir, &okta.emulator.url(), &socket, &ctx.pack, &extra);
     let _ = rustls::crypto::ring::default_provider().install_default();
     let post = hook_url.map(|url| (url, tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap(), reqwest::Client::new()));

@@ -25,7 +25,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use rand::RngExt;
 use sha2::{Digest, Sha256};
 use std::collections::{HashMap, HashSet};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 /// The app as registered in the Admin Console.
 #[derive(Debug, Clone)]
@@ -110,10 +110,6 @@ struct ProofClaims {
 
 /// A refusal: `error`, `error_description`.
 type Refusal = (&'static str, String);
-
-fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
-}
 
 fn random_hex(n: usize) -> String {
     let mut rng = rand::rng();
@@ -225,7 +221,7 @@ impl Server {
         let expires_in = self.app.expires_in.as_secs().max(1);
         self.tokens.insert(
             token.clone(),
-            Issued { expires_ms: now_ms() + expires_in * 1000, jkt, scope: scope.clone(), revoked: false },
+            Issued { expires_ms: super::epoch_ms() + expires_in * 1000, jkt, scope: scope.clone(), revoked: false },
         );
         let body = serde_json::json!({
             "token_type": token_type, "expires_in": expires_in, "access_token": token, "scope": scope,
@@ -261,7 +257,7 @@ impl Server {
             match jsonwebtoken::decode::<AssertionClaims>(assertion, &dk, &validation) {
                 Ok(data) => {
                     let c = data.claims;
-                    if c.exp > now_ms() / 1000 + 3600 {
+                    if c.exp > super::epoch_ms() / 1000 + 3600 {
                         return Err(invalid("The client_assertion token has an expiration too far into the future."));
                     }
                     let Some(jti) = c.jti else {
@@ -317,7 +313,7 @@ impl Server {
         if claims.htu != htu {
             return Err(invalid("The DPoP proof 'htu' does not match the request URL."));
         }
-        let now = now_ms() / 1000;
+        let now = super::epoch_ms() / 1000;
         if claims.iat + 60 < now || claims.iat > now + 5 {
             return Err(invalid("The DPoP proof 'iat' is not recent."));
         }
@@ -350,7 +346,7 @@ impl Server {
         if issued.revoked {
             return Err(refuse(scheme, "invalid_token", "The access token is invalid."));
         }
-        if issued.expires_ms <= now_ms() {
+        if issued.expires_ms <= super::epoch_ms() {
             return Err(refuse(scheme, "invalid_token", "The token has expired."));
         }
         if !issued.scope.split(' ').any(|s| s == "okta.logs.read") {

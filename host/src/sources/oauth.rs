@@ -20,7 +20,7 @@ use rand::RngExt;
 use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderName, HeaderValue};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 use url::Url;
 
 /// The `client_assertion_type` of `private_key_jwt`.
@@ -192,7 +192,7 @@ pub struct AssertionClaims {
 
 /// A signed client assertion for `token_url`.
 pub fn client_assertion(key: &ClientKey, kid: Option<&str>, client_id: &str, token_url: &str) -> jsonwebtoken::errors::Result<String> {
-    let iat = now_epoch();
+    let iat = super::okta::now_epoch();
     let claims = AssertionClaims {
         iss: client_id.into(),
         sub: client_id.into(),
@@ -267,7 +267,7 @@ impl DpopKey {
         let claims = ProofClaims {
             htm: htm.into(),
             htu: htu.into(),
-            iat: now_epoch(),
+            iat: super::okta::now_epoch(),
             jti: random_id(),
             nonce: nonce.map(str::to_string),
             ath: access_token.map(ath),
@@ -290,10 +290,6 @@ pub fn htu(url: &Url) -> String {
 /// `ath`: base64url (no padding) of the SHA-256 of the access token.
 pub fn ath(access_token: &str) -> String {
     B64.encode(Sha256::digest(access_token.as_bytes()))
-}
-
-fn now_epoch() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
 fn random_id() -> String {

@@ -150,7 +150,8 @@ pub struct OktaSource {
     auth_retry: Duration,
 }
 
-fn now_epoch() -> u64 {
+/// Seconds since the Unix epoch.
+pub(crate) fn now_epoch() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
