@@ -24,6 +24,18 @@ pub struct Event {
     key: String,
     /// `published` in ms since the epoch, when it could be read.
     published_ms: Option<i64>,
+    /// Which path brought the event.
+    origin: Origin,
+}
+
+/// Which path brought an event: its message says so when it is not the poller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Origin {
+    /// Polled from the System Log API (or replayed from a file or a backfill).
+    #[default]
+    Poll,
+    /// Pushed to the event hook listener (by whoever holds the hook secret).
+    Hook,
 }
 
 /// Why a line or array element is not an event.
@@ -33,11 +45,54 @@ pub enum EventError {
     NotJson(#[from] sonic_rs::Error),
     #[error("not a JSON object")]
     NotObject,
+    /// Nested deeper than [`MAX_DEPTH`]: refused before any recursive parser sees it.
+    #[error("JSON nested deeper than {MAX_DEPTH} levels")]
+    TooDeep,
+}
+
+/// How deep an event's JSON may nest. Okta's events nest under 10 levels;
+/// every recursive parser and serializer in the host is safe far beyond this.
+pub const MAX_DEPTH: usize = 64;
+
+/// True when `text` nests objects/arrays deeper than `max` levels. A flat
+/// byte scan that knows strings and escapes: no recursion, no allocation,
+/// so any input, however deep or malformed, costs one pass.
+pub fn too_deep(text: &[u8], max: usize) -> bool {
+    let mut depth = 0usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    for &b in text {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_string = false;
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'{' | b'[' => {
+                depth += 1;
+                if depth > max {
+                    return true;
+                }
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    false
 }
 
 impl Event {
     /// Parses one event from its JSON text.
     pub fn parse(text: &str) -> Result<Event, EventError> {
+        if too_deep(text.as_bytes(), MAX_DEPTH) {
+            return Err(EventError::TooDeep);
+        }
         let value: Value = sonic_rs::from_str(text)?;
         if !value.is_object() {
             return Err(EventError::NotObject);
@@ -58,7 +113,18 @@ impl Event {
             _ => format!("h:{:032x}", xxhash_rust::xxh3::xxh3_128(raw.as_bytes())),
         };
         let published_ms = value.get("published").and_then(|v| v.as_str()).and_then(parse_published);
-        Event { raw, value, key, published_ms }
+        Event { raw, value, key, published_ms, origin: Origin::Poll }
+    }
+
+    /// The same event, marked as brought by `origin`.
+    pub fn with_origin(mut self, origin: Origin) -> Event {
+        self.origin = origin;
+        self
+    }
+
+    /// Which path brought the event.
+    pub fn origin(&self) -> Origin {
+        self.origin
     }
 
     /// The JSON text as received.
@@ -69,8 +135,10 @@ impl Event {
         &self.value
     }
     /// The event as a `serde_json` tree (a fresh parse: for rare paths such as shrinking).
+    /// Cannot fail for an event that [`Event::parse`] accepted (at most [`MAX_DEPTH`]
+    /// levels, below serde_json's own limit); an empty object stands in if it ever did.
     pub fn to_serde(&self) -> serde_json::Value {
-        serde_json::from_str(&self.raw).expect("the raw text parsed once already")
+        serde_json::from_str(&self.raw).unwrap_or_else(|_| serde_json::Value::Object(Default::default()))
     }
     /// The dedup key: the uuid, or a content hash for events without a real one.
     pub fn key(&self) -> &str {
@@ -224,6 +292,17 @@ mod tests {
         assert_eq!(e.lookup("target[1].x[0][1]").unwrap().as_i64(), Some(2));
         assert!(e.lookup("target[5].type").is_none());
         assert!(e.lookup("actor.nope").is_none());
+    }
+
+    #[test]
+    fn depth_is_bounded_before_parsing() {
+        let deep = |n: usize| format!("{{\"a\":{}1{}}}", "[".repeat(n), "]".repeat(n));
+        assert!(Event::parse(&deep(MAX_DEPTH - 1)).is_ok());
+        assert!(matches!(Event::parse(&deep(MAX_DEPTH)), Err(EventError::TooDeep)));
+        assert!(matches!(Event::parse(&deep(200_000)), Err(EventError::TooDeep)));
+        // Brackets inside strings (escaped quotes included) do not count.
+        let s = format!("{{\"a\":\"\\\"{}\"}}", "[".repeat(1000));
+        assert!(Event::parse(&s).is_ok(), "{s}");
     }
 
     #[test]

@@ -18,6 +18,7 @@ pub mod metrics;
 pub mod pack;
 pub mod pipeline;
 pub mod runtime;
+pub mod secret_file;
 pub mod sinks;
 pub mod sources;
 pub mod stats;

@@ -29,9 +29,9 @@ pub fn guest(name: &str) -> PathBuf {
     p
 }
 
-/// The public sample events shared with the project.
+/// The public sample events (`tests/fixtures/okta-samples/`, with their sources and licences).
 pub fn samples_path() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/okta-samples/events.ndjson")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/okta-samples/events.ndjson")
 }
 
 /// Where Wazuh's analysisd would be: a Unix datagram socket that records every message.

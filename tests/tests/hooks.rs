@@ -59,7 +59,7 @@ fn hook_base(host: &Host) -> String {
 /// The public samples as Okta would push them now: each with a fresh uuid
 /// and a recent `published` (so that polling, from an hour back, serves them too).
 fn samples(tag: &str) -> Vec<String> {
-    let text = std::fs::read_to_string(samples_path()).expect("../shared/okta-samples/events.ndjson");
+    let text = std::fs::read_to_string(samples_path()).expect("tests/fixtures/okta-samples/events.ndjson");
     let now = now_ms();
     text.lines()
         .filter(|l| !l.trim().is_empty())

@@ -286,7 +286,7 @@ fn oversized_events_arrive_as_valid_json_under_the_limit() {
 #[test]
 fn every_public_sample_replays_intact() {
     let dir = tempfile::Builder::new().prefix("ow").tempdir_in("/tmp").unwrap();
-    let samples = std::fs::read_to_string(samples_path()).expect("../shared/okta-samples/events.ndjson");
+    let samples = std::fs::read_to_string(samples_path()).expect("tests/fixtures/okta-samples/events.ndjson");
     let lines: Vec<&str> = samples.lines().filter(|l| !l.trim().is_empty()).collect();
     assert_eq!(lines.len(), 50);
     // A bad line in the middle must be reported with its number, not dropped silently.
