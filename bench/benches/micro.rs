@@ -91,7 +91,7 @@ fn deliver(c: &mut Criterion) {
         b.iter_batched(
             || {
                 let dir = tempfile::tempdir().unwrap();
-                let (j, _) = Journal::open(dir.path(), u64::MAX, false).unwrap();
+                let (j, _) = Journal::open(dir.path(), u64::MAX, false, 0).unwrap();
                 (dir, j)
             },
             |(dir, mut j)| {

@@ -69,6 +69,13 @@ pub struct MetricsConfig {
     /// `/healthz` turns unhealthy when the source or the sink has been failing this long.
     #[serde(default = "default_unhealthy_after", with = "humantime_serde_opt")]
     pub unhealthy_after: Duration,
+    /// `/healthz` turns unhealthy when an org's poller has not reached the present this long.
+    #[serde(default = "default_unhealthy_lag", with = "humantime_serde_opt")]
+    pub unhealthy_lag: Duration,
+}
+
+fn default_unhealthy_lag() -> Duration {
+    Duration::from_secs(1800)
 }
 
 fn default_metrics_listen() -> String {

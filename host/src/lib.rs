@@ -8,6 +8,7 @@ pub mod app;
 pub mod checkpoint;
 pub mod cli;
 pub mod config;
+pub mod deadletter;
 pub mod dedup;
 pub mod demo_feed;
 pub mod emulator;

@@ -5,7 +5,10 @@
 //! org [`Stats`], per detection counters, the detections folder, the event
 //! hook listener's request counts) and
 //! rendered with `metrics-exporter-prometheus`. `/healthz` answers 503 when
-//! an org's source or sink has been failing longer than `unhealthy_after`.
+//! an org's source or sink has been failing, or its spool has been full,
+//! longer than `unhealthy_after`; when its poller has not reached the present
+//! for longer than `unhealthy_lag`; at once when its sender or task ended;
+//! and while a damaged spool segment is kept for a look.
 
 use crate::journal::SpoolGauge;
 use crate::runtime::Runtime;
@@ -31,6 +34,8 @@ pub struct Telemetry {
     pub runtime: Option<Arc<Runtime>>,
     pub folder: Option<Arc<Folder>>,
     pub unhealthy_after: Duration,
+    /// How long an org's poller may go without reaching the present.
+    pub unhealthy_lag: Duration,
     /// Event hook request and event counts, when hooks are on.
     pub hooks: Option<Arc<crate::sources::hooks::Counters>>,
     recorder: PrometheusRecorder,
@@ -46,7 +51,7 @@ impl Telemetry {
     ) -> Telemetry {
         let recorder = PrometheusBuilder::new().build_recorder();
         let handle = recorder.handle();
-        Telemetry { orgs, runtime, folder, unhealthy_after, hooks: None, recorder, handle }
+        Telemetry { orgs, runtime, folder, unhealthy_after, unhealthy_lag: Duration::from_secs(1800), hooks: None, recorder, handle }
     }
 
     /// The Prometheus text exposition of everything, now.
@@ -73,6 +78,8 @@ impl Telemetry {
             c("oktawatch_messages_delivered_total", &s.delivered);
             c("oktawatch_sink_errors_total", &s.sink_errors);
             c("oktawatch_okta_rate_limited_total", &s.rate_limited);
+            c("oktawatch_dead_letters_total", &s.dead_letters);
+            gauge!("oktawatch_spool_damaged_files", "org" => org.clone()).set(o.spool.damaged().len() as f64);
             for (status, n) in s.requests.lock().unwrap().iter() {
                 let status = if *status == 0 { "none".to_string() } else { status.to_string() };
                 counter!("oktawatch_okta_requests_total", "org" => org.clone(), "status" => status).absolute(*n);
@@ -136,11 +143,26 @@ impl Telemetry {
         let bound = self.unhealthy_after.as_millis() as i64;
         let mut problems = Vec::new();
         for o in &self.orgs {
-            for (what, flag) in [("source (Okta)", &o.stats.source_failing_since_ms), ("sink", &o.stats.sink_failing_since_ms)] {
+            let s = &o.stats;
+            if let Some(why) = s.fatal.reason() {
+                problems.push(format!("org {}: stopped: {why}", o.name));
+            }
+            for (what, flag) in [
+                ("source (Okta) failing", &s.source_failing_since_ms),
+                ("sink failing", &s.sink_failing_since_ms),
+                ("spool full", &s.spool_full_since_ms),
+            ] {
                 let since = flag.load(Ordering::Relaxed);
                 if since != 0 && now_ms - since > bound {
-                    problems.push(format!("org {}: {what} failing for {}s", o.name, (now_ms - since) / 1000));
+                    problems.push(format!("org {}: {what} for {}s", o.name, (now_ms - since) / 1000));
                 }
+            }
+            let caught_up = s.caught_up_ms.load(Ordering::Relaxed);
+            if caught_up != 0 && now_ms - caught_up > self.unhealthy_lag.as_millis() as i64 {
+                problems.push(format!("org {}: the poller has not caught up for {}s", o.name, (now_ms - caught_up) / 1000));
+            }
+            for f in o.spool.damaged() {
+                problems.push(format!("org {}: damaged spool segment kept as {} (see the log; remove it once looked at)", o.name, f.display()));
             }
         }
         if problems.is_empty() {

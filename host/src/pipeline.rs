@@ -9,6 +9,7 @@
 //! (at most the one datagram in flight is repeated).
 
 use crate::checkpoint::CheckpointFile;
+use crate::deadletter::DeadLetters;
 use crate::dedup::{self, DedupSet};
 use crate::envelope::{Envelope, Fit};
 use crate::event::Event;
@@ -24,6 +25,9 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::thread::JoinHandle;
 use std::time::Duration;
+
+/// The most events handled as one journal page (its commit record: 16 bytes each).
+const MAX_BATCH: usize = 50_000;
 
 /// Settings of one pipeline.
 pub struct PipelineOptions {
@@ -55,6 +59,7 @@ pub struct Pipeline {
     dedup: Option<DedupSet>,
     checkpoint: Option<CheckpointFile>,
     suppressor: Suppressor,
+    dead: DeadLetters,
     stats: Arc<Stats>,
     sender: Option<(JoinHandle<()>, Abort)>,
     /// The cursor to resume from (Okta orgs).
@@ -89,24 +94,34 @@ impl Pipeline {
         stats: Arc<Stats>,
     ) -> anyhow::Result<Pipeline> {
         std::fs::create_dir_all(dir).with_context(|| format!("creating the state directory {}", dir.display()))?;
-        let (journal, recovery) = Journal::open(&dir.join("spool"), opts.spool_max_bytes, opts.fsync)?;
+        let checkpoint = opts.checkpoint.then(|| CheckpointFile::new(dir));
+        let saved = match &checkpoint {
+            Some(cp) => cp.load()?,
+            None => None,
+        };
+        let claimed = saved.as_ref().map(|c| c.journal_end).unwrap_or(0);
+        let (journal, recovery) = Journal::open(&dir.join("spool"), opts.spool_max_bytes, opts.fsync, claimed)?;
         if recovery.truncated_bytes > 0 {
             tracing::warn!(org = %opts.name, "spool: cut {} bytes of an unfinished page after a crash; that page will be fetched again", recovery.truncated_bytes);
+        }
+        for r in &recovery.repairs {
+            tracing::error!(
+                org = %opts.name,
+                "spool: {} unreadable bytes in {} ({} damaged range(s)); the messages there are lost, every valid one after them is delivered; the damaged file is kept as {} (remove it once looked at: health stays 503 until then)",
+                r.bytes(), r.segment.display(), r.holes.len(), r.kept.display()
+            );
         }
         let mut dedup = match opts.dedup_max {
             Some(max) => Some(DedupSet::open(dir, max).with_context(|| format!("dedup set in {}", dir.display()))?),
             None => None,
         };
-        let checkpoint = opts.checkpoint.then(|| CheckpointFile::new(dir));
         let mut cursor = None;
         if let Some(cp_file) = &checkpoint {
-            let saved = cp_file.load()?;
-            let mut end = saved.as_ref().map(|c| c.journal_end).unwrap_or(0);
+            let mut end = claimed;
             cursor = saved.and_then(|c| c.cursor);
             // Commits newer than the checkpoint: the crash came between the two.
             let mut adopted = 0;
-            let saved_end = end;
-            for c in recovery.commits.iter().filter(|c| c.end > saved_end) {
+            for c in recovery.commits.iter().filter(|c| c.end > claimed) {
                 let Some((cur, keys)) = decode_commit(&c.payload) else { continue };
                 if let Some(d) = dedup.as_mut() {
                     d.insert_all(&keys)?;
@@ -133,6 +148,7 @@ impl Pipeline {
             dedup,
             checkpoint,
             suppressor: Suppressor::new(opts.suppression),
+            dead: DeadLetters::new(dir, &opts.name, stats.clone()),
             stats,
             sender: None,
             cursor,
@@ -151,10 +167,33 @@ impl Pipeline {
     /// Starts delivering from the journal to `sink`.
     pub fn start_sender(&mut self, sink: Box<dyn Sink>) -> anyhow::Result<()> {
         let abort = Abort::default();
+        let reader = self.journal.reader()?;
         let handle =
-            sinks::spawn_sender(self.name.clone(), self.journal.reader()?, sink, self.stats.clone(), abort.clone());
+            sinks::spawn_sender(self.name.clone(), reader, sink, self.stats.clone(), self.dead.clone(), abort.clone());
         self.sender = Some((handle, abort));
         Ok(())
+    }
+
+    /// The events of a page or hook batch, each parsed once. An element that
+    /// is not an event (not JSON, not an object, nested too deep) is counted,
+    /// kept in the dead-letter file with the reason, and skipped.
+    pub fn parse_page(&self, raws: &[Box<serde_json::value::RawValue>], from: &str) -> Vec<Event> {
+        let mut events = Vec::with_capacity(raws.len());
+        for (i, raw) in raws.iter().enumerate() {
+            match Event::parse(raw.get()) {
+                Ok(e) => events.push(e),
+                Err(e) => {
+                    self.stats.invalid.fetch_add(1, Ordering::Relaxed);
+                    self.dead.put(&format!("element {i} of {from} is not an event ({e})"), raw.get().as_bytes());
+                }
+            }
+        }
+        events
+    }
+
+    /// The org's dead-letter file.
+    pub fn dead_letters(&self) -> &DeadLetters {
+        &self.dead
     }
 
     /// None when there is room in the spool, else the reason (Wazuh down for long).
@@ -170,7 +209,20 @@ impl Pipeline {
     /// to follow after this page (saved with it). A `None` cursor (an event
     /// hook batch) leaves the saved cursor where it was; the batch's dedup
     /// keys are committed and remembered all the same.
-    pub fn handle_page(&mut self, events: Vec<Event>, cursor: Option<&str>) -> anyhow::Result<Handled> {
+    pub fn handle_page(&mut self, mut events: Vec<Event>, cursor: Option<&str>) -> anyhow::Result<Handled> {
+        // A commit record holds 16 bytes per event: huge batches (a hook body of
+        // tiny events) go in parts so that it stays far below the journal's record bound.
+        if events.len() > MAX_BATCH {
+            let mut done = Handled { fresh: 0, duplicates: 0 };
+            while events.len() > MAX_BATCH {
+                let rest = events.split_off(MAX_BATCH);
+                let h = self.handle_page(std::mem::replace(&mut events, rest), None)?;
+                done.fresh += h.fresh;
+                done.duplicates += h.duplicates;
+            }
+            let h = self.handle_page(events, cursor)?;
+            return Ok(Handled { fresh: done.fresh + h.fresh, duplicates: done.duplicates + h.duplicates });
+        }
         let received = events.len();
         self.stats.fetched.fetch_add(events.len() as u64, Ordering::Relaxed);
         let mut fresh: Vec<Arc<Event>> = Vec::with_capacity(events.len());

@@ -4,6 +4,25 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
+/// Why an org can no longer work (its sender or task ended): health answers 503 at once.
+#[derive(Debug, Default)]
+pub struct Fatal {
+    reason: Mutex<Option<String>>,
+    /// Wakes the org's task (a stored permit if it is not waiting yet).
+    pub notify: tokio::sync::Notify,
+}
+
+impl Fatal {
+    /// Records the first reason and wakes the org's task.
+    pub fn set(&self, reason: String) {
+        self.reason.lock().unwrap().get_or_insert(reason);
+        self.notify.notify_one();
+    }
+    pub fn reason(&self) -> Option<String> {
+        self.reason.lock().unwrap().clone()
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct Stats {
     /// Okta answers by HTTP status (0: no answer: timeout, connection error).
@@ -37,6 +56,14 @@ pub struct Stats {
     pub source_errors: AtomicU64,
     /// 429 answers.
     pub rate_limited: AtomicU64,
+    /// Messages or events kept in the dead-letter file instead of delivered.
+    pub dead_letters: AtomicU64,
+    /// Since when (ms) the spool has been full (the source held back); 0 = room.
+    pub spool_full_since_ms: AtomicI64,
+    /// When (ms) the poller last reached the present (a page shorter than the limit).
+    pub caught_up_ms: AtomicI64,
+    /// Set when the org's sender or task ended unexpectedly.
+    pub fatal: Fatal,
 }
 
 impl Stats {
@@ -58,7 +85,7 @@ impl Stats {
     }
     pub fn summary(&self) -> String {
         format!(
-            "{} events fetched, {} sent as raw events, {} duplicates skipped, {} alerts ({} suppressed), {} truncated, {} invalid, {} messages delivered",
+            "{} events fetched, {} sent as raw events, {} duplicates skipped, {} alerts ({} suppressed), {} truncated, {} invalid, {} messages delivered, {} dead letters",
             Self::get(&self.fetched),
             Self::get(&self.events),
             Self::get(&self.duplicates),
@@ -67,6 +94,7 @@ impl Stats {
             Self::get(&self.truncated),
             Self::get(&self.invalid),
             Self::get(&self.delivered),
+            Self::get(&self.dead_letters),
         )
     }
 }

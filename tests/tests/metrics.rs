@@ -2,21 +2,12 @@
 
 use oktawatch_tests::*;
 use serde_json::json;
-use std::io::{Read, Write};
 use std::time::Duration;
 
 const LONG: Duration = Duration::from_secs(60);
 
-/// A plain HTTP/1.1 GET; returns (status, body).
 fn get(addr: &str, path: &str) -> (u16, String) {
-    let mut s = std::net::TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").unwrap();
-    let mut text = String::new();
-    s.read_to_string(&mut text).unwrap();
-    let status = text.split_whitespace().nth(1).unwrap().parse().unwrap();
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
-    (status, body)
+    http_get(addr, path)
 }
 
 /// The value of one series in a Prometheus text exposition.

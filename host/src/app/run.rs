@@ -26,6 +26,12 @@ pub fn run(config_path: &Path) -> anyhow::Result<ExitCode> {
 /// Stops on SIGINT or SIGTERM.
 pub fn shutdown_on_signals() -> watch::Receiver<bool> {
     let (tx, rx) = watch::channel(false);
+    stop_on_signals(tx);
+    rx
+}
+
+/// Sends `true` on `tx` at SIGINT or SIGTERM.
+fn stop_on_signals(tx: watch::Sender<bool>) {
     tokio::spawn(async move {
         use tokio::signal::unix::{SignalKind, signal};
         let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
@@ -36,11 +42,11 @@ pub fn shutdown_on_signals() -> watch::Receiver<bool> {
         }
         let _ = tx.send(true);
     });
-    rx
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
-    let shutdown = shutdown_on_signals();
+    let (stop, shutdown) = watch::channel(false);
+    stop_on_signals(stop.clone());
     let state_dir = config.state.dir.clone();
     std::fs::create_dir_all(&state_dir).with_context(|| format!("creating state.dir {}", state_dir.display()))?;
     let runtime = super::runtime(&config, Some(&state_dir))?;
@@ -70,7 +76,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     }
     let mut hook_orgs = Vec::new();
 
-    let mut tasks = Vec::new();
+    let mut tasks = tokio::task::JoinSet::new();
     let mut telemetry = Vec::new();
     for (org, secret) in config.okta.clone().into_iter().zip(secrets) {
         let stats = Arc::new(Stats::default());
@@ -104,16 +110,21 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             _ => None,
         };
         let shutdown = shutdown.clone();
-        tasks.push(tokio::spawn(async move {
+        let name = org.name.clone();
+        tasks.spawn(async move {
             let result = poll_org(org, source, &mut pipeline, hook_rx, shutdown, &stats).await;
+            if let Err(e) = &result {
+                stats.fatal.set(format!("{e:#}"));
+            }
             let left = tokio::task::spawn_blocking(move || pipeline.finish(Duration::from_secs(5))).await;
             tracing::info!("{}", stats.summary());
-            result.map(|_| left.unwrap_or(0))
-        }));
+            result.map(|_| left.unwrap_or(0)).with_context(|| format!("org `{name}`"))
+        });
     }
     let hook_counters = Arc::new(hooks::Counters::default());
     if let Some(m) = &config.metrics {
         let mut t = crate::metrics::Telemetry::new(telemetry, Some(runtime.clone()), _folder.clone(), m.unhealthy_after);
+        t.unhealthy_lag = m.unhealthy_lag;
         if hook_listener.is_some() {
             t.hooks = Some(hook_counters.clone());
         }
@@ -127,12 +138,22 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         listener.serve(hook_orgs, hook_counters, shutdown.clone());
         tracing::info!("event hooks on {scheme}://{addr}/hooks/okta/<org> for org(s) {}", names.join(", "));
     }
+    // An org task ends only at shutdown; one that ends before (an error, a
+    // panic, a dead sender) stops every org and the process exits non-zero,
+    // so that systemd restarts it (and the restart repairs what can be).
     let mut failed = None;
-    for t in tasks {
-        match t.await {
-            Ok(Ok(_)) => {}
-            Ok(Err(e)) => failed = Some(e),
-            Err(e) => failed = Some(anyhow::anyhow!("an org task panicked: {e}")),
+    while let Some(t) = tasks.join_next().await {
+        let problem = match t {
+            Ok(Ok(_)) => None,
+            Ok(Err(e)) => Some(e),
+            Err(e) => Some(anyhow::anyhow!("an org task panicked: {e}")),
+        };
+        if let Some(e) = problem {
+            if !*shutdown.borrow() {
+                tracing::error!("{e:#}; stopping every org (the service exits non-zero)");
+                let _ = stop.send(true);
+            }
+            failed.get_or_insert(e);
         }
     }
     match failed {
@@ -171,12 +192,18 @@ pub async fn poll_org(
         }
     };
     let mut last_full_report: Option<Instant> = None;
+    stats.caught_up_ms.store(chrono::Utc::now().timestamp_millis(), std::sync::atomic::Ordering::Relaxed);
     loop {
         if *shutdown.borrow() {
             break;
         }
+        if let Some(why) = stats.fatal.reason() {
+            anyhow::bail!("{why}");
+        }
         // Backpressure: hold Okta back while the spool is full.
-        if let Some(e) = pipeline.spool_full() {
+        let full = pipeline.spool_full();
+        Stats::set_failing(&stats.spool_full_since_ms, full.is_some());
+        if let Some(e) = full {
             if last_full_report.is_none_or(|t| t.elapsed() > Duration::from_secs(30)) {
                 tracing::error!(org = %org.name, "{e}");
                 last_full_report = Some(Instant::now());
@@ -186,10 +213,10 @@ pub async fn poll_org(
                 continue;
             }
         }
-        let fetched = with_hooks(source.fetch(&url, &mut shutdown), &mut hooks, pipeline, &org.name).await?;
+        let fetched = or_fatal(stats, with_hooks(source.fetch(&url, &mut shutdown), &mut hooks, pipeline, &org.name)).await?;
         let Some(page) = fetched else { break };
         let n = page.events.len();
-        let events = page.parse_events(&org.name, stats);
+        let events = pipeline.parse_page(&page.events, "a page");
         let next = page.next.to_string();
         let handled = tokio::task::block_in_place(|| pipeline.handle_page(events, Some(&next)))?;
         if handled.duplicates > 0 && hooks.is_some() {
@@ -197,8 +224,9 @@ pub async fn poll_org(
         }
         url = page.next;
         if n < source.page_limit() {
+            stats.caught_up_ms.store(chrono::Utc::now().timestamp_millis(), std::sync::atomic::Ordering::Relaxed);
             let slept = with_hooks(sleep_or_shutdown(org.poll_interval, &mut shutdown), &mut hooks, pipeline, &org.name);
-            if !slept.await? {
+            if !or_fatal(stats, slept).await? {
                 break;
             }
         }
@@ -211,6 +239,14 @@ pub async fn poll_org(
         }
     }
     Ok(())
+}
+
+/// Runs `work`, unless the org's sender fails meanwhile (then its reason is the error).
+async fn or_fatal<T>(stats: &Stats, work: impl std::future::Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
+    tokio::select! {
+        out = work => out,
+        _ = stats.fatal.notify.notified() => Err(anyhow::anyhow!(stats.fatal.reason().unwrap_or_default())),
+    }
 }
 
 /// Runs `work` to its end, handling hook batches meanwhile (not while the spool is full:

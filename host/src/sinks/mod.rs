@@ -3,13 +3,18 @@
 //! A sink is driven by one sender thread that reads the journal in order,
 //! sends each message, and acknowledges it only once delivered. A failing
 //! sink is retried with capped backoff, never skipped: the journal holds the
-//! messages meanwhile.
+//! messages meanwhile. A message that can never be sent (over the datagram
+//! limit, EMSGSIZE) goes to the dead-letter file and delivery moves on. A
+//! spool that cannot be read ends the sender loudly: the org is marked
+//! failed (health 503) and the service exits non-zero, so that the restart
+//! repairs the spool (see [`crate::journal`]).
 
 pub mod file;
 pub mod stdout;
 pub mod wazuh;
 
 use crate::config::{Config, SinkKind};
+use crate::deadletter::DeadLetters;
 use crate::journal::JournalReader;
 use crate::stats::Stats;
 use std::sync::Arc;
@@ -26,6 +31,9 @@ pub enum SinkError {
     /// The destination is full for now (EAGAIN, ENOBUFS).
     #[error("busy: {0}")]
     Busy(std::io::Error),
+    /// This message can never be sent (too large for the destination).
+    #[error("cannot be sent: {0}")]
+    Permanent(String),
 }
 
 pub trait Sink: Send {
@@ -60,17 +68,29 @@ impl Abort {
     }
 }
 
+/// Marks the org failed if the sender thread unwinds (a bug must not leave a silent org).
+struct PanicIsFatal(Arc<Stats>);
+impl Drop for PanicIsFatal {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.fatal.set("the sender thread panicked".into());
+        }
+    }
+}
+
 /// Starts the sender thread: journal → sink, in order, each message acknowledged once delivered.
 pub fn spawn_sender(
     name: String,
     mut reader: JournalReader,
     mut sink: Box<dyn Sink>,
     stats: Arc<Stats>,
+    dead: DeadLetters,
     abort: Abort,
 ) -> JoinHandle<()> {
     std::thread::Builder::new()
         .name(format!("send-{name}"))
         .spawn(move || {
+            let _panic_guard = PanicIsFatal(stats.clone());
             let mut failing_since: Option<Instant> = None;
             let mut last_report = Instant::now() - Duration::from_secs(3600);
             loop {
@@ -82,19 +102,27 @@ pub fn spawn_sender(
                     Ok(Some(m)) => m,
                     Ok(None) => break,
                     Err(e) => {
-                        tracing::error!(org = %name, "reading the spool: {e}");
+                        let why = format!("reading the spool failed: {e}; stopping so that a restart repairs it");
+                        tracing::error!(org = %name, "{why}");
+                        Stats::set_failing(&stats.sink_failing_since_ms, true);
+                        stats.fatal.set(why);
                         return;
                     }
                 };
                 let mut backoff = Duration::from_millis(20);
                 loop {
                     let sent = sink.send(msg);
-                    Stats::set_failing(&stats.sink_failing_since_ms, sent.is_err());
+                    Stats::set_failing(&stats.sink_failing_since_ms, sent.is_err() && !matches!(sent, Err(SinkError::Permanent(_))));
                     match sent {
                         Ok(()) => {
                             if let Some(since) = failing_since.take() {
                                 tracing::info!(org = %name, "{} is back after {:.1?}; draining the spool", sink.describe(), since.elapsed());
                             }
+                            stats.delivered.fetch_add(1, Ordering::Relaxed);
+                            break;
+                        }
+                        Err(SinkError::Permanent(why)) => {
+                            dead.put(&format!("a message of {} bytes {why}", msg.len()), msg);
                             break;
                         }
                         Err(e) => {
@@ -113,7 +141,6 @@ pub fn spawn_sender(
                         }
                     }
                 }
-                stats.delivered.fetch_add(1, Ordering::Relaxed);
                 reader.ack();
             }
             let _ = sink.flush();

@@ -2,9 +2,12 @@
 //!
 //! analysisd unlinks and re-creates the socket when it restarts: on ENOENT,
 //! ECONNREFUSED or ENOTCONN the socket is reconnected and the message sent
-//! again; on EAGAIN/ENOBUFS the sender waits and retries. Nothing is dropped.
+//! again; on EAGAIN/ENOBUFS the sender waits and retries. A datagram over
+//! Wazuh's limit (one spooled by an older version) or refused with EMSGSIZE
+//! can never be sent: it is a permanent error (the sender dead-letters it).
 
 use super::{Sink, SinkError};
+use crate::envelope::MAX_DATAGRAM;
 use std::io;
 use std::os::unix::net::UnixDatagram;
 use std::path::PathBuf;
@@ -35,6 +38,11 @@ impl WazuhSink {
 
 impl Sink for WazuhSink {
     fn send(&mut self, body: &[u8]) -> Result<(), SinkError> {
+        if self.header.len() + body.len() > MAX_DATAGRAM {
+            return Err(SinkError::Permanent(format!(
+                "is over Wazuh's {MAX_DATAGRAM}-byte datagram limit with its header"
+            )));
+        }
         self.buf.clear();
         self.buf.extend_from_slice(&self.header);
         self.buf.extend_from_slice(body);
@@ -45,7 +53,9 @@ impl Sink for WazuhSink {
         };
         self.buf = buf;
         result.map_err(|e| {
-            if is_busy(&e) {
+            if e.raw_os_error() == Some(libc::EMSGSIZE) {
+                SinkError::Permanent(format!("is refused by {}: {e}", self.path.display()))
+            } else if is_busy(&e) {
                 SinkError::Busy(e)
             } else {
                 // Gone, refused, not connected, or anything else: reconnect next time.
