@@ -72,6 +72,7 @@ impl Telemetry {
             c("oktawatch_events_sent_total", &s.events);
             c("oktawatch_events_duplicate_total", &s.duplicates);
             c("oktawatch_events_invalid_total", &s.invalid);
+            c("oktawatch_events_untyped_total", &s.untyped);
             c("oktawatch_events_truncated_total", &s.truncated);
             c("oktawatch_alerts_sent_total", &s.alerts);
             c("oktawatch_alerts_suppressed_total", &s.suppressed);

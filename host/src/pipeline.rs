@@ -275,6 +275,12 @@ impl Pipeline {
             }
         }
         self.stats.events.fetch_add(fresh.len() as u64, Ordering::Relaxed);
+        // Keys spelled otherwise than Okta spells them (`eventtype`) reach no detection: say so.
+        let untyped = fresh.iter().filter(|e| e.event_type().is_empty()).count();
+        if untyped > 0 {
+            self.stats.untyped.fetch_add(untyped as u64, Ordering::Relaxed);
+            tracing::warn!(org = %self.name, "{untyped} event(s) of this page have no `eventType`: delivered raw, seen by no detection");
+        }
 
         if let Some(newest) = fresh.iter().filter_map(|e| e.published_ms()).max() {
             self.stats.newest_published_ms.fetch_max(newest, Ordering::Relaxed);

@@ -48,6 +48,8 @@ pub struct Stats {
     pub truncated: AtomicU64,
     /// Lines or elements that were not JSON objects.
     pub invalid: AtomicU64,
+    /// Events without an `eventType` (no detection sees them).
+    pub untyped: AtomicU64,
     /// Messages delivered by the sink.
     pub delivered: AtomicU64,
     /// Failed delivery attempts.

@@ -32,18 +32,22 @@ fn metrics_and_health_follow_the_pipeline() {
     for e in events.iter_mut().take(10) {
         e["eventType"] = json!("test.single");
     }
+    // Spelled otherwise than Okta spells it: seen by no detection, counted.
+    let t = events[20].as_object_mut().unwrap().remove("eventType").unwrap();
+    events[20]["eventtype"] = t;
     okta.push(events);
     let wazuh = Wazuh::bind(&socket);
     let host = Host::start(&["run", "--config", cfg.to_str().unwrap()], &[("OKTAWATCH_TEST_TOKEN", TOKEN)]);
     host.wait_log("metrics on http://", LONG);
-    let log = host.log();
-    let addr = log.split("metrics on http://").nth(1).unwrap().split('/').next().unwrap().to_string();
+    let addr = metrics_addr(&host.log());
     wazuh.wait("40 events and 10 alerts", LONG, |w| w.events().len() >= 40 && w.alerts().len() >= 10);
 
     let (status, body) = get(&addr, "/metrics");
     assert_eq!(status, 200);
     assert_eq!(value(&body, r#"oktawatch_events_fetched_total{org="test"}"#), Some(40.0), "{body}");
     assert_eq!(value(&body, r#"oktawatch_alerts_sent_total{org="test"}"#), Some(10.0), "{body}");
+    assert_eq!(value(&body, r#"oktawatch_events_untyped_total{org="test"}"#), Some(1.0), "{body}");
+    assert_eq!(value(&body, r#"oktawatch_dead_letters_total{org="test"}"#), Some(0.0), "{body}");
     assert_eq!(value(&body, r#"oktawatch_detection_events_total{detection="test-single"}"#), Some(10.0), "{body}");
     assert_eq!(value(&body, r#"oktawatch_detection_alerts_total{detection="test-single"}"#), Some(10.0), "{body}");
     assert!(value(&body, r#"oktawatch_okta_requests_total{org="test",status="200"}"#).unwrap_or(0.0) >= 1.0, "{body}");
