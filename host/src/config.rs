@@ -119,6 +119,9 @@ pub struct OktaConfig {
     /// Share of the org's `/api/v1/logs` rate-limit bucket this client may use.
     #[serde(default = "default_share")]
     pub rate_limit_share: f64,
+    /// Okta's rate-limit window (one minute); a server's reset or 429 wait is capped at two of them.
+    #[serde(default = "default_rate_window", with = "humantime_serde_opt")]
+    pub rate_limit_window: Duration,
     /// Events per request (Okta's maximum is 1000).
     #[serde(default = "default_limit")]
     pub page_limit: u32,
@@ -232,6 +235,9 @@ fn default_lookback() -> Duration {
 }
 fn default_share() -> f64 {
     0.5
+}
+fn default_rate_window() -> Duration {
+    Duration::from_secs(60)
 }
 fn default_limit() -> u32 {
     1000
@@ -435,6 +441,9 @@ impl Config {
             }
             if !(o.rate_limit_share > 0.0 && o.rate_limit_share <= 1.0) {
                 p.push(format!("{at}.rate_limit_share: between 0 (excluded) and 1, e.g. 0.5"));
+            }
+            if o.rate_limit_window < Duration::from_secs(1) || o.rate_limit_window > Duration::from_secs(3600) {
+                p.push(format!("{at}.rate_limit_window: between 1s and 1h (Okta's is 1m)"));
             }
             if !(1..=1000).contains(&o.page_limit) {
                 p.push(format!("{at}.page_limit: between 1 and 1000"));

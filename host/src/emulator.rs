@@ -5,9 +5,12 @@
 //! the ones persisted before it), `since` and `limit`, opaque `after`
 //! cursors in `Link: rel="next"` headers (present even on an empty page),
 //! `X-Rate-Limit-*` headers with a real bucket and 429 when it is empty, and
-//! SSWS token checks answered with Okta's error bodies. Faults can be
-//! queued: 5xx, an HTML 503 from a "proxy", slow answers, tampered or
-//! missing next links. Every request is recorded for the tests to inspect.
+//! SSWS token checks answered with Okta's error bodies, and a `Date` header
+//! on its own clock (which can be set off the host's). Faults can be
+//! queued: 5xx, an HTML 503 from a "proxy", slow answers, tampered, foreign
+//! or missing next links, a 429 penalty of a chosen length, chosen (also
+//! poisonous) rate-limit headers, an oversized body. Every request is
+//! recorded for the tests to inspect, also those to paths it does not serve.
 //!
 //! With [`EmulatorOptions::oauth`] it is also an OAuth 2.0 authorization
 //! server for one API Services app (see [`oauth`](mod@crate::emulator::oauth)):
@@ -40,6 +43,15 @@ pub enum Fault {
     NoNext,
     /// `401`, as when a token is revoked.
     Unauthorized,
+    /// `429`, and every request after it too until this time has passed (a penalty).
+    RateLimited(Duration),
+    /// This status (200: a normal page) with these headers in place of the
+    /// rate-limit ones: garbage, huge or far-future values.
+    Headers { status: u16, headers: Vec<(String, String)> },
+    /// Answer normally, but with a same-origin `next` link to `/api/v1/users`.
+    ForeignNext,
+    /// `200` with a JSON array body of this many bytes (and a next link).
+    Oversized(usize),
 }
 
 #[derive(Debug, Clone)]
@@ -54,6 +66,8 @@ pub struct RequestRecord {
     pub window: u64,
     /// The `Authorization` scheme sent (`SSWS`, `DPoP`, `Bearer`), or empty.
     pub auth: String,
+    /// When it was answered on the emulator's clock (epoch ms; see [`Emulator::set_clock_offset`]).
+    pub okta_ms: u64,
 }
 
 struct Emu {
@@ -68,6 +82,17 @@ struct Emu {
     used: u64,
     origin: String,
     oauth: Option<oauth::Server>,
+    /// The emulator's clock minus the host's, in ms.
+    clock_offset_ms: i64,
+    /// No request is served before this (emulator clock, epoch ms).
+    penalty_until_ms: u64,
+}
+
+impl Emu {
+    /// Now on the emulator's clock (epoch ms).
+    fn now(&self) -> u64 {
+        u64::try_from((epoch_ms() as i64).saturating_add(self.clock_offset_ms)).unwrap_or(0)
+    }
 }
 
 /// A running emulator; stops when dropped.
@@ -134,10 +159,13 @@ impl Emulator {
             used: 0,
             origin,
             oauth,
+            clock_offset_ms: 0,
+            penalty_until_ms: 0,
         }));
         let app = axum::Router::new()
             .route("/api/v1/logs", get(logs))
             .route("/oauth2/v1/token", post(token))
+            .fallback(elsewhere)
             .with_state(state.clone());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(async move {
@@ -193,8 +221,23 @@ impl Emulator {
         let mut s = self.state.lock().unwrap();
         s.rate_limit = limit;
         s.rate_window = window;
-        s.window_start = epoch_ms();
+        s.window_start = s.now();
         s.used = 0;
+    }
+
+    /// Sets the emulator's clock `offset_ms` off the host's (negative: behind);
+    /// its `Date` header, rate-limit resets and penalties follow it.
+    pub fn set_clock_offset(&self, offset_ms: i64) {
+        let mut s = self.state.lock().unwrap();
+        let shift = offset_ms.saturating_sub(s.clock_offset_ms);
+        s.clock_offset_ms = offset_ms;
+        s.window_start = u64::try_from((s.window_start as i64).saturating_add(shift)).unwrap_or(0);
+    }
+
+    /// Every request from now until `d` has passed gets a 429 whose reset is the penalty's end.
+    pub fn penalize(&self, d: Duration) {
+        let mut s = self.state.lock().unwrap();
+        s.penalty_until_ms = s.now() + d.as_millis() as u64;
     }
 
     /// Empties the bucket until the window ends (the next request gets a 429).
@@ -227,10 +270,15 @@ impl Emulator {
         }
     }
 
-    /// Epoch seconds at which the current window ends.
+    /// Epoch seconds at which the current window ends (the emulator's clock).
     pub fn rate_reset(&self) -> u64 {
         let s = self.state.lock().unwrap();
         (s.window_start + s.rate_window.as_millis() as u64).div_ceil(1000)
+    }
+
+    /// The end of the last penalty (emulator clock, epoch ms; 0 for none).
+    pub fn penalty_until_ms(&self) -> u64 {
+        self.state.lock().unwrap().penalty_until_ms
     }
 }
 
@@ -261,23 +309,22 @@ fn parse_cursor(c: &str) -> Option<(usize, Option<i64>)> {
     Some((usize::from_str_radix(i, 16).ok()?, since))
 }
 
-async fn logs(
-    State(state): State<Arc<Mutex<Emu>>>,
-    headers: HeaderMap,
-    Query(q): Query<HashMap<String, String>>,
-    uri: axum::http::Uri,
-) -> Response {
-    let (response, delay, events) = answer(&state, &headers, &q, uri.path());
+/// Any path it does not serve: recorded (a client must never come here) and 404.
+async fn elsewhere(State(state): State<Arc<Mutex<Emu>>>, headers: HeaderMap, uri: axum::http::Uri) -> Response {
+    let r = okta_error(StatusCode::NOT_FOUND, "E0000022", "The endpoint does not support the provided HTTP method");
+    record(&state, &headers, &uri, &r, 0);
+    r
+}
+
+fn record(state: &Arc<Mutex<Emu>>, headers: &HeaderMap, uri: &axum::http::Uri, response: &Response, events: usize) {
     let window = response
         .headers()
         .get("x-rate-limit-reset")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse().ok())
         .unwrap_or(0);
-    if let Some(d) = delay {
-        tokio::time::sleep(d).await;
-    }
     let mut s = state.lock().unwrap();
+    let okta_ms = s.now();
     s.requests.push(RequestRecord {
         at: SystemTime::now(),
         uri: uri.to_string(),
@@ -290,7 +337,27 @@ async fn logs(
             .and_then(|v| v.split(' ').next())
             .unwrap_or("")
             .to_string(),
+        okta_ms,
     });
+}
+
+async fn logs(
+    State(state): State<Arc<Mutex<Emu>>>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+    uri: axum::http::Uri,
+) -> Response {
+    let (mut response, delay, events) = answer(&state, &headers, &q, uri.path());
+    if !response.headers().contains_key("date") {
+        let now = state.lock().unwrap().now();
+        let date = chrono::DateTime::from_timestamp_millis(now as i64).unwrap_or_default();
+        let value = date.format("%a, %d %b %Y %H:%M:%S GMT").to_string();
+        response.headers_mut().insert("date", HeaderValue::from_str(&value).unwrap());
+    }
+    if let Some(d) = delay {
+        tokio::time::sleep(d).await;
+    }
+    record(&state, &headers, &uri, &response, events);
     response
 }
 
@@ -303,7 +370,7 @@ fn answer(
     let mut s = state.lock().unwrap();
     let s = &mut *s;
     // The bucket.
-    let now = epoch_ms();
+    let now = s.now();
     let window_ms = s.rate_window.as_millis() as u64;
     if now >= s.window_start + window_ms {
         s.window_start = now;
@@ -329,12 +396,23 @@ fn answer(
             _ => return (okta_error(StatusCode::UNAUTHORIZED, "E0000011", "Invalid token provided"), None, 0),
         }
     }
+    let too_many = || {
+        okta_error(StatusCode::TOO_MANY_REQUESTS, "E0000047", "API call exceeded rate limit due to too many requests.")
+    };
+    if matches!(s.faults.front(), Some(Fault::RateLimited(_))) {
+        let Some(Fault::RateLimited(d)) = s.faults.pop_front() else { unreachable!() };
+        s.penalty_until_ms = now + d.as_millis() as u64;
+    }
+    if now < s.penalty_until_ms {
+        let mut r = too_many();
+        let h = r.headers_mut();
+        h.insert("x-rate-limit-limit", HeaderValue::from(s.rate_limit));
+        h.insert("x-rate-limit-remaining", HeaderValue::from(0));
+        h.insert("x-rate-limit-reset", HeaderValue::from(s.penalty_until_ms.div_ceil(1000)));
+        return (r, None, 0);
+    }
     if s.used >= s.rate_limit {
-        let mut r = okta_error(
-            StatusCode::TOO_MANY_REQUESTS,
-            "E0000047",
-            "API call exceeded rate limit due to too many requests.",
-        );
+        let mut r = too_many();
         rate_headers(&mut r, s.rate_limit, 0);
         return (r, None, 0);
     }
@@ -344,6 +422,9 @@ fn answer(
     let mut delay = None;
     let mut tampered = false;
     let mut no_next = false;
+    let mut foreign = false;
+    let mut poison: Option<Vec<(String, String)>> = None;
+    let mut oversized = None;
     match s.faults.pop_front() {
         Some(Fault::Status(code)) => {
             let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -367,6 +448,15 @@ fn answer(
         Some(Fault::Delay(d)) => delay = Some(d),
         Some(Fault::TamperedNext) => tampered = true,
         Some(Fault::NoNext) => no_next = true,
+        Some(Fault::ForeignNext) => foreign = true,
+        Some(Fault::Oversized(n)) => oversized = Some(n),
+        Some(Fault::Headers { status, headers }) if status != 200 => {
+            let mut r = if status == 429 { too_many() } else { okta_error(StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY), "E0000009", "Internal Server Error") };
+            set_headers(&mut r, &headers);
+            return (r, None, 0);
+        }
+        Some(Fault::Headers { headers, .. }) => poison = Some(headers),
+        Some(Fault::RateLimited(_)) => unreachable!("taken before the bucket"),
         None => {}
     }
 
@@ -426,15 +516,34 @@ fn answer(
         None => format!("{}/api/v1/logs?limit={page_limit}", s.origin),
     };
     let until_q = q.get("until").map(|u| format!("&until={}", url_encode(u))).unwrap_or_default();
-    let next = format!("{origin}/api/v1/logs?after={}&limit={page_limit}{until_q}", cursor(next_index, since));
+    let path = if foreign { "/api/v1/users" } else { "/api/v1/logs" };
+    // An oversized answer is no page: its next link asks for the same events again.
+    let next_index = if oversized.is_some() { start } else { next_index };
+    let next = format!("{origin}{path}?after={}&limit={page_limit}{until_q}", cursor(next_index, since));
+    if let Some(n) = oversized {
+        // Not a page: the events stay for the next request.
+        body = format!("[\"{}\"]", "x".repeat(n.saturating_sub(4)));
+        count = 0;
+    }
     let mut r = (StatusCode::OK, [("content-type", "application/json")], body).into_response();
     rate_headers(&mut r, limit, remaining);
+    if let Some(headers) = &poison {
+        set_headers(&mut r, headers);
+    }
     let h = r.headers_mut();
     h.append("link", HeaderValue::from_str(&format!("<{this}>; rel=\"self\"")).unwrap());
     if !no_next {
         h.append("link", HeaderValue::from_str(&format!("<{next}>; rel=\"next\"")).unwrap());
     }
     (r, delay, count)
+}
+
+/// Puts `headers` on `r` in place of those of the same names (values as given, garbage included).
+fn set_headers(r: &mut Response, headers: &[(String, String)]) {
+    for (name, value) in headers {
+        let name = axum::http::HeaderName::from_bytes(name.as_bytes()).expect("a header name");
+        r.headers_mut().insert(name, HeaderValue::from_str(value).expect("a header value"));
+    }
 }
 
 fn url_encode(s: &str) -> String {

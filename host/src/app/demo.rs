@@ -49,6 +49,7 @@ pub fn demo(json: bool, follow: bool, detections: Option<PathBuf>) -> anyhow::Re
             poll_interval: Duration::from_secs(1),
             initial_lookback: Duration::from_secs(3600),
             rate_limit_share: 0.5,
+            rate_limit_window: Duration::from_secs(60),
             page_limit: 100,
             request_timeout: Duration::from_secs(10),
             retry_initial: Duration::from_millis(200),

@@ -164,6 +164,11 @@ fn from_okta(
     };
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let mut source = crate::sources::okta::OktaSource::new(org_cfg.clone(), stats.clone())?;
+    // The service's rate-limit view of the org (same bucket), when it runs here.
+    let org_dir = cfg.state.dir.join("orgs").join(&org_cfg.name);
+    if org_dir.is_dir() {
+        source = source.remember_rate_in(&org_dir);
+    }
     let mut url = source.bounded_url(since, until);
     let (_tx, mut shutdown) = tokio::sync::watch::channel(false);
     let (span, started) = ((until - since).num_milliseconds().max(1) as f64, Instant::now());

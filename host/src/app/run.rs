@@ -18,6 +18,7 @@ pub fn run(config_path: &Path) -> anyhow::Result<ExitCode> {
     if config.okta.is_empty() {
         anyhow::bail!("{}: no [[okta]] org configured", config_path.display());
     }
+    crate::sources::okta::take_env_tokens(&config.okta);
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(serve(config))?;
     Ok(ExitCode::SUCCESS)
@@ -100,7 +101,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             stats: stats.clone(),
             spool: pipeline.spool_gauge(),
         });
-        let source = OktaSource::new(org.clone(), stats.clone())?;
+        let source = OktaSource::new(org.clone(), stats.clone())?.remember_rate_in(&dir);
         let hook_rx = match (secret, &config.hooks) {
             (Some(secret), Some(h)) => {
                 let (queue, rx) = mpsc::channel(h.queue_batches);

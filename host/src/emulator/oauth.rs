@@ -221,7 +221,7 @@ impl Server {
         let expires_in = self.app.expires_in.as_secs().max(1);
         self.tokens.insert(
             token.clone(),
-            Issued { expires_ms: super::epoch_ms() + expires_in * 1000, jkt, scope: scope.clone(), revoked: false },
+            Issued { expires_ms: super::epoch_ms().saturating_add(expires_in.saturating_mul(1000)), jkt, scope: scope.clone(), revoked: false },
         );
         let body = serde_json::json!({
             "token_type": token_type, "expires_in": expires_in, "access_token": token, "scope": scope,
@@ -314,7 +314,7 @@ impl Server {
             return Err(invalid("The DPoP proof 'htu' does not match the request URL."));
         }
         let now = super::epoch_ms() / 1000;
-        if claims.iat + 60 < now || claims.iat > now + 5 {
+        if claims.iat.saturating_add(60) < now || claims.iat > now + 5 {
             return Err(invalid("The DPoP proof 'iat' is not recent."));
         }
         if let Some(t) = token {

@@ -8,7 +8,11 @@
 //!   (`htm`, `htu`, `iat`, `jti`, the server's `nonce` once known, and `ath`
 //!   for API calls). A `use_dpop_nonce` answer is retried once with the nonce.
 //! - The token is kept and renewed before it runs out (a fifth of its life,
-//!   at most 60 s, ahead); a 401 from the API drops it.
+//!   at most 60 s, ahead); a 401 from the API drops it. An `expires_in` over
+//!   [`MAX_TOKEN_LIFE`] is taken as that.
+//! - The token endpoint's answer is read up to [`MAX_ANSWER_BYTES`]; its
+//!   `error` and `error_description` are cut to a bounded length before they
+//!   reach a log or `oktawatch check`.
 //! - Keys, assertions, proofs and tokens never reach a log, an error or a
 //!   Debug output; header values carrying them are marked sensitive.
 
@@ -27,6 +31,10 @@ use url::Url;
 pub const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 /// How long a client assertion is valid.
 const ASSERTION_LIFE: u64 = 300;
+/// The longest life believed for an access token (Okta's are one hour).
+pub const MAX_TOKEN_LIFE: Duration = Duration::from_secs(86_400);
+/// The largest token endpoint answer read (Okta's are about 1 KiB).
+pub const MAX_ANSWER_BYTES: usize = 64 << 10;
 
 /// A secret string; Debug shows `***`.
 struct Secret(String);
@@ -64,7 +72,7 @@ impl std::fmt::Debug for ClientKey {
 impl ClientKey {
     /// Reads a PEM (PKCS#8, PKCS#1 or SEC1) or JWK file holding an RSA or EC P-256 private key.
     pub fn load(path: &Path) -> Result<ClientKey, KeyError> {
-        let text = std::fs::read_to_string(path).map_err(|source| KeyError::Read { path: path.into(), source })?;
+        let text = crate::secret_file::read(path, "private_key_file").map_err(|source| KeyError::Read { path: path.into(), source })?;
         Self::parse(&text).map_err(|what| KeyError::Invalid { path: path.into(), what })
     }
 
@@ -506,19 +514,23 @@ impl OAuth {
             if let Some(n) = resp.headers().get("dpop-nonce").and_then(|v| v.to_str().ok()) {
                 self.as_nonce = Some(n.to_string());
             }
-            let bytes = resp
-                .bytes()
-                .await
-                .map_err(|e| TokenError::Unavailable(format!("reading the answer from {url}: {}", super::okta::describe_reqwest(&e))))?;
+            let bytes = super::okta::read_capped(resp, MAX_ANSWER_BYTES, false).await.map_err(|e| match e {
+                super::okta::BodyError::TooLarge { .. } => TokenError::Unavailable(format!("the answer from {url} is {e}; refused")),
+                super::okta::BodyError::Read(e) => {
+                    TokenError::Unavailable(format!("reading the answer from {url}: {}", super::okta::describe_reqwest(&e)))
+                }
+            })?;
             if status.is_success() {
                 return self.accept(&url, &bytes);
             }
-            let Ok(err) = serde_json::from_slice::<ErrorAnswer>(&bytes) else {
+            let Ok(mut err) = serde_json::from_slice::<ErrorAnswer>(&bytes) else {
                 return Err(TokenError::Unavailable(format!(
                     "the token endpoint {url} answered {status} ({})",
                     super::okta::snippet(&bytes)
                 )));
             };
+            err.error = super::okta::bounded(&err.error, 64);
+            err.error_description = err.error_description.map(|d| super::okta::bounded(&d, 300));
             if err.error == "use_dpop_nonce" && self.use_dpop && !nonce_retried && self.as_nonce.is_some() {
                 tracing::info!(org = %self.org, "the token endpoint asked for a DPoP nonce (use_dpop_nonce); retrying with it");
                 nonce_retried = true;
@@ -566,6 +578,10 @@ impl OAuth {
             return Err(TokenError::Unavailable(format!("the token endpoint {url} gave an unusable access token")));
         }
         let life = Duration::from_secs(answer.expires_in.unwrap_or(300).max(1));
+        if life > MAX_TOKEN_LIFE {
+            tracing::warn!(org = %self.org, "the token endpoint says its token lasts {}s; renewing it as if it lasted {MAX_TOKEN_LIFE:.0?}", life.as_secs());
+        }
+        let life = life.min(MAX_TOKEN_LIFE);
         let now = Instant::now();
         let ahead = (life / 5).min(Duration::from_secs(60));
         tracing::info!(

@@ -5,33 +5,97 @@
 //!   cursor is ever crafted, and pages are never cut by `published` (Okta
 //!   orders polling results by persistence time, so that would lose late
 //!   events).
-//! - A `next` URL on another scheme, host or port than the org is refused:
-//!   a tampered Link header must not carry the token elsewhere.
+//! - A `next` URL on another scheme, host or port than the org, or with
+//!   another path than `/api/v1/logs`, is refused: a tampered Link header
+//!   must not carry the token elsewhere (another host, or another API).
 //! - Rate limits: `X-Rate-Limit-*` headers are read on every answer; this
 //!   client keeps its own use under a share of the bucket, sends nothing
-//!   during a 429 until the reset (plus jitter, at least 1 s).
+//!   during a 429 until the reset (plus jitter, at least 1 s). Okta's `Date`
+//!   header gives the skew between the host clock and Okta's, in which the
+//!   resets are. A reset or penalty further than two rate-limit windows
+//!   ahead (`rate_limit_window`, Okta's is a minute) is taken as two windows;
+//!   a missing or garbled reset on a 429 as one.
+//! - With a state dir ([`OktaSource::remember_rate_in`]) that view (limit,
+//!   remaining, reset, our use in the window, a 429 penalty's end, the skew)
+//!   is saved in `ratelimit.json` when it changes, and honoured at the next
+//!   start: a restart inside a penalty or with this client's share spent
+//!   waits for the reset before its first request, and says so once.
+//! - Bodies are read with a cap ([`MAX_PAGE_BYTES`] for a page, a smaller one
+//!   for error answers); Okta's error fields are cut to a bounded length
+//!   before they reach a log or `oktawatch check`.
 //! - 5xx, timeouts, connection errors and non-JSON bodies are retried with
 //!   capped exponential backoff; 401/403 are reported with Okta's
 //!   `errorCode`/`errorSummary` and retried slowly (tokens get rotated: a
 //!   `token_file` is read again before each retry).
-//! - The token is never logged, printed or put in an error message.
+//! - The token is never logged, printed or put in an error message. One
+//!   taken from an environment variable is removed from the environment at
+//!   start ([`take_env_tokens`]).
 //! - With `auth = "oauth"` the requests carry an OAuth access token instead
 //!   (see [`super::oauth`]): got before the first request, renewed before it
 //!   runs out, dropped and fetched again once after a 401; a DPoP nonce asked
 //!   for by the API is sent on one retry.
 
 use super::oauth::{OAuth, TokenError};
+use crate::checkpoint::{RateFile, RateState};
 use crate::config::{AuthKind, OktaConfig};
 use crate::stats::Stats;
 use anyhow::{Context, bail};
 use rand::RngExt;
 use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderMap, HeaderName, HeaderValue};
 use serde_json::value::RawValue;
-use std::sync::Arc;
+use std::path::Path;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::watch;
 use url::Url;
+
+/// The largest page body read from `/api/v1/logs`: 1000 events of 32 KiB
+/// each (Okta's events are a few KiB; a full page is a few MiB).
+pub const MAX_PAGE_BYTES: usize = 32 << 20;
+/// The largest error body read (Okta's are well under 1 KiB); the rest is not read.
+pub const MAX_ERROR_BYTES: usize = 64 << 10;
+/// A `Date` further than this from the host clock is not believed.
+const MAX_SKEW_MS: u64 = 86_400_000;
+
+/// SSWS tokens taken out of the environment at start: (variable, value).
+static TAKEN_TOKENS: Mutex<Vec<(String, String)>> = Mutex::new(Vec::new());
+
+/// Reads the `token_env` variable of every SSWS org and removes it from the
+/// process environment, so that it is not inherited or readable in
+/// `/proc/<pid>/environ`. Call it before any thread is started (before the
+/// tokio runtime is built): changing the environment is only sound then.
+pub fn take_env_tokens(orgs: &[OktaConfig]) {
+    let mut taken = TAKEN_TOKENS.lock().unwrap_or_else(|e| e.into_inner());
+    for var in orgs.iter().filter(|o| o.auth == AuthKind::Ssws).filter_map(|o| o.token_env.as_deref()) {
+        if let Ok(value) = std::env::var(var) {
+            taken.push((var.to_string(), value));
+            scrub_env(var);
+        }
+    }
+}
+
+/// Overwrites the value of `var` where the process's environment keeps it
+/// (for the initial environment, the memory `/proc/<pid>/environ` shows),
+/// then removes the variable.
+fn scrub_env(var: &str) {
+    let Ok(name) = std::ffi::CString::new(var) else { return };
+    // SAFETY: no other thread runs yet (see `take_env_tokens`), so nothing reads or
+    // changes the environment meanwhile; `getenv` gives the NUL-terminated value in
+    // place, and exactly its `strlen` bytes are overwritten.
+    unsafe {
+        let value = libc::getenv(name.as_ptr());
+        if !value.is_null() {
+            std::ptr::write_bytes(value, b'x', libc::strlen(value));
+        }
+        std::env::remove_var(var);
+    }
+}
+
+fn env_token(var: &str) -> Option<String> {
+    let taken = TAKEN_TOKENS.lock().unwrap_or_else(|e| e.into_inner());
+    taken.iter().find(|(v, _)| v == var).map(|(_, t)| t.clone()).or_else(|| std::env::var(var).ok())
+}
 
 /// The API token; its Debug and Display never show it.
 #[derive(Clone)]
@@ -47,9 +111,9 @@ impl Token {
     /// Reads the token as the config says: from an environment variable or a file.
     pub fn load(cfg: &OktaConfig) -> anyhow::Result<Token> {
         let raw = match (&cfg.token_env, &cfg.token_file) {
-            (Some(var), _) => std::env::var(var)
+            (Some(var), _) => env_token(var)
                 .with_context(|| format!("org `{}`: environment variable {var} (token_env) is not set", cfg.name))?,
-            (None, Some(path)) => std::fs::read_to_string(path)
+            (None, Some(path)) => crate::secret_file::read(path, "token_file")
                 .with_context(|| format!("org `{}`: reading token_file {}", cfg.name, path.display()))?,
             (None, None) => bail!("org `{}`: no token_env or token_file", cfg.name),
         };
@@ -121,14 +185,74 @@ pub async fn sleep_or_shutdown(d: Duration, shutdown: &mut Shutdown) -> bool {
     }
 }
 
-#[derive(Debug, Default, Clone)]
-struct RateWindow {
-    limit: Option<u64>,
-    remaining: Option<u64>,
-    /// Epoch seconds when the bucket refills.
-    reset: Option<u64>,
-    /// Our requests since that window started.
-    used: u64,
+/// This client's view of the org's rate limit, and where it is kept.
+#[derive(Debug)]
+struct Rate {
+    /// What the last answers said (Okta's clock), as saved.
+    view: RateState,
+    /// What was last saved (to save only changes).
+    saved: RateState,
+    file: Option<RateFile>,
+    /// Okta's window; waits are capped at two.
+    window: Duration,
+    /// The next wait was announced at start: do not log it again.
+    announced: bool,
+    save_failed: bool,
+}
+
+impl Rate {
+    /// Now on Okta's clock (epoch ms), from the host clock and the last skew.
+    fn okta_now_ms(&self) -> u64 {
+        u64::try_from((now_ms() as i64).saturating_sub(self.view.skew_ms)).unwrap_or(0)
+    }
+
+    fn cap_ms(&self) -> u64 {
+        u64::try_from(self.window.as_millis().saturating_mul(2)).unwrap_or(u64::MAX)
+    }
+
+    /// How long until `at` (Okta's clock), at most two windows.
+    fn until(&self, at_ms: u64) -> Duration {
+        Duration::from_millis(at_ms.saturating_sub(self.okta_now_ms()).min(self.cap_ms()))
+    }
+
+    /// `at` (Okta's clock) as host time, for people; with Okta's time when the clocks differ.
+    fn describe(&self, at_ms: u64) -> String {
+        let time = |ms: i64| {
+            chrono::DateTime::from_timestamp_millis(ms)
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+                .unwrap_or_else(|| "?".into())
+        };
+        let okta = i64::try_from(at_ms).unwrap_or(i64::MAX);
+        let host = time(okta.saturating_add(self.view.skew_ms));
+        if self.view.skew_ms.unsigned_abs() < 1000 {
+            host
+        } else {
+            format!("{host} on the host clock, {} on Okta's (the host clock is {:.1}s off)", time(okta), self.view.skew_ms as f64 / 1000.0)
+        }
+    }
+
+    fn share(&self, limit: u64, share: f64) -> u64 {
+        ((limit as f64) * share).floor().max(1.0) as u64
+    }
+
+    /// Saves the view if it changed; a failure is logged once.
+    fn save(&mut self, org: &str) {
+        let Some(file) = &self.file else { return };
+        if self.view == self.saved {
+            return;
+        }
+        match file.save(&self.view) {
+            Ok(()) => {
+                self.saved = self.view.clone();
+                self.save_failed = false;
+            }
+            Err(e) if !self.save_failed => {
+                self.save_failed = true;
+                tracing::error!(org, "{e}: the rate-limit view will not survive a restart");
+            }
+            Err(_) => {}
+        }
+    }
 }
 
 /// How requests are authorized.
@@ -143,7 +267,7 @@ pub struct OktaSource {
     org: Url,
     http: reqwest::Client,
     auth: Auth,
-    rate: RateWindow,
+    rate: Rate,
     stats: Arc<Stats>,
     retry_initial: Duration,
     retry_max: Duration,
@@ -153,6 +277,11 @@ pub struct OktaSource {
 /// Seconds since the Unix epoch.
 pub(crate) fn now_epoch() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+/// Milliseconds since the Unix epoch.
+fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
 impl OktaSource {
@@ -174,13 +303,76 @@ impl OktaSource {
             retry_initial: cfg.retry_initial,
             retry_max: cfg.retry_max,
             auth_retry: cfg.auth_retry,
+            rate: Rate {
+                view: RateState::default(),
+                saved: RateState::default(),
+                file: None,
+                window: cfg.rate_limit_window,
+                announced: false,
+                save_failed: false,
+            },
             cfg,
             org,
             http,
             auth,
-            rate: RateWindow::default(),
             stats,
         })
+    }
+
+    /// Keeps the rate-limit view in `dir` (the org's state dir, beside its
+    /// checkpoint) and takes up the one saved there: a wait it still calls
+    /// for is logged now and kept before the first request.
+    pub fn remember_rate_in(mut self, dir: &Path) -> OktaSource {
+        let file = RateFile::new(dir);
+        let name = self.cfg.name.clone();
+        match file.load() {
+            Ok(Some(mut saved)) => {
+                saved.saved_at = String::new();
+                saved.version = 0;
+                self.rate.view = saved.clone();
+                self.rate.saved = saved;
+                if let Some(r) = self.rate.view.remaining {
+                    self.stats.rate_remaining.store(r, Ordering::Relaxed);
+                }
+                self.announce();
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!(org = %name, "{e}; ignored (it is written again after Okta's next answer)"),
+        }
+        self.rate.file = Some(file);
+        self
+    }
+
+    /// Logs the wait the saved view calls for, if any.
+    fn announce(&mut self) {
+        let rate = &self.rate;
+        let (view, now) = (&rate.view, rate.okta_now_ms());
+        let name = &self.cfg.name;
+        if let Some(p) = view.penalty_until_ms.filter(|&p| p > now) {
+            tracing::info!(
+                org = %name,
+                "rate limit: Okta answered 429 before this start; no request until {} ({:.1?} from now, plus jitter), the end of that penalty",
+                rate.describe(p),
+                rate.until(p)
+            );
+            self.rate.announced = true;
+            return;
+        }
+        let (Some(limit), Some(reset)) = (view.limit, view.reset_ms) else { return };
+        let share = rate.share(limit, self.cfg.rate_limit_share);
+        if reset > now && (view.used >= share || view.remaining == Some(0)) {
+            tracing::info!(
+                org = %name,
+                "rate limit: {} of this client's {share} requests used and {} of {limit} left in the window before this start; no request until it ends at {} ({:.1?} from now, plus jitter)",
+                view.used,
+                view.remaining.map(|r| r.to_string()).unwrap_or("?".into()),
+                rate.describe(reset),
+                rate.until(reset)
+            );
+            self.rate.announced = true;
+        } else if reset > now {
+            tracing::debug!(org = %name, "rate limit: {} of this client's {share} requests used in the window ending at {}", view.used, rate.describe(reset));
+        }
     }
 
     /// The cold-start request: events since `now - initial_lookback`.
@@ -207,7 +399,8 @@ impl OktaSource {
         self.cfg.page_limit as usize
     }
 
-    /// Checks that a URL stays on the org (scheme, host and port).
+    /// Checks that a URL stays on the org (scheme, host and port) and on its
+    /// System Log (the path `/api/v1/logs`): the token goes nowhere else.
     pub fn check_same_origin(&self, u: &Url) -> anyhow::Result<()> {
         if u.scheme() != self.org.scheme()
             || u.host_str() != self.org.host_str()
@@ -216,8 +409,14 @@ impl OktaSource {
             bail!(
                 "refusing a next link to {}://{}: it is not the org {} (tampered Link header?)",
                 u.scheme(),
-                u.host_str().unwrap_or("?"),
+                bounded(u.host_str().unwrap_or("?"), 100),
                 self.org
+            );
+        }
+        if u.path() != "/api/v1/logs" {
+            bail!(
+                "refusing a next link to the path {}: a System Log cursor stays on /api/v1/logs, and the token is sent nowhere else (tampered Link header?)",
+                bounded(u.path(), 100)
             );
         }
         Ok(())
@@ -235,10 +434,16 @@ impl OktaSource {
             Stats::set_failing(&self.stats.source_failing_since_ms, attempt.is_err());
             let wait = match attempt {
                 Ok(page) => return Some(page),
-                Err(Failure::RateLimited(wait)) => {
+                Err(Failure::RateLimited(until)) => {
                     self.stats.rate_limited.fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!(org = %self.cfg.name, "Okta rate limit reached (429): waiting {:.1?} for the reset", wait);
-                    wait
+                    tracing::warn!(
+                        org = %self.cfg.name,
+                        "Okta rate limit reached (429): no request until {} ({:.1?}, plus jitter)",
+                        self.rate.describe(until),
+                        self.rate.until(until)
+                    );
+                    // `pace` waits for the penalty's end.
+                    Duration::ZERO
                 }
                 Err(Failure::Auth(msg)) => {
                     self.stats.source_errors.fetch_add(1, Ordering::Relaxed);
@@ -267,7 +472,7 @@ impl OktaSource {
                     self.stats.source_errors.fetch_add(1, Ordering::Relaxed);
                     let wait = jitter(backoff);
                     tracing::warn!(org = %self.cfg.name, "{msg}; retrying in {wait:.1?}");
-                    backoff = (backoff * 2).min(self.retry_max);
+                    backoff = backoff.saturating_mul(2).min(self.retry_max);
                     wait
                 }
             };
@@ -292,52 +497,121 @@ impl OktaSource {
                     Auth::OAuth(o) => format!(" as {}", o.describe()),
                 },
                 page.events.len(),
-                self.rate.remaining.map(|r| r.to_string()).unwrap_or("?".into()),
-                self.rate.limit.map(|r| r.to_string()).unwrap_or("?".into()),
+                self.rate.view.remaining.map(|r| r.to_string()).unwrap_or("?".into()),
+                self.rate.view.limit.map(|r| r.to_string()).unwrap_or("?".into()),
             )),
-            Err(Failure::RateLimited(w)) => Err(anyhow::anyhow!("rate limited (429) for {w:.0?}")),
+            Err(Failure::RateLimited(until)) => {
+                Err(anyhow::anyhow!("rate limited (429) until {} ({:.0?})", self.rate.describe(until), self.rate.until(until)))
+            }
             Err(Failure::Auth(m)) | Err(Failure::Retry(m)) => Err(anyhow::anyhow!(m)),
         }
     }
 
-    /// Waits while this client has used its share of the current window.
+    /// Waits for a 429 penalty's end, or while this client has used its
+    /// share of the current window. None on shutdown.
     async fn pace(&mut self, shutdown: &mut Shutdown) -> Option<()> {
-        let (Some(limit), Some(reset)) = (self.rate.limit, self.rate.reset) else { return Some(()) };
-        let now = now_epoch();
-        if now >= reset {
-            self.rate.used = 0;
-            return Some(());
-        }
-        let share = ((limit as f64) * self.cfg.rate_limit_share).floor().max(1.0) as u64;
-        let exhausted = self.rate.remaining == Some(0);
-        if self.rate.used >= share || exhausted {
-            let wait = jitter(Duration::from_secs(reset - now)).max(Duration::from_secs(1));
-            tracing::info!(
-                org = %self.cfg.name,
-                "used {} of this client's {} requests in the rate-limit window (limit {limit}); waiting {wait:.1?}",
-                self.rate.used, share
-            );
+        let now = self.rate.okta_now_ms();
+        let announced = std::mem::take(&mut self.rate.announced);
+        if let Some(p) = self.rate.view.penalty_until_ms.filter(|&p| p > now) {
+            let wait = jitter(self.rate.until(p)).max(Duration::from_secs(1));
+            if !announced {
+                tracing::info!(org = %self.cfg.name, "waiting {wait:.1?} for the end of Okta's 429 penalty ({})", self.rate.describe(p));
+            }
             if !sleep_or_shutdown(wait, shutdown).await {
                 return None;
             }
-            self.rate.used = 0;
+            self.rate.view.used = 0;
+            return Some(());
+        }
+        let (Some(limit), Some(reset)) = (self.rate.view.limit, self.rate.view.reset_ms) else { return Some(()) };
+        if now >= reset {
+            self.rate.view.used = 0;
+            return Some(());
+        }
+        let share = self.rate.share(limit, self.cfg.rate_limit_share);
+        let exhausted = self.rate.view.remaining == Some(0);
+        if self.rate.view.used >= share || exhausted {
+            let wait = jitter(self.rate.until(reset)).max(Duration::from_secs(1));
+            if !announced {
+                tracing::info!(
+                    org = %self.cfg.name,
+                    "used {} of this client's {} requests in the rate-limit window (limit {limit}); waiting {wait:.1?}",
+                    self.rate.view.used, share
+                );
+            }
+            if !sleep_or_shutdown(wait, shutdown).await {
+                return None;
+            }
+            self.rate.view.used = 0;
         }
         Some(())
     }
 
-    fn read_rate(&mut self, h: &HeaderMap) {
-        let num = |name: &str| h.get(name).and_then(|v| v.to_str().ok()).and_then(|s| s.trim().parse::<u64>().ok());
-        let reset = num("x-rate-limit-reset");
-        if reset.is_some() && reset != self.rate.reset {
+    /// Reads an answer's `Date` and `X-Rate-Limit-*` headers; on a 429, the
+    /// penalty's end. Numbers that make no sense are ignored (with a
+    /// warning) or capped at two windows ahead.
+    fn read_rate(&mut self, h: &HeaderMap, status: u16) {
+        let name = self.cfg.name.clone();
+        let text = |n: &str| h.get(n).map(|v| String::from_utf8_lossy(v.as_bytes()).trim().to_string());
+        if let Some(date) = text("date") {
+            match chrono::DateTime::parse_from_rfc2822(&date) {
+                Ok(d) => {
+                    let skew = (now_ms() as i64).saturating_sub(d.timestamp_millis());
+                    if skew.unsigned_abs() <= MAX_SKEW_MS {
+                        self.rate.view.skew_ms = skew;
+                    } else {
+                        tracing::warn!(org = %name, "Okta's Date header `{}` is more than a day off the host clock; not believed", bounded(&date, 64));
+                    }
+                }
+                Err(_) => tracing::warn!(org = %name, "Okta's Date header `{}` is not an HTTP date; ignored", bounded(&date, 64)),
+            }
+        }
+        let num = |n: &str| {
+            let raw = text(n)?;
+            let parsed = raw.parse::<u64>().ok();
+            if parsed.is_none() {
+                tracing::warn!(org = %name, "Okta's {n} `{}` is not a number; ignored", bounded(&raw, 64));
+            }
+            parsed
+        };
+        let (now, cap) = (self.rate.okta_now_ms(), self.rate.cap_ms());
+        let reset = num("x-rate-limit-reset").map(|secs| {
+            let at = secs.saturating_mul(1000);
+            if at > now.saturating_add(cap) {
+                tracing::warn!(
+                    org = %name,
+                    "Okta's X-Rate-Limit-Reset {secs} is {:.0}s ahead; taken as {:.0?} (two rate-limit windows)",
+                    at.saturating_sub(now) as f64 / 1000.0,
+                    Duration::from_millis(cap)
+                );
+                now.saturating_add(cap)
+            } else {
+                at
+            }
+        });
+        if reset.is_some() && reset != self.rate.view.reset_ms {
             // A new window: count our use afresh (this request included).
-            self.rate.used = 1;
+            self.rate.view.used = 1;
         }
-        self.rate.limit = num("x-rate-limit-limit").or(self.rate.limit);
-        self.rate.remaining = num("x-rate-limit-remaining");
-        if let Some(r) = self.rate.remaining {
-            self.stats.rate_remaining.store(r, std::sync::atomic::Ordering::Relaxed);
+        self.rate.view.limit = num("x-rate-limit-limit").or(self.rate.view.limit);
+        self.rate.view.remaining = num("x-rate-limit-remaining");
+        if let Some(r) = self.rate.view.remaining {
+            self.stats.rate_remaining.store(r, Ordering::Relaxed);
         }
-        self.rate.reset = reset.or(self.rate.reset);
+        self.rate.view.reset_ms = reset.or(self.rate.view.reset_ms);
+        if status == 429 {
+            let until = match reset {
+                Some(r) => r.max(now.saturating_add(1000)),
+                None => {
+                    let window = u64::try_from(self.rate.window.as_millis()).unwrap_or(u64::MAX);
+                    tracing::warn!(org = %name, "a 429 without a usable X-Rate-Limit-Reset; waiting one rate-limit window");
+                    now.saturating_add(window)
+                }
+            };
+            self.rate.view.penalty_until_ms = Some(until);
+            self.rate.view.remaining = Some(0);
+        }
+        self.rate.save(&name);
     }
 
     /// The authorization headers for a GET of `url` (OAuth: getting a token first if needed).
@@ -360,7 +634,9 @@ impl OktaSource {
         let (mut nonce_retried, mut renewed) = (false, false);
         let (status, next, body) = loop {
             let auth = self.auth_headers(url).await?;
-            self.rate.used += 1;
+            // Counted (and saved) before it is sent: a crash right after still counts it.
+            self.rate.view.used = self.rate.view.used.saturating_add(1);
+            self.rate.save(&self.cfg.name);
             let mut req = self.http.get(url.clone()).header(ACCEPT, "application/json");
             for (name, value) in auth {
                 req = req.header(name, value);
@@ -371,16 +647,21 @@ impl OktaSource {
             })?;
             let status = resp.status();
             self.stats.count_request(status.as_u16());
-            self.read_rate(resp.headers());
+            self.read_rate(resp.headers(), status.as_u16());
             let next = link_next(resp.headers());
             let asks_nonce = match &mut self.auth {
                 Auth::OAuth(o) => o.note_api_answer(status.as_u16(), resp.headers()),
                 Auth::Ssws(_) => false,
             };
-            let body = resp
-                .bytes()
-                .await
-                .map_err(|e| Failure::Retry(format!("reading the answer from {}: {}", redact(url), describe_reqwest(&e))))?;
+            // A page may be large; an error answer is only quoted, so its start is enough.
+            let (cap, cut) = if status.is_success() { (MAX_PAGE_BYTES, false) } else { (MAX_ERROR_BYTES, true) };
+            let body = read_capped(resp, cap, cut).await.map_err(|e| match e {
+                BodyError::TooLarge { .. } => Failure::Retry(format!(
+                    "the answer from {} is {e}, the cap for a page; refused (lower page_limit if this org's pages are really that large)",
+                    redact(url)
+                )),
+                BodyError::Read(e) => Failure::Retry(format!("reading the answer from {}: {}", redact(url), describe_reqwest(&e))),
+            })?;
             if let (401, Auth::OAuth(o)) = (status.as_u16(), &mut self.auth) {
                 if asks_nonce && !nonce_retried {
                     tracing::info!(org = %self.cfg.name, "Okta asked for a DPoP nonce (use_dpop_nonce); retrying with it");
@@ -397,9 +678,8 @@ impl OktaSource {
             break (status, next, body);
         };
         if status.as_u16() == 429 {
-            let reset = self.rate.reset.unwrap_or(0);
-            let secs = reset.saturating_sub(now_epoch());
-            return Err(Failure::RateLimited(jitter(Duration::from_secs(secs)).max(Duration::from_secs(1))));
+            let until = self.rate.view.penalty_until_ms.unwrap_or(0);
+            return Err(Failure::RateLimited(until));
         }
         if status.as_u16() == 401 || status.as_u16() == 403 {
             return Err(Failure::Auth(format!("Okta refused the token ({status}): {}", okta_error(&body))));
@@ -424,7 +704,8 @@ impl OktaSource {
 }
 
 enum Failure {
-    RateLimited(Duration),
+    /// A 429: no request before this time (epoch ms, Okta's clock).
+    RateLimited(u64),
     Auth(String),
     Retry(String),
 }
@@ -457,10 +738,48 @@ fn okta_error(body: &[u8]) -> String {
     }
     match serde_json::from_slice::<OktaError>(body) {
         Ok(OktaError { error_code: Some(c), error_summary: s }) => {
-            format!("{c}: {}", s.unwrap_or_default())
+            format!("{}: {}", bounded(&c, 64), bounded(&s.unwrap_or_default(), 300))
         }
         _ => snippet(body),
     }
+}
+
+/// `s` for a log line: control characters as spaces, at most `max` characters (then `…`).
+pub(crate) fn bounded(s: &str, max: usize) -> String {
+    let mut out: String = s.chars().take(max).map(|c| if c.is_control() { ' ' } else { c }).collect();
+    if s.chars().nth(max).is_some() {
+        out.push('…');
+    }
+    out
+}
+
+/// Why a body was not read.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum BodyError {
+    #[error("larger than {} KiB", cap >> 10)]
+    TooLarge { cap: usize },
+    #[error(transparent)]
+    Read(reqwest::Error),
+}
+
+/// Reads a body of at most `cap` bytes. A larger one is refused, or with
+/// `cut` its first `cap` bytes are kept and the rest is not read.
+pub(crate) async fn read_capped(mut resp: reqwest::Response, cap: usize, cut: bool) -> Result<Vec<u8>, BodyError> {
+    if !cut && resp.content_length().is_some_and(|n| n > cap as u64) {
+        return Err(BodyError::TooLarge { cap });
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(BodyError::Read)? {
+        if body.len() + chunk.len() > cap {
+            if !cut {
+                return Err(BodyError::TooLarge { cap });
+            }
+            body.extend_from_slice(&chunk[..cap - body.len()]);
+            break;
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 pub(crate) fn snippet(body: &[u8]) -> String {
@@ -493,9 +812,10 @@ pub(crate) fn describe_reqwest(e: &reqwest::Error) -> String {
     msg
 }
 
+/// `d` plus up to a tenth of it (at least 250 ms) at random; never overflows.
 fn jitter(d: Duration) -> Duration {
-    let extra = rand::rng().random_range(0..=(d.as_millis() as u64 / 10).max(250));
-    d + Duration::from_millis(extra)
+    let tenth = u64::try_from(d.as_millis() / 10).unwrap_or(u64::MAX).max(250);
+    d.saturating_add(Duration::from_millis(rand::rng().random_range(0..=tenth)))
 }
 
 #[cfg(test)]
@@ -513,6 +833,114 @@ mod tests {
         assert_eq!(link_next(&h).as_deref(), Some("https://x.okta.com/api/v1/logs?after=abc&limit=2"));
         assert_eq!(okta_error(br#"{"errorCode":"E0000011","errorSummary":"Invalid token provided"}"#), "E0000011: Invalid token provided");
         assert!(okta_error(b"<html>503</html>").contains("<html>"));
+    }
+
+    /// A source for an SSWS org on a loopback URL, its token in a file under `dir`.
+    fn source(dir: &Path, extra: &str) -> OktaSource {
+        let token = dir.join("token");
+        std::fs::write(&token, "00tok\n").unwrap();
+        let text = format!(
+            "[[okta]]\nname = \"t\"\norg_url = \"http://127.0.0.1:9\"\ntoken_file = \"{}\"\n{extra}\n[sink]\nkind = \"stdout\"\n",
+            token.display()
+        );
+        let cfg = crate::config::Config::parse(&text).unwrap();
+        OktaSource::new(cfg.okta[0].clone(), Arc::new(Stats::default())).unwrap()
+    }
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (n, v) in pairs {
+            h.insert(*n, HeaderValue::from_str(v).unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn jitter_never_overflows() {
+        assert!(jitter(Duration::MAX) == Duration::MAX);
+        assert!(jitter(Duration::from_secs(u64::MAX)) >= Duration::from_secs(u64::MAX));
+        let j = jitter(Duration::from_secs(10));
+        assert!(j >= Duration::from_secs(10) && j <= Duration::from_secs(11));
+    }
+
+    #[test]
+    fn poisonous_rate_headers_are_capped_or_ignored() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = source(dir.path(), "rate_limit_window = \"2s\"");
+        let cap = Duration::from_secs(4);
+        for reset in [u64::MAX.to_string(), (now_epoch() + 10 * 365 * 86_400).to_string()] {
+            s.read_rate(&headers(&[("x-rate-limit-reset", &reset), ("x-rate-limit-limit", "18446744073709551615")]), 429);
+            let until = s.rate.view.penalty_until_ms.unwrap();
+            assert!(s.rate.until(until) <= cap, "{reset}: waits {:?}", s.rate.until(until));
+            assert!(s.rate.until(s.rate.view.reset_ms.unwrap()) <= cap);
+        }
+        // Garbage: ignored; a 429 without a usable reset waits one window.
+        s.rate.view = RateState::default();
+        s.read_rate(&headers(&[("x-rate-limit-reset", "soon"), ("x-rate-limit-remaining", "-1"), ("date", "yesterday")]), 429);
+        assert_eq!((s.rate.view.reset_ms, s.rate.view.remaining, s.rate.view.skew_ms), (None, Some(0), 0));
+        let wait = s.rate.until(s.rate.view.penalty_until_ms.unwrap());
+        assert!(wait > Duration::from_millis(1500) && wait <= Duration::from_secs(2), "{wait:?}");
+    }
+
+    #[test]
+    fn date_header_gives_the_skew() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = source(dir.path(), "");
+        // Okta's clock an hour behind the host's; its reset 30 s ahead on its clock.
+        let okta_now = chrono::Utc::now() - chrono::Duration::hours(1);
+        let date = okta_now.format("%a, %d %b %Y %H:%M:%S GMT").to_string();
+        let reset = (okta_now.timestamp() + 30).to_string();
+        s.read_rate(&headers(&[("date", &date), ("x-rate-limit-reset", &reset), ("x-rate-limit-remaining", "0")]), 429);
+        assert!((s.rate.view.skew_ms - 3_600_000).abs() < 2_000, "{}", s.rate.view.skew_ms);
+        let wait = s.rate.until(s.rate.view.penalty_until_ms.unwrap());
+        assert!(wait >= Duration::from_secs(29) && wait <= Duration::from_secs(32), "{wait:?}");
+        // A Date more than a day off is not believed.
+        s.read_rate(&headers(&[("date", "Fri, 01 Jan 9999 00:00:00 GMT")]), 200);
+        assert!((s.rate.view.skew_ms - 3_600_000).abs() < 2_000);
+    }
+
+    #[test]
+    fn the_view_survives_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = source(dir.path(), "").remember_rate_in(dir.path());
+        let reset = (now_epoch() + 20).to_string();
+        s.read_rate(&headers(&[("x-rate-limit-reset", &reset), ("x-rate-limit-limit", "10"), ("x-rate-limit-remaining", "0")]), 429);
+        let again = source(dir.path(), "").remember_rate_in(dir.path());
+        assert_eq!(again.rate.view.penalty_until_ms, s.rate.view.penalty_until_ms);
+        assert!(again.rate.announced, "the wait is announced at start");
+        // Our share spent (5 of 10 with the default 0.5), no penalty: still a wait at start.
+        let mut s = source(dir.path(), "").remember_rate_in(dir.path());
+        s.rate.view.penalty_until_ms = None;
+        s.rate.view.remaining = Some(4);
+        s.rate.view.used = 5;
+        s.rate.save("t");
+        let again = source(dir.path(), "").remember_rate_in(dir.path());
+        assert_eq!(again.rate.view.used, 5);
+        assert!(again.rate.announced);
+        // A damaged file is ignored.
+        std::fs::write(dir.path().join("ratelimit.json"), "{").unwrap();
+        let again = source(dir.path(), "").remember_rate_in(dir.path());
+        assert_eq!(again.rate.view, RateState::default());
+    }
+
+    #[test]
+    fn next_links_keep_the_logs_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = source(dir.path(), "");
+        assert!(s.check_same_origin(&Url::parse("http://127.0.0.1:9/api/v1/logs?after=1").unwrap()).is_ok());
+        let e = s.check_same_origin(&Url::parse("http://127.0.0.1:9/api/v1/users?after=1").unwrap()).unwrap_err();
+        assert!(e.to_string().contains("/api/v1/users"), "{e}");
+        assert!(s.check_same_origin(&Url::parse("http://evil.example:9/api/v1/logs").unwrap()).is_err());
+    }
+
+    #[test]
+    fn error_fields_are_bounded() {
+        let long = "x".repeat(100_000);
+        let body = serde_json::json!({"errorCode": long, "errorSummary": format!("a\nb{long}")}).to_string();
+        let e = okta_error(body.as_bytes());
+        assert!(e.chars().count() < 400 && !e.contains('\n'), "{}", e.len());
+        assert_eq!(bounded("abc", 2), "ab…");
+        assert_eq!(bounded("ab", 2), "ab");
     }
 
     #[test]
