@@ -106,14 +106,33 @@ pub fn load_detections(
             d
         }
     };
-    let started = std::time::Instant::now();
-    let folder = Folder::load(rt.clone(), &dir)?;
-    let set = rt.current();
+    Folder::load(rt.clone(), &dir)
+}
+
+/// The service's detections folder, compiled in the background: the orgs
+/// start meanwhile, and events handled before it is installed do not run
+/// through its detections (see [`ORG_GRACE`]).
+pub fn start_detections(rt: &Arc<Runtime>, dir: &Path) -> anyhow::Result<Arc<Folder>> {
     tracing::info!(
-        "{} detections loaded from {} in {:.2?}",
-        set.detections.len(),
-        dir.display(),
-        started.elapsed()
+        "compiling the detections of {} in the background; events handled before they are loaded are not run through them",
+        dir.display()
     );
-    Ok(folder)
+    Folder::load_in_background(rt.clone(), dir)
+}
+
+/// How long an org waits for the first load of the detections before it
+/// polls anyway: a cached or small set loads well within it; a large
+/// component compiling cold (seconds to tens of seconds) does not hold
+/// event collection up past it.
+pub const ORG_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Waits (at most [`ORG_GRACE`]) for the first load of the detections; says so when it gives up.
+pub async fn await_detections(folder: Option<&Folder>, org: &str) {
+    let Some(folder) = folder else { return };
+    if !folder.wait_loaded(ORG_GRACE).await {
+        tracing::warn!(
+            org = %org,
+            "detections still compiling after {ORG_GRACE:?}: collecting events now; those handled before the detections are loaded are not run through them"
+        );
+    }
 }

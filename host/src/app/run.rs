@@ -53,7 +53,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let runtime = super::runtime(&config, Some(&state_dir))?;
     let (_folder, _watcher) = match &config.detections.dir {
         Some(dir) => {
-            let folder = super::load_detections(&runtime, Some(dir), &state_dir)?;
+            let folder = super::start_detections(&runtime, dir)?;
             let watcher = folder.watch().context("watching the detections folder")?;
             (Some(folder.clone()), Some(watcher))
         }
@@ -112,7 +112,9 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         };
         let shutdown = shutdown.clone();
         let name = org.name.clone();
+        let folder = _folder.clone();
         tasks.spawn(async move {
+            super::await_detections(folder.as_deref(), &org.name).await;
             let result = poll_org(org, source, &mut pipeline, hook_rx, shutdown, &stats).await;
             if let Err(e) = &result {
                 stats.fatal.set(format!("{e:#}"));
@@ -285,6 +287,7 @@ fn spawn_status_writer(
     mut shutdown: Shutdown,
 ) {
     tokio::spawn(async move {
+        folder.wait_loaded(super::ORG_GRACE).await;
         loop {
             let status = super::detections::status_json(&folder, &runtime);
             let tmp = path.with_extension("json.tmp");

@@ -7,12 +7,15 @@
 //! most 256 fields per event, and the raw event travels on its own with the
 //! same uuid. Alerts with the same detection and dedup key within the
 //! suppression window (on the event clock) are sent once; the next one sent
-//! after the window carries how many were suppressed.
+//! after the window carries how many were suppressed. The keys remembered
+//! are bounded per detection (least recently seen forgotten first).
 
 use super::{Disabled, Raised, severity_name};
 use crate::event::{Event, JsonContainerTrait, JsonValueTrait, format_ms};
 use serde_json::{Map, Value, json};
+use lru::LruCache;
 use std::collections::HashMap;
+use std::num::NonZeroUsize;
 
 /// The triggering event, in brief.
 pub fn event_summary(ev: &Event) -> Value {
@@ -114,15 +117,35 @@ pub fn disabled_body(d: &Disabled, ev: &Event) -> Value {
     })
 }
 
+/// Dedup keys remembered per detection: past this, the least recently seen
+/// key of that detection is forgotten (its next alert is sent again, never
+/// lost). One detection's keys never push out another's.
+pub const MAX_KEYS_PER_DETECTION: usize = 10_000;
+
 /// Sends an alert once per (detection, dedup key) per window of event time.
 pub struct Suppressor {
     window_ms: i64,
-    open: HashMap<(String, String), (i64, u64)>,
+    per_detection: NonZeroUsize,
+    /// Per detection id: dedup key → (window start, suppressed since).
+    open: HashMap<String, LruCache<String, (i64, u64)>>,
+    /// Keys forgotten to stay within the bound, and the suppressed counts they held.
+    pub evicted: u64,
+    pub evicted_suppressed: u64,
 }
 
 impl Suppressor {
     pub fn new(window: std::time::Duration) -> Self {
-        Suppressor { window_ms: window.as_millis() as i64, open: HashMap::new() }
+        Self::with_capacity(window, MAX_KEYS_PER_DETECTION)
+    }
+
+    pub fn with_capacity(window: std::time::Duration, per_detection: usize) -> Self {
+        Suppressor {
+            window_ms: window.as_millis().min(i64::MAX as u128) as i64,
+            per_detection: NonZeroUsize::new(per_detection).unwrap_or(NonZeroUsize::MIN),
+            open: HashMap::new(),
+            evicted: 0,
+            evicted_suppressed: 0,
+        }
     }
 
     /// `Some(suppressed before)` when the alert is to be sent, `None` when suppressed.
@@ -131,12 +154,13 @@ impl Suppressor {
         if self.window_ms == 0 {
             return Some(0);
         }
-        if self.open.len() > 100_000 {
-            let window = self.window_ms;
-            self.open.retain(|_, (start, _)| now_ms - *start < window);
-        }
-        match self.open.get_mut(&(detection.to_string(), key.to_string())) {
-            Some((start, count)) if now_ms - *start < self.window_ms && now_ms >= *start => {
+        let cap = self.per_detection;
+        let keys = match self.open.get_mut(detection) {
+            Some(keys) => keys,
+            None => self.open.entry(detection.to_string()).or_insert_with(|| LruCache::new(cap)),
+        };
+        match keys.get_mut(key) {
+            Some((start, count)) if now_ms.saturating_sub(*start) < self.window_ms && now_ms >= *start => {
                 *count += 1;
                 None
             }
@@ -147,10 +171,18 @@ impl Suppressor {
                 Some(before)
             }
             None => {
-                self.open.insert((detection.to_string(), key.to_string()), (now_ms, 0));
+                if let Some((_, (_, count))) = keys.push(key.to_string(), (now_ms, 0)) {
+                    self.evicted += 1;
+                    self.evicted_suppressed += count;
+                }
                 Some(0)
             }
         }
+    }
+
+    /// Keys remembered for one detection.
+    pub fn keys(&self, detection: &str) -> usize {
+        self.open.get(detection).map_or(0, |k| k.len())
     }
 }
 
@@ -167,5 +199,35 @@ mod tests {
         assert_eq!(s.admit("d", Some("other"), 20_000), Some(0));
         assert_eq!(s.admit("d", Some("k"), 61_000), Some(2));
         assert_eq!(s.admit("d", None, 61_000), Some(0), "no key, never suppressed");
+    }
+
+    #[test]
+    fn keys_are_bounded_per_detection_least_recently_seen_first() {
+        let mut s = Suppressor::with_capacity(std::time::Duration::from_secs(60), 3);
+        // The real detection has one open window with two alerts suppressed.
+        assert_eq!(s.admit("real", Some("alice"), 0), Some(0));
+        assert_eq!(s.admit("real", Some("alice"), 1), None);
+        assert_eq!(s.admit("real", Some("alice"), 2), None);
+        // A noisy detection churns through a thousand keys.
+        for i in 0..1000 {
+            assert_eq!(s.admit("noisy", Some(&format!("k{i}")), 3), Some(0));
+        }
+        assert_eq!(s.keys("noisy"), 3);
+        assert_eq!(s.evicted, 997);
+        // The real detection's window is untouched by the other's churn.
+        assert_eq!(s.keys("real"), 1);
+        assert_eq!(s.admit("real", Some("alice"), 4), None);
+        assert_eq!(s.admit("real", Some("alice"), 60_000), Some(3));
+
+        // Within one detection: the least recently seen key goes first.
+        let mut s = Suppressor::with_capacity(std::time::Duration::from_secs(60), 2);
+        assert_eq!(s.admit("d", Some("a"), 0), Some(0));
+        assert_eq!(s.admit("d", Some("b"), 0), Some(0));
+        assert_eq!(s.admit("d", Some("a"), 1), None, "a seen again: most recent");
+        assert_eq!(s.admit("d", Some("c"), 2), Some(0), "b is forgotten");
+        assert_eq!(s.admit("d", Some("a"), 3), None, "a still suppressed");
+        assert_eq!(s.admit("d", Some("b"), 4), Some(0), "b forgotten: sent again, not lost");
+        assert_eq!((s.evicted, s.evicted_suppressed), (2, 0));
+        assert_eq!(s.keys("d"), 2);
     }
 }

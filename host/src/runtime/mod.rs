@@ -6,9 +6,16 @@
 //! state, and recycled every N events or past a memory mark. A trap,
 //! timeout or limit discards the instance; repeated failures quarantine the
 //! detection with exponential backoff and raise a `detection_disabled`
-//! notice. Detections are indexed by event type, and a page's events are run
-//! detection by detection, in parallel across detections, in event order
-//! within each. The set is swapped atomically between pages (hot reload).
+//! notice. A detection also has an alert budget per page and per minute;
+//! spending it is a failure that quarantines at once. Detections are indexed
+//! by event type, and a page's events are run detection by detection, in
+//! parallel across detections, in event order within each. The set is
+//! swapped atomically between pages (hot reload).
+//!
+//! Everything a detection says about itself is bounded ([`check_info`]), and
+//! so is every message it can put in a failure or a refusal ([`cut`]): no
+//! field of a detection's choosing reaches a message, a log line or a status
+//! file unbounded.
 
 pub mod alert;
 pub mod bindings;
@@ -38,10 +45,15 @@ use wasmtime::{Config as WasmConfig, Engine, Store, Trap};
 pub struct Limits {
     /// Wall-clock time per event per detection.
     pub timeout: Duration,
-    /// Linear memory per detection.
+    /// Linear memory per detection, summed over all its memories.
     pub memory_bytes: usize,
     /// Alerts one detection may raise for one event.
     pub max_alerts: usize,
+    /// Alerts one detection may raise on one page (all events of one call
+    /// of [`Runtime::process_for`]); past it the detection is quarantined.
+    pub max_alerts_per_page: usize,
+    /// … and within one minute of wall time, over all pages and orgs.
+    pub max_alerts_per_minute: usize,
     /// Size of one alert (title, key, context, MITRE ids) in bytes.
     pub max_alert_bytes: usize,
     /// A Store is replaced after this many events (linear memory never shrinks).
@@ -67,6 +79,9 @@ impl Default for Limits {
             timeout: Duration::from_millis(10),
             memory_bytes: 32 << 20,
             max_alerts: 16,
+            // Two per event of a full Okta page; the pack raises far fewer.
+            max_alerts_per_page: 2000,
+            max_alerts_per_minute: 20_000,
             max_alert_bytes: 16 << 10,
             recycle_every: 10_000,
             recycle_memory: 16 << 20,
@@ -79,6 +94,35 @@ impl Default for Limits {
 }
 
 const TICK: Duration = Duration::from_millis(1);
+
+/// Longest failure or refusal message kept (a trap's text, a `configure`
+/// error): it goes into log lines, status files and `detection_disabled`
+/// notices.
+pub const MAX_REASON: usize = 512;
+
+/// Bounds on what `describe` returns, in bytes (counts for lists).
+pub mod bounds {
+    pub const ID: usize = 64;
+    pub const TITLE: usize = 200;
+    pub const VERSION: usize = 64;
+    pub const DESCRIPTION: usize = 4096;
+    pub const MITRE_ID: usize = 32;
+    pub const MITRE_IDS: usize = 32;
+    pub const EVENT_TYPE: usize = 128;
+    pub const EVENT_TYPES: usize = 200;
+}
+
+/// `s`, cut to at most `max` bytes (on a character boundary, marked `…`).
+pub fn cut(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let mut end = max.saturating_sub('…'.len_utf8());
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end])
+}
 
 /// What a detection says about itself (host copy of `detection-info`).
 #[derive(Debug, Clone, serde::Serialize)]
@@ -142,10 +186,19 @@ struct Instance {
 
 struct Slot {
     instance: Option<Instance>,
+    /// Alerts raised since `minute.0` (the alert budget per minute).
+    minute: (Instant, usize),
     failures: VecDeque<Instant>,
     quarantined_until: Option<Instant>,
     backoff: Duration,
     last_failure: Option<Failure>,
+}
+
+/// A compiled detection that has described itself (see [`Runtime::describe`]).
+pub struct Described {
+    pub info: Info,
+    pub sha256: String,
+    pre: DetectionPre<HostCtx>,
 }
 
 /// A loaded detection.
@@ -355,8 +408,8 @@ impl Runtime {
 
     /// Compiles, checks, describes and configures one file.
     pub fn load(&self, path: &Path) -> Result<Arc<Loaded>, LoadError> {
-        let compiled = loader::compile(&self.engine, path, self.cache_dir.as_deref())?;
-        self.load_compiled(compiled, path, &LoadOptions::default())
+        let described = self.describe_file(path)?;
+        self.attach(described, path, &LoadOptions::default())
     }
 
     /// Describes and configures a compiled component.
@@ -366,15 +419,28 @@ impl Runtime {
         source: &Path,
         opts: &LoadOptions,
     ) -> Result<Arc<Loaded>, LoadError> {
-        let pre = self.linker.instantiate_pre(&compiled.component).map_err(|e| LoadError::Contract(e.into()))?;
-        let pre = DetectionPre::new(pre).map_err(|e| LoadError::Contract(e.into()))?;
+        let described = self.describe(compiled)?;
+        self.attach(described, source, opts)
+    }
 
-        // Describe in a throwaway store (no state yet: we do not know the id).
+    /// Compiles, checks and describes one file: its id is known, nothing of
+    /// it has seen any state or config yet.
+    pub fn describe_file(&self, path: &Path) -> Result<Described, LoadError> {
+        let compiled = loader::compile(&self.engine, path, self.cache_dir.as_deref())?;
+        self.describe(compiled)
+    }
+
+    /// Instantiates a compiled component in a throwaway store (no state:
+    /// the id is not known yet) and checks what it says about itself.
+    pub fn describe(&self, compiled: loader::Compiled) -> Result<Described, LoadError> {
+        let pre = self.linker.instantiate_pre(&compiled.component).map_err(|e| LoadError::Contract(loader::bounded(e.into())))?;
+        let pre = DetectionPre::new(pre).map_err(|e| LoadError::Contract(loader::bounded(e.into())))?;
         let scratch = StateStore::in_memory(16, 4096).for_detection("").expect("in memory");
         let mut store = self.new_store("?".into(), scratch);
         self.arm(&mut store, self.limits.timeout * 10);
-        let bindings = pre.instantiate(&mut store).map_err(|e| LoadError::Describe(format!("{e:#}")))?;
-        let info = bindings.call_describe(&mut store).map_err(|e| LoadError::Describe(format!("{e:#}")))?;
+        let failed = |e: wasmtime::Error| LoadError::Describe(cut(&format!("{e:#}"), MAX_REASON));
+        let bindings = pre.instantiate(&mut store).map_err(failed)?;
+        let info = bindings.call_describe(&mut store).map_err(failed)?;
         let info = Info {
             id: info.id,
             title: info.title,
@@ -385,6 +451,13 @@ impl Runtime {
             event_types: info.event_types,
         };
         check_info(&info).map_err(LoadError::BadInfo)?;
+        Ok(Described { info, sha256: compiled.sha256, pre })
+    }
+
+    /// Gives a described detection its state (by id) and config, and
+    /// instantiates and configures it: a bad config rejects the file.
+    pub fn attach(&self, described: Described, source: &Path, opts: &LoadOptions) -> Result<Arc<Loaded>, LoadError> {
+        let Described { info, sha256, pre } = described;
         let state = if opts.fresh_state {
             StateStore::in_memory(self.limits_state.0, self.limits_state.1).for_detection(&info.id)
         } else {
@@ -398,13 +471,14 @@ impl Runtime {
         let loaded = Arc::new(Loaded {
             info,
             source: source.to_path_buf(),
-            sha256: compiled.sha256,
+            sha256,
             counters: Counters::default(),
             config,
             pre,
             state,
             slot: Mutex::new(Slot {
                 instance: None,
+                minute: (Instant::now(), 0),
                 failures: VecDeque::new(),
                 quarantined_until: None,
                 backoff: self.limits.quarantine,
@@ -460,7 +534,7 @@ impl Runtime {
         let bindings = det.pre.instantiate(&mut store).map_err(|e| classify(&store, e))?;
         match bindings.call_configure(&mut store, &det.config) {
             Ok(Ok(())) => Ok(Instance { store, bindings, calls: 0 }),
-            Ok(Err(msg)) => Err(Failure::Trap(format!("configure refused: {msg}"))),
+            Ok(Err(msg)) => Err(Failure::Trap(format!("configure refused: {}", cut(&msg, MAX_REASON)))),
             Err(e) => Err(classify(&store, e)),
         }
     }
@@ -508,6 +582,7 @@ impl Runtime {
         let mut out = Outcome::default();
         let mut slot = det.slot.lock().unwrap();
         let mut clock = i64::MIN;
+        let mut page_alerts = 0usize;
         for &i in indexes {
             let ev = &events[i];
             if let Some(until) = slot.quarantined_until {
@@ -522,48 +597,75 @@ impl Runtime {
             let result = self.call(det, &mut slot, org, ev, &mut clock);
             det.counters.nanos.fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
             det.counters.events.fetch_add(1, Ordering::Relaxed);
-            match result {
-                Ok(alerts) => {
-                    det.counters.alerts.fetch_add(alerts.len() as u64, Ordering::Relaxed);
-                    out.alerts.extend(alerts.into_iter().map(|alert| Raised {
-                        event_index: i,
-                        detection: det.clone(),
-                        alert,
-                    }));
-                }
-                Err((failure, partial)) => {
-                    det.counters.alerts.fetch_add(partial.len() as u64, Ordering::Relaxed);
-                    out.alerts.extend(partial.into_iter().map(|alert| Raised {
-                        event_index: i,
-                        detection: det.clone(),
-                        alert,
-                    }));
-                    match &failure {
-                        Failure::Timeout => det.counters.timeouts.fetch_add(1, Ordering::Relaxed),
-                        Failure::Limit(_) => det.counters.limits.fetch_add(1, Ordering::Relaxed),
-                        Failure::Trap(_) => det.counters.traps.fetch_add(1, Ordering::Relaxed),
-                    };
-                    tracing::warn!(detection = %det.info.id, event = %ev.key(), "{failure}; instance discarded");
-                    out.failures.push((i, det.info.id.clone(), failure.clone()));
-                    let now = Instant::now();
-                    slot.failures.push_back(now);
-                    while slot.failures.front().is_some_and(|t| now - *t > self.limits.failure_window) {
-                        slot.failures.pop_front();
-                    }
-                    slot.last_failure = Some(failure.clone());
-                    if slot.failures.len() >= self.limits.max_failures {
-                        let for_how_long = slot.backoff;
-                        slot.quarantined_until = Some(now + for_how_long);
-                        slot.backoff = (slot.backoff * 2).min(Duration::from_secs(3600));
-                        slot.failures.clear();
-                        det.counters.quarantines.fetch_add(1, Ordering::Relaxed);
-                        tracing::error!(detection = %det.info.id, "disabled for {for_how_long:.0?} after repeated failures ({failure})");
-                        out.disabled.push(Disabled { detection: det.clone(), reason: failure, for_how_long, event_index: i });
-                    }
-                }
+            // Alerts within bounds are kept even when the call broke a limit.
+            let (mut alerts, mut failure) = match result {
+                Ok(alerts) => (alerts, None),
+                Err((failure, partial)) => (partial, Some(failure)),
+            };
+            let spent = self.spend_budget(&mut slot, &mut page_alerts, &mut alerts);
+            if let Some(f) = &spent {
+                slot.instance = None;
+                failure = Some(f.clone());
+            }
+            det.counters.alerts.fetch_add(alerts.len() as u64, Ordering::Relaxed);
+            out.alerts.extend(alerts.into_iter().map(|alert| Raised { event_index: i, detection: det.clone(), alert }));
+            if let Some(failure) = failure {
+                self.failed(det, &mut slot, i, ev, failure, spent.is_some(), &mut out);
             }
         }
         out
+    }
+
+    /// Takes `alerts` out of the detection's alert budget (per page, per
+    /// minute); what does not fit is dropped and the budget is spent.
+    fn spend_budget(&self, slot: &mut Slot, page: &mut usize, alerts: &mut Vec<bindings::Alert>) -> Option<Failure> {
+        if slot.minute.0.elapsed() >= Duration::from_secs(60) {
+            slot.minute = (Instant::now(), 0);
+        }
+        let (per_page, per_minute) = (self.limits.max_alerts_per_page, self.limits.max_alerts_per_minute);
+        let page_room = per_page.saturating_sub(*page);
+        let minute_room = per_minute.saturating_sub(slot.minute.1);
+        let raised = alerts.len();
+        let spent = (raised > page_room.min(minute_room)).then(|| {
+            let why = if page_room <= minute_room {
+                format!("alert budget spent: {} alerts on one page (at most {per_page})", *page + raised)
+            } else {
+                format!("alert budget spent: {} alerts within a minute (at most {per_minute})", slot.minute.1 + raised)
+            };
+            alerts.truncate(page_room.min(minute_room));
+            Failure::Limit(why)
+        });
+        *page += alerts.len();
+        slot.minute.1 += alerts.len();
+        spent
+    }
+
+    /// Counts a failed call; quarantines after repeated failures, or at once.
+    #[allow(clippy::too_many_arguments)]
+    fn failed(&self, det: &Arc<Loaded>, slot: &mut Slot, i: usize, ev: &Event, failure: Failure, at_once: bool, out: &mut Outcome) {
+        match &failure {
+            Failure::Timeout => det.counters.timeouts.fetch_add(1, Ordering::Relaxed),
+            Failure::Limit(_) => det.counters.limits.fetch_add(1, Ordering::Relaxed),
+            Failure::Trap(_) => det.counters.traps.fetch_add(1, Ordering::Relaxed),
+        };
+        tracing::warn!(detection = %det.info.id, event = %ev.key(), "{failure}; instance discarded");
+        out.failures.push((i, det.info.id.clone(), failure.clone()));
+        let now = Instant::now();
+        slot.failures.push_back(now);
+        while slot.failures.front().is_some_and(|t| now - *t > self.limits.failure_window) {
+            slot.failures.pop_front();
+        }
+        slot.last_failure = Some(failure.clone());
+        if at_once || slot.failures.len() >= self.limits.max_failures {
+            let for_how_long = slot.backoff;
+            slot.quarantined_until = Some(now + for_how_long);
+            slot.backoff = (slot.backoff * 2).min(Duration::from_secs(3600));
+            slot.failures.clear();
+            det.counters.quarantines.fetch_add(1, Ordering::Relaxed);
+            let after = if at_once { "its alert budget was spent" } else { "repeated failures" };
+            tracing::error!(detection = %det.info.id, "disabled for {for_how_long:.0?} after {after} ({failure})");
+            out.disabled.push(Disabled { detection: det.clone(), reason: failure, for_how_long, event_index: i });
+        }
     }
 
     /// One call of `on-event`; on failure the instance is dropped. Alerts
@@ -631,11 +733,13 @@ impl Runtime {
     }
 }
 
+/// An alert's size, counting a few bytes of JSON for each context entry and
+/// MITRE id (quotes, colon, comma), so that many empty entries count too.
 fn alert_bytes(a: &bindings::Alert) -> usize {
     a.title.len()
         + a.dedup_key.as_ref().map_or(0, |k| k.len())
-        + a.context.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>()
-        + a.mitre.iter().map(|m| m.len()).sum::<usize>()
+        + a.context.iter().map(|(k, v)| k.len() + v.len() + 6).sum::<usize>()
+        + a.mitre.iter().map(|m| m.len() + 3).sum::<usize>()
 }
 
 fn classify(store: &Store<HostCtx>, e: wasmtime::Error) -> Failure {
@@ -646,24 +750,145 @@ fn classify(store: &Store<HostCtx>, e: wasmtime::Error) -> Failure {
         Some(Trap::Interrupt) => Failure::Timeout,
         Some(Trap::StackOverflow) => Failure::Limit("stack overflow".into()),
         Some(t) => Failure::Trap(t.to_string()),
-        None => Failure::Trap(format!("{e:#}")),
+        // The text may quote the guest (its function names in a backtrace).
+        None => Failure::Trap(cut(&format!("{e:#}"), MAX_REASON)),
     }
 }
 
-/// An id is what state and suppression are keyed by: keep it plain.
-fn check_info(info: &Info) -> Result<(), String> {
+/// What a detection says about itself goes into every alert, notice, log
+/// line and status file: each field is bounded, and the id, which state and
+/// suppression are keyed by, is plain. A refusal names the field, its size
+/// and the bound (never the content, which may be the oversized part).
+pub fn check_info(info: &Info) -> Result<(), String> {
+    use bounds::*;
     let id = &info.id;
     if id.is_empty()
-        || id.len() > 64
+        || id.len() > ID
         || !id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
     {
-        return Err(format!("id `{id}`: 1-64 lower-case letters, digits, `-` or `_`"));
+        let shown = if id.len() <= ID { format!("`{id}`") } else { format!("of {} bytes", id.len()) };
+        return Err(format!("id {shown}: 1-{ID} lower-case letters, digits, `-` or `_`"));
     }
-    if info.title.is_empty() || info.title.len() > 200 {
-        return Err("title: 1-200 characters".into());
+    if info.title.is_empty() {
+        return Err("title: empty".into());
     }
-    if info.event_types.len() > 200 || info.mitre.len() > 32 || info.description.len() > 4096 {
-        return Err("too many event types or MITRE ids, or description over 4 KiB".into());
+    let field = |name: String, len: usize, max: usize| match len > max {
+        true => Err(format!("{name}: {len} bytes, at most {max}")),
+        false => Ok(()),
+    };
+    let count = |name: &str, n: usize, max: usize| match n > max {
+        true => Err(format!("{name}: {n} entries, at most {max}")),
+        false => Ok(()),
+    };
+    field("title".into(), info.title.len(), TITLE)?;
+    field("version".into(), info.version.len(), VERSION)?;
+    field("description".into(), info.description.len(), DESCRIPTION)?;
+    count("mitre", info.mitre.len(), MITRE_IDS)?;
+    for (i, m) in info.mitre.iter().enumerate() {
+        field(format!("mitre[{i}]"), m.len(), MITRE_ID)?;
+    }
+    count("event_types", info.event_types.len(), EVENT_TYPES)?;
+    for (i, t) in info.event_types.iter().enumerate() {
+        field(format!("event_types[{i}]"), t.len(), EVENT_TYPE)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info() -> Info {
+        Info {
+            id: "d".into(),
+            title: "t".into(),
+            version: "1.0.0".into(),
+            severity: "low",
+            mitre: vec!["T1078.004".into()],
+            description: String::new(),
+            event_types: vec!["user.session.start".into()],
+        }
+    }
+
+    #[test]
+    fn describe_fields_are_bounded() {
+        assert_eq!(check_info(&info()), Ok(()));
+        let mut i = info();
+        i.version = "1".repeat(1 << 20);
+        assert_eq!(check_info(&i), Err("version: 1048576 bytes, at most 64".into()));
+        let mut i = info();
+        i.mitre.push("T".repeat(33));
+        assert_eq!(check_info(&i), Err("mitre[1]: 33 bytes, at most 32".into()));
+        let mut i = info();
+        i.event_types = vec!["x".repeat(129)];
+        assert_eq!(check_info(&i), Err("event_types[0]: 129 bytes, at most 128".into()));
+        let mut i = info();
+        i.event_types = vec!["x".into(); 201];
+        assert_eq!(check_info(&i), Err("event_types: 201 entries, at most 200".into()));
+        let mut i = info();
+        i.description = "d".repeat(4097);
+        assert_eq!(check_info(&i), Err("description: 4097 bytes, at most 4096".into()));
+        let mut i = info();
+        i.title = "t".repeat(201);
+        assert_eq!(check_info(&i), Err("title: 201 bytes, at most 200".into()));
+        let mut i = info();
+        i.id = "a".repeat(100_000);
+        assert_eq!(check_info(&i), Err("id of 100000 bytes: 1-64 lower-case letters, digits, `-` or `_`".into()));
+    }
+
+    fn alerts(n: usize) -> Vec<bindings::Alert> {
+        (0..n)
+            .map(|i| bindings::Alert { title: format!("a{i}"), severity: None, dedup_key: None, context: vec![], mitre: vec![] })
+            .collect()
+    }
+
+    fn slot() -> Slot {
+        Slot {
+            instance: None,
+            minute: (Instant::now(), 0),
+            failures: VecDeque::new(),
+            quarantined_until: None,
+            backoff: Duration::from_secs(1),
+            last_failure: None,
+        }
+    }
+
+    #[test]
+    fn alert_budget_per_page_and_per_minute() {
+        let limits = Limits { max_alerts_per_page: 10, max_alerts_per_minute: 25, ..Limits::default() };
+        let rt = Runtime::new(limits, Arc::new(StateStore::in_memory(1, 1)), BTreeMap::new(), None).unwrap();
+        let mut slot = slot();
+        // Page 1: 4 + 4 fit, the next 4 only in part.
+        let mut page = 0;
+        let mut a = alerts(4);
+        assert_eq!(rt.spend_budget(&mut slot, &mut page, &mut a), None);
+        assert_eq!(rt.spend_budget(&mut slot, &mut page, &mut a), None);
+        let mut a = alerts(4);
+        let spent = rt.spend_budget(&mut slot, &mut page, &mut a);
+        assert_eq!(spent, Some(Failure::Limit("alert budget spent: 12 alerts on one page (at most 10)".into())));
+        assert_eq!((a.len(), page, slot.minute.1), (2, 10, 10));
+        // Pages 2 and 3: the minute's budget runs out first.
+        let mut page = 0;
+        let mut a = alerts(10);
+        assert_eq!(rt.spend_budget(&mut slot, &mut page, &mut a), None);
+        let mut page = 0;
+        let mut a = alerts(9);
+        let spent = rt.spend_budget(&mut slot, &mut page, &mut a);
+        assert_eq!(spent, Some(Failure::Limit("alert budget spent: 29 alerts within a minute (at most 25)".into())));
+        assert_eq!((a.len(), slot.minute.1), (5, 25));
+        // A minute later the budget is back.
+        slot.minute.0 -= Duration::from_secs(61);
+        let mut page = 0;
+        let mut a = alerts(10);
+        assert_eq!(rt.spend_budget(&mut slot, &mut page, &mut a), None);
+        assert_eq!(slot.minute.1, 10);
+    }
+
+    #[test]
+    fn cut_keeps_char_boundaries() {
+        assert_eq!(cut("short", 10), "short");
+        let c = cut(&"é".repeat(1000), 11);
+        assert!(c.len() <= 11 && c.ends_with('…'), "{c}");
+        assert_eq!(cut(&"x".repeat(600), MAX_REASON).len(), MAX_REASON);
+    }
 }

@@ -1,14 +1,25 @@
 //! The detections folder: load everything at start, then follow changes.
 //!
 //! Every `*.wasm` (not dotfiles or editor/temp names) is loaded in
-//! parallel at start. The folder is watched: after a short quiet period
-//! each touched path is examined again: new or changed content is loaded
-//! and swapped in between two pages (state kept: it is keyed by detection
-//! id); a removed file is unloaded; a broken file is rejected with a clear
-//! log line while the previous version keeps running.
+//! parallel at start, in the caller's thread ([`Folder::load`]) or in the
+//! background ([`Folder::load_in_background`]: the service's orgs start
+//! meanwhile, and events handled before the set is installed do not run
+//! through it). The folder is watched: after a short quiet period each
+//! touched path is examined again: new or changed content is loaded and
+//! swapped in between two pages (state kept: it is keyed by detection id); a
+//! removed file is unloaded; a broken file is rejected with a clear log line
+//! while the previous version keeps running.
+//!
+//! A detection id belongs to one file. Each file is first compiled and
+//! described with no state and no config; when two or more files claim the
+//! same id, every claimant is refused (loudly, naming the others), and none
+//! is given that id's persisted state or config: first come is not first
+//! served, or any file dropped in the folder could take a real detection's
+//! state. Once only one file claims the id again (the others removed or
+//! changed), it is examined again and loaded.
 
-use super::loader::LoadError;
-use super::{DetectionSet, Loaded, Runtime};
+use super::loader::{self, LoadError};
+use super::{Described, DetectionSet, LoadOptions, Loaded, Runtime};
 use notify::{RecursiveMode, Watcher};
 use rayon::prelude::*;
 use serde::Serialize;
@@ -16,7 +27,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How long the folder must be quiet before changes are acted on.
 const QUIET: Duration = Duration::from_millis(150);
@@ -36,6 +47,10 @@ pub struct Folder {
     dir: PathBuf,
     runtime: Arc<Runtime>,
     files: Mutex<BTreeMap<PathBuf, FileStatus>>,
+    /// Held while the set in force is being changed (the first load, a rescan).
+    changing: Mutex<()>,
+    /// True once the first load has installed its set.
+    loaded: tokio::sync::watch::Sender<bool>,
     pub reloads: AtomicU64,
     pub rejections: AtomicU64,
 }
@@ -47,39 +62,103 @@ pub fn is_candidate(path: &Path) -> bool {
 }
 
 impl Folder {
-    /// Loads every detection in `dir` (in parallel) and installs the set.
-    pub fn load(runtime: Arc<Runtime>, dir: &Path) -> anyhow::Result<Arc<Folder>> {
-        let folder = Arc::new(Folder {
+    fn new(runtime: Arc<Runtime>, dir: &Path) -> anyhow::Result<Arc<Folder>> {
+        std::fs::read_dir(dir).map_err(|e| anyhow::anyhow!("detections folder {}: {e}", dir.display()))?;
+        Ok(Arc::new(Folder {
             dir: dir.to_path_buf(),
             runtime,
             files: Mutex::new(BTreeMap::new()),
+            changing: Mutex::new(()),
+            loaded: tokio::sync::watch::Sender::new(false),
             reloads: AtomicU64::new(0),
             rejections: AtomicU64::new(0),
-        });
-        let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
-            .map_err(|e| anyhow::anyhow!("detections folder {}: {e}", dir.display()))?
+        }))
+    }
+
+    /// Loads every detection in `dir` (in parallel) and installs the set.
+    pub fn load(runtime: Arc<Runtime>, dir: &Path) -> anyhow::Result<Arc<Folder>> {
+        let folder = Folder::new(runtime, dir)?;
+        folder.load_all()?;
+        Ok(folder)
+    }
+
+    /// [`Folder::load`] in a thread of its own: returns at once; the set is
+    /// installed when every file has been compiled ([`Folder::wait_loaded`]).
+    pub fn load_in_background(runtime: Arc<Runtime>, dir: &Path) -> anyhow::Result<Arc<Folder>> {
+        let folder = Folder::new(runtime, dir)?;
+        let f = folder.clone();
+        std::thread::Builder::new().name("detections".into()).spawn(move || {
+            if let Err(e) = f.load_all() {
+                tracing::error!("loading the detections folder: {e:#}");
+            }
+        })?;
+        Ok(folder)
+    }
+
+    /// Whether the first load has installed its set.
+    pub fn is_loaded(&self) -> bool {
+        *self.loaded.borrow()
+    }
+
+    /// Waits until the first load has installed its set, or `timeout` has
+    /// passed; true when it has.
+    pub async fn wait_loaded(&self, timeout: Duration) -> bool {
+        let mut rx = self.loaded.subscribe();
+        tokio::time::timeout(timeout, rx.wait_for(|done| *done)).await.is_ok_and(|r| r.is_ok())
+    }
+
+    fn load_all(&self) -> anyhow::Result<()> {
+        let _changing = self.changing.lock().unwrap_or_else(|p| p.into_inner());
+        let started = Instant::now();
+        let mut paths: Vec<PathBuf> = std::fs::read_dir(&self.dir)
+            .map_err(|e| anyhow::anyhow!("detections folder {}: {e}", self.dir.display()))?
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| is_candidate(p) && p.is_file())
             .collect();
         paths.sort();
-        let results: Vec<(PathBuf, Result<Arc<Loaded>, LoadError>)> =
-            paths.into_par_iter().map(|p| (p.clone(), folder.runtime.load(&p))).collect();
-        let mut loaded: Vec<Arc<Loaded>> = Vec::new();
-        for (path, r) in results {
-            let r = r.and_then(|d| match loaded.iter().find(|o| o.info.id == d.info.id) {
-                Some(other) => Err(LoadError::DuplicateId { id: d.info.id.clone(), other: other.source.clone() }),
-                None => Ok(d),
-            });
-            match r {
-                Ok(d) => {
-                    folder.record_loaded(&d);
-                    loaded.push(d);
-                }
-                Err(e) => folder.record_rejected(&path, &e, false),
+        let described: Vec<(PathBuf, Result<Described, LoadError>)> =
+            paths.into_par_iter().map(|p| (p.clone(), self.runtime.describe_file(&p))).collect();
+        let mut claims: BTreeMap<String, Vec<PathBuf>> = BTreeMap::new();
+        for (path, d) in &described {
+            if let Ok(d) = d {
+                claims.entry(d.info.id.clone()).or_default().push(path.clone());
             }
         }
-        folder.runtime.install(DetectionSet::new(loaded));
-        Ok(folder)
+        let mut unique = Vec::new();
+        for (path, d) in described {
+            match d {
+                Ok(d) if claims[&d.info.id].len() > 1 => {
+                    let others = claims[&d.info.id].iter().filter(|p| **p != path).cloned().collect();
+                    let id = d.info.id.clone();
+                    self.record_rejected(&path, &LoadError::DuplicateId { id: id.clone(), others }, Some(id), false);
+                }
+                Ok(d) => unique.push((path, d)),
+                Err(e) => self.record_rejected(&path, &e, None, false),
+            }
+        }
+        let attached: Vec<(PathBuf, String, Result<Arc<Loaded>, LoadError>)> = unique
+            .into_par_iter()
+            .map(|(p, d)| {
+                let id = d.info.id.clone();
+                let r = self.runtime.attach(d, &p, &LoadOptions::default());
+                (p, id, r)
+            })
+            .collect();
+        let mut loaded = Vec::new();
+        for (path, id, r) in attached {
+            match r {
+                Ok(d) => {
+                    self.record_loaded(&d);
+                    loaded.push(d);
+                }
+                Err(e) => self.record_rejected(&path, &e, Some(id), false),
+            }
+        }
+        let n = loaded.len();
+        self.runtime.install(DetectionSet::new(loaded));
+        self.loaded.send_replace(true);
+        tracing::info!("{n} detections loaded from {} in {:.2?}", self.dir.display(), started.elapsed());
+        Ok(())
     }
 
     fn record_loaded(&self, d: &Loaded) {
@@ -96,18 +175,20 @@ impl Folder {
         );
     }
 
-    fn record_rejected(&self, path: &Path, e: &LoadError, keeping: bool) {
+    /// `id`: the id the file claims, when it got as far as saying.
+    fn record_rejected(&self, path: &Path, e: &LoadError, id: Option<String>, keeping: bool) {
         self.rejections.fetch_add(1, Ordering::Relaxed);
         let keep = if keeping { "; the previous version keeps running" } else { "" };
         tracing::error!(file = %path.display(), kind = e.kind(), "detection rejected: {e}{keep}");
         let mut files = self.files.lock().unwrap();
         let prev = files.get(path).cloned();
+        let version = if keeping { prev.as_ref().and_then(|p| p.version.clone()) } else { None };
         files.insert(
             path.to_path_buf(),
             FileStatus {
                 file: path.to_path_buf(),
-                id: prev.as_ref().and_then(|p| p.id.clone()),
-                version: prev.as_ref().and_then(|p| p.version.clone()),
+                id: id.or_else(|| prev.as_ref().and_then(|p| p.id.clone())),
+                version,
                 status: e.kind().into(),
                 message: Some(format!("{e}{keep}")),
             },
@@ -124,6 +205,29 @@ impl Folder {
         if !is_candidate(path) {
             return;
         }
+        let _changing = self.changing.lock().unwrap_or_else(|p| p.into_inner());
+        let claimed_before = self.files.lock().unwrap().get(path).and_then(|f| f.id.clone());
+        self.examine(path);
+        let claimed_now = self.files.lock().unwrap().get(path).and_then(|f| f.id.clone());
+        // Files refused for sharing the id this one claimed may now be alone with it.
+        if let Some(id) = claimed_before.filter(|id| claimed_now.as_ref() != Some(id)) {
+            for other in self.refused_duplicates(&id, path) {
+                self.examine(&other);
+            }
+        }
+    }
+
+    /// Files other than `except` refused because they claim `id` with another.
+    fn refused_duplicates(&self, id: &str, except: &Path) -> Vec<PathBuf> {
+        let files = self.files.lock().unwrap();
+        files
+            .values()
+            .filter(|f| f.status == "duplicate_id" && f.id.as_deref() == Some(id) && f.file != except)
+            .map(|f| f.file.clone())
+            .collect()
+    }
+
+    fn examine(&self, path: &Path) {
         let set = self.runtime.current();
         let current = set.detections.iter().find(|d| d.source == path).cloned();
         if !path.is_file() {
@@ -135,32 +239,48 @@ impl Folder {
             self.files.lock().unwrap().remove(path);
             return;
         }
-        if let (Some(old), Ok(bytes)) = (&current, std::fs::read(path)) {
+        if let (Some(old), Ok(bytes)) = (&current, loader::read_bounded(path)) {
             use sha2::Digest;
             if hex::encode(sha2::Sha256::digest(&bytes)) == old.sha256 {
                 return;
             }
         }
-        let result = self.runtime.load(path).and_then(|d| {
-            match set.detections.iter().find(|o| o.info.id == d.info.id && o.source != path) {
-                Some(other) => Err(LoadError::DuplicateId { id: d.info.id.clone(), other: other.source.clone() }),
-                None => Ok(d),
-            }
-        });
-        match result {
-            Ok(new) => {
-                let mut next: Vec<Arc<Loaded>> = set.detections.iter().filter(|d| d.source != path).cloned().collect();
-                match &current {
-                    Some(old) => tracing::info!(detection = %new.info.id, file = %path.display(), "detection replaced: version {} → {}", old.info.version, new.info.version),
-                    None => tracing::info!(detection = %new.info.id, version = %new.info.version, file = %path.display(), "detection loaded"),
+        let described = match self.runtime.describe_file(path) {
+            Ok(d) => d,
+            Err(e) => return self.record_rejected(path, &e, None, current.is_some()),
+        };
+        let id = described.info.id.clone();
+        let mut others: Vec<PathBuf> = set.detections.iter().filter(|o| o.info.id == id && o.source != path).map(|o| o.source.clone()).collect();
+        others.extend(self.refused_duplicates(&id, path));
+        if !others.is_empty() {
+            // Every claimant is refused: the one running that id is unloaded too.
+            let squatted: Vec<Arc<Loaded>> = set.detections.iter().filter(|o| o.info.id == id && o.source != path).cloned().collect();
+            if !squatted.is_empty() {
+                let rest: Vec<Arc<Loaded>> = set.detections.iter().filter(|d| d.info.id != id || d.source == path).cloned().collect();
+                self.runtime.install(DetectionSet::new(rest));
+                for o in &squatted {
+                    let e = LoadError::DuplicateId { id: id.clone(), others: vec![path.to_path_buf()] };
+                    tracing::error!(detection = %id, file = %o.source.display(), "detection unloaded: {} also claims its id", path.display());
+                    self.record_rejected(&o.source, &e, Some(id.clone()), false);
                 }
-                next.push(new.clone());
-                self.runtime.install(DetectionSet::new(next));
-                self.reloads.fetch_add(1, Ordering::Relaxed);
-                self.record_loaded(&new);
             }
-            Err(e) => self.record_rejected(path, &e, current.is_some()),
+            let e = LoadError::DuplicateId { id: id.clone(), others };
+            return self.record_rejected(path, &e, Some(id), current.is_some());
         }
+        let new = match self.runtime.attach(described, path, &LoadOptions::default()) {
+            Ok(new) => new,
+            Err(e) => return self.record_rejected(path, &e, Some(id), current.is_some()),
+        };
+        let set = self.runtime.current();
+        let mut next: Vec<Arc<Loaded>> = set.detections.iter().filter(|d| d.source != path).cloned().collect();
+        match &current {
+            Some(old) => tracing::info!(detection = %new.info.id, file = %path.display(), "detection replaced: version {} → {}", old.info.version, new.info.version),
+            None => tracing::info!(detection = %new.info.id, version = %new.info.version, file = %path.display(), "detection loaded"),
+        }
+        next.push(new.clone());
+        self.runtime.install(DetectionSet::new(next));
+        self.reloads.fetch_add(1, Ordering::Relaxed);
+        self.record_loaded(&new);
     }
 
     /// Watches the folder until the returned watcher is dropped.

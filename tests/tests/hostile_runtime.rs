@@ -1,0 +1,421 @@
+//! End to end, hostile detections against the isolation of the runtime: the
+//! real binary, the Okta emulator and a Wazuh-like datagram socket.
+//!
+//! Oversized describe fields and configure errors, a squatted detection id
+//! (user file vs user file, user file vs the built-in pack), a substituted
+//! compile-cache artifact, an alert flood past the budget, an oversized file.
+
+use oktawatch_tests::*;
+use serde_json::Value;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+const WAIT: Duration = Duration::from_secs(60);
+
+/// A private world: temp dir, detections folder, socket, emulator, config.
+struct Rig {
+    _tmp: tempfile::TempDir,
+    root: PathBuf,
+    dets: PathBuf,
+    cfg: PathBuf,
+    okta: Okta,
+    wazuh: Wazuh,
+}
+
+impl Rig {
+    /// With these test guests in the folder (each as `<name>.wasm`) and 1000 events a page.
+    fn new(guests: &[&str]) -> Rig {
+        let tmp = tempfile::Builder::new().prefix("ow").tempdir_in("/tmp").unwrap();
+        let root = tmp.path().to_path_buf();
+        let dets = root.join("det");
+        std::fs::create_dir(&dets).unwrap();
+        for g in guests {
+            install(&dets, g);
+        }
+        let wazuh = Wazuh::bind(&root.join("q"));
+        let okta = Okta::start(EmulatorOptions { token: TOKEN.into(), ..Default::default() });
+        let extra = format!("\n[detections]\ndir = \"{}\"\nsuppression = \"0s\"\ntimeout = \"250ms\"\n", dets.display());
+        let cfg = write_config(&root, &okta.url(), &wazuh.path, &extra);
+        let text = std::fs::read_to_string(&cfg).unwrap().replace("page_limit = 100", "page_limit = 1000");
+        std::fs::write(&cfg, text).unwrap();
+        Rig { _tmp: tmp, root, dets, cfg, okta, wazuh }
+    }
+
+    /// Starts the service and waits until its first load of the folder is done.
+    fn start(&self) -> Host {
+        let host = Host::start(
+            &["run", "--config", self.cfg.to_str().unwrap()],
+            &[("OKTAWATCH_TEST_TOKEN", TOKEN), ("OKTAWATCH_LOG", "info"), ("NO_COLOR", "1")],
+        );
+        host.wait_log("detections loaded from", WAIT);
+        host
+    }
+
+    /// `oktawatch detections list`: exit success and stdout.
+    fn list(&self) -> (bool, String) {
+        let out = Command::new(bin())
+            .args(["detections", "list", "--config", self.cfg.to_str().unwrap()])
+            .env("OKTAWATCH_TEST_TOKEN", TOKEN)
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap();
+        (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// Waits until every uuid has arrived as a raw event.
+    fn wait_raw(&self, uuids: &[String]) {
+        self.wazuh.wait(&format!("{} raw events", uuids.len()), WAIT, |w| {
+            let got = w.uuids();
+            uuids.iter().all(|u| got.contains(u))
+        });
+    }
+
+    /// Pushes one marker event and waits for it: the events pushed before it,
+    /// and their alerts, were sent before it (one org, one sender, in order).
+    fn settle(&self, tag: &str) {
+        let marker = events(1, tag, |_, e| e["eventType"] = "test.marker".into());
+        self.okta.push(marker.clone());
+        self.wait_raw(&[uuid_of(&marker[0])]);
+    }
+}
+
+/// Puts a test guest in place as `<name>.wasm` atomically (dotfile, then rename).
+fn install(dir: &Path, guest_name: &str) {
+    install_bytes(dir, &std::fs::read(guest(guest_name)).unwrap(), &format!("{guest_name}.wasm"));
+}
+
+fn install_bytes(dir: &Path, bytes: &[u8], name: &str) {
+    let tmp = dir.join(format!(".{name}.part"));
+    std::fs::write(&tmp, bytes).unwrap();
+    std::fs::rename(&tmp, dir.join(name)).unwrap();
+}
+
+/// `n` events from `make_events`, `published` from half an hour ago, shaped by `f`.
+fn events(n: usize, tag: &str, f: impl Fn(usize, &mut Value)) -> Vec<Value> {
+    let mut evs = make_events(n, now_ms() - 30 * 60 * 1000, tag);
+    for (i, e) in evs.iter_mut().enumerate() {
+        f(i, e);
+    }
+    evs
+}
+
+fn uuid_of(e: &Value) -> String {
+    e["uuid"].as_str().unwrap().to_string()
+}
+
+fn uuids(evs: &[Value]) -> Vec<String> {
+    evs.iter().map(uuid_of).collect()
+}
+
+fn alerts_of(w: &Wazuh, id: &str) -> Vec<Value> {
+    w.alerts().into_iter().filter(|a| a["kind"] == "alert" && a["detection"]["id"] == id).collect()
+}
+
+fn disabled_of(w: &Wazuh, id: &str) -> Vec<Value> {
+    w.alerts().into_iter().filter(|a| a["kind"] == "detection_disabled" && a["detection"]["id"] == id).collect()
+}
+
+fn title(a: &Value) -> String {
+    a["alert"]["title"].as_str().unwrap_or("").to_string()
+}
+
+/// SIGTERM, and expects a clean exit with no panic.
+fn stop(h: Host) -> String {
+    let (status, log) = h.terminate(WAIT);
+    assert!(status.success(), "exit status {status}; log:\n{log}");
+    assert!(!log.contains("panicked"), "a panic was logged:\n{log}");
+    log
+}
+
+/// Log lines that contain every needle.
+fn log_lines<'a>(log: &'a str, needles: &[&str]) -> Vec<&'a str> {
+    log.lines().filter(|l| needles.iter().all(|n| l.contains(n))).collect()
+}
+
+fn wait_line(h: &Host, needles: &[&str]) {
+    let started = Instant::now();
+    while log_lines(&h.log(), needles).is_empty() {
+        assert!(started.elapsed() < WAIT, "timed out waiting for a line with {needles:?}; log:\n{}", h.log());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Every datagram is within the limit, and none carries a run of 1000 equal
+/// bytes from a hostile field.
+fn assert_no_hostile_payload(w: &Wazuh, filler: char) {
+    let run: String = std::iter::repeat_n(filler, 1000).collect();
+    for m in w.messages() {
+        assert!(m.len() <= 65535, "a message of {} bytes", m.len());
+        assert!(!m.contains(&run), "a message carries the hostile field: {}…", &m[..200.min(m.len())]);
+    }
+}
+
+/// The one entry of `file` in the service's status file.
+fn status_entry(rig: &Rig, file: &str) -> Value {
+    let path = rig.root.join("state/detections.json");
+    let started = Instant::now();
+    loop {
+        if let Some(v) = std::fs::read_to_string(&path).ok().and_then(|t| serde_json::from_str::<Value>(&t).ok()) {
+            let found = v["detections"].as_array().and_then(|a| {
+                a.iter().find(|d| d["file"].as_str().is_some_and(|f| f.ends_with(file))).cloned()
+            });
+            if let Some(d) = found {
+                return d;
+            }
+        }
+        assert!(started.elapsed() < WAIT, "no {file} in {}", path.display());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn oversized_describe_field_and_configure_error_are_refused_or_cut() {
+    let rig = Rig::new(&["hostile-describe", "hostile-describe-config", "probe-single"]);
+    let host = rig.start();
+    let log = host.log();
+    // The 1 MiB version: refused at load, the reason names the field, its size and the bound.
+    let lines = log_lines(&log, &["detection rejected", "hostile-describe.wasm"]);
+    assert_eq!(lines.len(), 1, "{log}");
+    assert!(lines[0].contains("bad_info") && lines[0].contains("version: 1048576 bytes, at most 64"), "{}", lines[0]);
+    assert!(lines[0].len() < 1024, "a rejection line of {} bytes", lines[0].len());
+    assert!(log.contains("2 detections loaded"), "{log}");
+    let entry = status_entry(&rig, "hostile-describe.wasm");
+    assert_eq!(entry["status"], "bad_info", "{entry}");
+    assert!(entry["message"].as_str().unwrap().contains("version: 1048576 bytes, at most 64"), "{entry}");
+
+    // The configure error of 1 MiB, on every instance after the first: cut in the notice.
+    let evs = events(8, "describe", |i, e| {
+        e["eventType"] = if i % 2 == 0 { "test.hostile" } else { "test.single" }.into();
+    });
+    rig.okta.push(evs.clone());
+    rig.wait_raw(&uuids(&evs));
+    rig.wazuh.wait("the notice", WAIT, |w| !disabled_of(w, "hostile-describe-config").is_empty());
+    rig.settle("describe-settle");
+    let notices = disabled_of(&rig.wazuh, "hostile-describe-config");
+    assert_eq!(notices.len(), 1, "{notices:?}");
+    let reason = notices[0]["alert"]["context"]["reason"].as_str().unwrap();
+    assert!(reason.starts_with("trap: configure refused: EEEE"), "{reason}");
+    assert!(reason.ends_with('…') && reason.len() <= 600, "a reason of {} bytes", reason.len());
+    assert_eq!(alerts_of(&rig.wazuh, "test-single").len(), 4);
+    assert!(alerts_of(&rig.wazuh, "hostile-describe").is_empty());
+    assert_no_hostile_payload(&rig.wazuh, '9');
+    assert_no_hostile_payload(&rig.wazuh, 'E');
+    let log = stop(host);
+    assert!(log.lines().all(|l| l.len() < 4096), "a log line over 4 KiB");
+    assert_eq!(rig.wazuh.events().len(), 9, "every raw event once");
+
+    let (ok, out) = rig.list();
+    assert!(!ok, "{out}");
+    let line = out.lines().find(|l| l.contains("hostile-describe.wasm")).unwrap_or_else(|| panic!("{out}"));
+    assert!(line.contains("bad_info") && line.contains("version: 1048576 bytes, at most 64"), "{line}");
+}
+
+#[test]
+fn a_squatted_id_refuses_every_claimant_and_takes_no_state() {
+    let rig = Rig::new(&["probe-window"]);
+    let alice = |n: usize, tag: &str| {
+        events(n, tag, |_, e| {
+            e["eventType"] = "test.window".into();
+            e["actor"]["alternateId"] = "alice".into();
+        })
+    };
+    // The real detection counts two events for alice (persisted).
+    let host = rig.start();
+    let first = alice(2, "squat-1");
+    rig.okta.push(first.clone());
+    rig.wait_raw(&uuids(&first));
+    stop(host);
+
+    // A second file claims its id: both are refused, at start.
+    install(&rig.dets, "hostile-squat");
+    let host = rig.start();
+    let log = host.log();
+    for (file, other) in [("probe-window.wasm", "hostile-squat.wasm"), ("hostile-squat.wasm", "probe-window.wasm")] {
+        let lines = log_lines(&log, &["detection rejected", file, "duplicate_id", "test-window"]);
+        assert_eq!(lines.len(), 1, "{file}:\n{log}");
+        assert!(lines[0].contains(other), "{}", lines[0]);
+    }
+    assert!(log.contains("0 detections loaded"), "{log}");
+    let ignored = alice(1, "squat-2");
+    rig.okta.push(ignored.clone());
+    rig.settle("squat-settle-1");
+    assert!(alerts_of(&rig.wazuh, "test-window").is_empty(), "{:?}", rig.wazuh.alerts());
+    let (ok, out) = rig.list();
+    assert!(!ok, "{out}");
+    for file in ["probe-window.wasm", "hostile-squat.wasm"] {
+        let line = out.lines().find(|l| l.starts_with(file)).unwrap_or_else(|| panic!("{file}: {out}"));
+        assert!(line.contains("duplicate_id"), "{line}");
+    }
+    assert_eq!(status_entry(&rig, "probe-window.wasm")["status"], "duplicate_id");
+
+    // The squatter goes: the real one loads again, its state as it was (2, then this event: 3).
+    std::fs::remove_file(rig.dets.join("hostile-squat.wasm")).unwrap();
+    wait_line(&host, &["detection loaded", "test-window"]);
+    let third = alice(1, "squat-3");
+    rig.okta.push(third.clone());
+    rig.wazuh.wait("the real alert", WAIT, |w| !alerts_of(w, "test-window").is_empty());
+    let a = alerts_of(&rig.wazuh, "test-window");
+    assert_eq!(a.len(), 1, "{a:?}");
+    assert_eq!(title(&a[0]), "3 window events for alice");
+    assert_eq!(a[0]["event"]["uuid"], uuid_of(&third[0]).as_str());
+
+    // Dropped in while the real one runs: the real one is unloaded too, loudly.
+    install(&rig.dets, "hostile-squat");
+    wait_line(&host, &["detection unloaded", "test-window", "hostile-squat.wasm also claims its id"]);
+    wait_line(&host, &["detection rejected", "hostile-squat.wasm", "duplicate_id"]);
+    let later = alice(1, "squat-4");
+    rig.okta.push(later.clone());
+    rig.settle("squat-settle-2");
+    let a = alerts_of(&rig.wazuh, "test-window");
+    assert_eq!(a.len(), 1, "no alert from either claimant: {a:?}");
+    assert!(a.iter().all(|a| !title(a).contains("squatter")));
+    stop(host);
+    assert_eq!(rig.wazuh.events().len(), 2 + 1 + 1 + 1 + 1 + 1, "every raw event once");
+}
+
+#[test]
+fn a_user_file_squatting_a_pack_id_refuses_both() {
+    let rig = Rig::new(&["hostile-squat-pack"]);
+    let out = Command::new(bin()).args(["detections", "export"]).arg(&rig.dets).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let pack = std::fs::read_dir(&rig.dets).unwrap().filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "wasm")).count() - 1;
+    let host = rig.start();
+    let log = host.log();
+    let lines = log_lines(&log, &["detection rejected", "duplicate_id", "okta-admin-role-granted"]);
+    assert_eq!(lines.len(), 2, "{log}");
+    assert!(lines.iter().any(|l| l.contains("file=") && l.contains("okta-admin-role-granted.wasm") && l.contains("hostile-squat-pack.wasm")), "{lines:?}");
+    assert!(log.contains(&format!("{} detections loaded", pack - 1)), "{pack} pack files:\n{log}");
+    let evs = events(3, "squat-pack", |_, _| {});
+    rig.okta.push(evs.clone());
+    rig.wait_raw(&uuids(&evs));
+    rig.settle("squat-pack-settle");
+    assert!(alerts_of(&rig.wazuh, "okta-admin-role-granted").is_empty(), "the squatter ran");
+    stop(host);
+    let (ok, out) = rig.list();
+    assert!(!ok);
+    assert_eq!(out.lines().filter(|l| l.contains("duplicate_id")).count(), 2, "{out}");
+}
+
+/// The cache files, by the sha256 of the `.wasm` each was compiled from.
+fn artifact_of(cache: &Path, wasm: &Path) -> PathBuf {
+    let out = Command::new("sha256sum").arg(wasm).output().unwrap();
+    let sha = String::from_utf8_lossy(&out.stdout).split_whitespace().next().unwrap().to_string();
+    std::fs::read_dir(cache)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.file_name().unwrap().to_string_lossy().starts_with(&sha))
+        .unwrap_or_else(|| panic!("no artifact for {} in {}", wasm.display(), cache.display()))
+}
+
+#[test]
+fn a_substituted_cache_artifact_in_a_writable_cache_is_not_used() {
+    let rig = Rig::new(&["probe-single", "hostile-trap"]);
+    let single = rig.dets.join("probe-single.wasm");
+    let cache = rig.root.join("state/cache");
+    // A first run fills the cache.
+    let host = rig.start();
+    stop(host);
+    let single_artifact = artifact_of(&cache, &single);
+    let trap_artifact = artifact_of(&cache, &rig.dets.join("hostile-trap.wasm"));
+
+    // Someone swaps hostile-trap's compiled code in under probe-single's name, in a world-writable cache.
+    std::fs::remove_file(rig.dets.join("hostile-trap.wasm")).unwrap();
+    std::fs::copy(&trap_artifact, &single_artifact).unwrap();
+    std::fs::set_permissions(&cache, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let run = |tag: &str| {
+        let host = rig.start();
+        let before = alerts_of(&rig.wazuh, "test-single").len();
+        let evs = events(4, tag, |_, e| e["eventType"] = "test.single".into());
+        rig.okta.push(evs.clone());
+        rig.wazuh.wait("test-single alerts", WAIT, |w| alerts_of(w, "test-single").len() >= before + 4);
+        rig.settle(&format!("{tag}-settle"));
+        let log = stop(host);
+        assert!(log.contains("1 detections loaded"), "{log}");
+        let got: Vec<String> = alerts_of(&rig.wazuh, "test-single")[before..].iter().map(|a| a["event"]["uuid"].as_str().unwrap().to_string()).collect();
+        assert_eq!(got, uuids(&evs), "probe-single ran as itself");
+        assert!(rig.wazuh.alerts().iter().all(|a| a["detection"]["id"] != "hostile-trap"));
+        log
+    };
+    let log = run("cache-dir");
+    let warned = log_lines(&log, &["not using the compile cache directory", "writable by group or others (mode 0777)"]);
+    assert_eq!(warned.len(), 1, "{log}");
+    assert_eq!(std::fs::read(&single_artifact).unwrap(), std::fs::read(&trap_artifact).unwrap(), "nothing is written to a cache not trusted");
+
+    // The directory fixed, the artifact itself writable by others: not used either (and replaced).
+    std::fs::set_permissions(&cache, std::fs::Permissions::from_mode(0o700)).unwrap();
+    std::fs::set_permissions(&single_artifact, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let log = run("cache-file");
+    let warned = log_lines(&log, &["not using the compile cache entry", "writable by group or others (mode 0666)"]);
+    assert_eq!(warned.len(), 1, "{log}");
+    assert_ne!(std::fs::read(&single_artifact).unwrap(), std::fs::read(&trap_artifact).unwrap(), "the entry is compiled anew");
+    let mode = std::fs::metadata(&single_artifact).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    assert_eq!(rig.wazuh.events().len(), 10);
+}
+
+#[test]
+fn an_alert_flood_past_the_page_budget_quarantines() {
+    let rig = Rig::new(&["hostile-alerts", "probe-single"]);
+    let host = rig.start();
+    // One page: 150 events for the flood (16 alerts each), 10 for probe-single.
+    let evs = events(160, "alerts", |i, e| {
+        e["eventType"] = if i % 16 == 15 { "test.single" } else { "test.hostile" }.into();
+    });
+    assert_eq!(evs.iter().filter(|e| e["eventType"] == "test.hostile").count(), 150);
+    rig.okta.push(evs.clone());
+    rig.wait_raw(&uuids(&evs));
+    rig.wazuh.wait("the notice", WAIT, |w| !disabled_of(w, "hostile-alerts").is_empty());
+    rig.settle("alerts-settle");
+    let log = stop(host);
+
+    // 125 events × 16 = the budget of 2000; the 126th event's alerts are over it.
+    let flood = alerts_of(&rig.wazuh, "hostile-alerts");
+    assert_eq!(flood.len(), 2000);
+    let notices = disabled_of(&rig.wazuh, "hostile-alerts");
+    assert_eq!(notices.len(), 1);
+    assert_eq!(notices[0]["alert"]["context"]["reason"], "limit: alert budget spent: 2016 alerts on one page (at most 2000)");
+    let hostile: Vec<&Value> = evs.iter().filter(|e| e["eventType"] == "test.hostile").collect();
+    assert_eq!(notices[0]["event"]["uuid"], uuid_of(hostile[125]).as_str());
+    let mut alerted: Vec<String> = flood.iter().map(|a| a["event"]["uuid"].as_str().unwrap().to_string()).collect();
+    alerted.dedup();
+    assert_eq!(alerted, hostile[..125].iter().map(|e| uuid_of(e)).collect::<Vec<_>>());
+    assert_eq!(alerts_of(&rig.wazuh, "test-single").len(), 10, "the other detection is untouched");
+    assert_eq!(rig.wazuh.events().len(), 161, "every raw event once");
+    assert_eq!(log_lines(&log, &["hostile-alerts", "disabled for", "alert budget"]).len(), 1, "{log}");
+}
+
+/// A component whose only import is `name` (an empty instance).
+fn importing(name: &str, body: &str) -> Vec<u8> {
+    wat::parse_str(format!("(component (import \"{name}\" (instance {body})))")).unwrap()
+}
+
+#[test]
+fn oversized_and_forbidden_files_are_refused_before_compiling() {
+    let rig = Rig::new(&["probe-single"]);
+    // 65 MiB (sparse): refused from its size, never read.
+    let huge = std::fs::File::create(rig.dets.join("huge.wasm")).unwrap();
+    std::io::Write::write_all(&mut &huge, b"\0asm\x0d\0\x01\0").unwrap();
+    huge.set_len(65 << 20).unwrap();
+    // A forbidden import before a section that would not compile: refused for the import.
+    let mut bytes = importing("wasi:filesystem/preopens@0.2.0", "(export \"get-directories\" (func (result (list u32))))");
+    bytes.extend_from_slice(&[0x7f, 0x05, 0xff, 0xff, 0xff, 0xff, 0xff]);
+    install_bytes(&rig.dets, &bytes, "wasi-then-junk.wasm");
+    let host = rig.start();
+    let log = host.log();
+    let lines = log_lines(&log, &["detection rejected", "huge.wasm"]);
+    assert_eq!(lines.len(), 1, "{log}");
+    assert!(lines[0].contains("too_large") && lines[0].contains("file of 68157440 bytes, over the bound of 67108864 bytes"), "{}", lines[0]);
+    let lines = log_lines(&log, &["detection rejected", "wasi-then-junk.wasm"]);
+    assert_eq!(lines.len(), 1, "{log}");
+    assert!(lines[0].contains("forbidden_import") && lines[0].contains("wasi:filesystem/preopens@0.2.0"), "{}", lines[0]);
+    assert!(log.contains("1 detections loaded"), "{log}");
+    let ev = events(1, "huge", |_, e| e["eventType"] = "test.single".into());
+    rig.okta.push(ev.clone());
+    rig.wazuh.wait("the alert", WAIT, |w| !alerts_of(w, "test-single").is_empty());
+    stop(host);
+    let (ok, out) = rig.list();
+    assert!(!ok);
+    assert!(out.lines().any(|l| l.starts_with("huge.wasm") && l.contains("too_large")), "{out}");
+}
