@@ -71,6 +71,7 @@ impl Telemetry {
             c("oktawatch_events_fetched_total", &s.fetched);
             c("oktawatch_events_sent_total", &s.events);
             c("oktawatch_events_duplicate_total", &s.duplicates);
+            c("oktawatch_events_differing_copy_total", &s.differing_copies);
             c("oktawatch_events_invalid_total", &s.invalid);
             c("oktawatch_events_untyped_total", &s.untyped);
             c("oktawatch_events_truncated_total", &s.truncated);
@@ -130,6 +131,9 @@ impl Telemetry {
             }
             for (org, n) in h.events_snapshot() {
                 counter!("oktawatch_hook_events_total", "org" => org).absolute(n);
+            }
+            for (reason, n) in h.closed_snapshot() {
+                counter!("oktawatch_hook_connections_closed_total", "reason" => reason).absolute(n);
             }
         }
         if let Some(f) = &self.folder {

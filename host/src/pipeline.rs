@@ -19,7 +19,6 @@ use crate::runtime::alert::{Suppressor, alert_body, disabled_body};
 use crate::sinks::{self, Abort, Sink};
 use crate::stats::Stats;
 use anyhow::Context;
-use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -228,15 +227,28 @@ impl Pipeline {
         let mut fresh: Vec<Arc<Event>> = Vec::with_capacity(events.len());
         let mut keys: Vec<dedup::Key> = Vec::with_capacity(events.len());
         if let Some(d) = &self.dedup {
-            let mut in_page = HashSet::with_capacity(events.len());
+            // A copy (same uuid, same content) is skipped; a differing copy is
+            // delivered (its message names its origin) and counted.
+            let mut page = dedup::Page::default();
+            let mut differing: Option<(usize, String)> = None;
             for ev in events {
-                let k = dedup::key_of(ev.key());
-                if d.contains(k) || !in_page.insert(k) {
-                    self.stats.duplicates.fetch_add(1, Ordering::Relaxed);
-                    continue;
+                let k = dedup::key_of(&ev);
+                match page.admit(d, k) {
+                    dedup::Verdict::Copy => {
+                        self.stats.duplicates.fetch_add(1, Ordering::Relaxed);
+                        continue;
+                    }
+                    dedup::Verdict::Differing => {
+                        self.stats.differing_copies.fetch_add(1, Ordering::Relaxed);
+                        differing.get_or_insert_with(|| (0, format!("{} ({:?})", ev.key(), ev.origin()))).0 += 1;
+                    }
+                    dedup::Verdict::New => {}
                 }
                 keys.push(k);
                 fresh.push(Arc::new(ev));
+            }
+            if let Some((n, first)) = differing {
+                tracing::warn!(org = %self.name, "{n} event(s) share their uuid with an event delivered before but not its content: delivered too (first: {first})");
             }
         } else {
             fresh.extend(events.into_iter().map(Arc::new));

@@ -38,6 +38,10 @@ pub struct Stats {
     pub fetched: AtomicU64,
     /// Events skipped because they were delivered before.
     pub duplicates: AtomicU64,
+    /// Events delivered although an event with the same uuid was delivered
+    /// before: their content differs (say, a copy pushed to the event hook
+    /// that does not match Okta's polled one).
+    pub differing_copies: AtomicU64,
     /// Raw events handed to the journal.
     pub events: AtomicU64,
     /// Alerts handed to the journal.
