@@ -43,6 +43,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let shutdown = shutdown_on_signals();
     let state_dir = config.state.dir.clone();
     std::fs::create_dir_all(&state_dir).with_context(|| format!("creating state.dir {}", state_dir.display()))?;
+    crate::harden::private_state_dir(&state_dir);
     let runtime = super::runtime(&config, Some(&state_dir))?;
     let (_folder, _watcher) = match &config.detections.dir {
         Some(dir) => {
