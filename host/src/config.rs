@@ -461,8 +461,8 @@ impl Config {
                 p.push("hooks: no [[okta]] org has hook_secret_env or hook_secret_file, so no hook would be accepted".into());
             }
         }
-        if self.wazuh.location.is_empty() {
-            p.push("wazuh.location: must not be empty".into());
+        if let Err(e) = check_location(&self.wazuh.location) {
+            p.push(format!("wazuh.location: {e}"));
         }
         if self.sink.kind == SinkKind::File && self.sink.path.is_none() {
             p.push("sink.path: required when sink.kind = \"file\"".into());
@@ -503,6 +503,33 @@ fn check_hooks(h: &HooksConfig, p: &mut Vec<String>) {
     if h.queue_batches == 0 {
         p.push("hooks.queue_batches: at least 1".into());
     }
+}
+
+/// Longest `wazuh.location`, in bytes. It heads every datagram (`1:<location>:`,
+/// `:` and `|` escaped, so up to twice as long), and a datagram holds at most
+/// 65,535 bytes: 256 leaves the JSON body more than 65,000 of them.
+pub const MAX_LOCATION: usize = 256;
+
+/// A Wazuh location: one line of printable text, non-empty, at most [`MAX_LOCATION`] bytes.
+pub fn check_location(s: &str) -> Result<(), String> {
+    if s.is_empty() {
+        return Err("must not be empty".into());
+    }
+    if s.len() > MAX_LOCATION {
+        let head: String = s.chars().take(32).flat_map(char::escape_debug).collect();
+        return Err(format!(
+            "`{head}…` is {} bytes, at most {MAX_LOCATION} (it heads every message, and a Wazuh datagram holds 65535 bytes)",
+            s.len()
+        ));
+    }
+    if let Some((at, c)) = s.char_indices().find(|(_, c)| c.is_control()) {
+        return Err(format!(
+            "`{}` has the control character U+{:04X} at byte {at}; Wazuh takes one line of printable text              (no newline, tab or NUL: it would split or cut the message)",
+            s.escape_debug(),
+            c as u32
+        ));
+    }
+    Ok(())
 }
 
 /// An org URL: https, or http on a loopback address only.
@@ -594,6 +621,37 @@ mod tests {
         ok.validate().unwrap();
         assert_eq!(ok.okta[0].scopes, ["okta.logs.read"]);
         assert!(ok.okta[0].dpop);
+    }
+
+    #[test]
+    fn wazuh_location_is_one_short_printable_line() {
+        let org = "[[okta]]\nname='p'\norg_url='https://x.okta.com'\ntoken_env='T'\n";
+        for (location, why) in [
+            (r#""okta\nprod""#, "U+000A at byte 4"),
+            (r#""okta\u0000""#, "U+0000 at byte 4"),
+            (r#""a\tb""#, "U+0009 at byte 1"),
+            (r#""\u001b[31mred""#, "U+001B at byte 0"),
+            (r#""caf\u00e9\u0085""#, "U+0085 at byte 5"),
+            ("''", "must not be empty"),
+            (&format!("'{}'", "x".repeat(MAX_LOCATION + 1)), "257 bytes, at most 256"),
+        ] {
+            let c = Config::parse(&format!("{org}[wazuh]\nlocation = {location}\n[state]\nspool_max_mb = 0\n")).unwrap();
+            let e = c.validate().unwrap_err();
+            let text = e.to_string();
+            assert_eq!(e.0.len(), 2, "{text}");
+            assert!(e.0[0].starts_with("wazuh.location: ") && e.0[0].contains(why), "{location}: {text}");
+            assert!(e.0[1].starts_with("state.spool_max_mb"), "every problem at once: {text}");
+            assert!(!text.chars().any(|c| c.is_control() && c != '\n'), "no control character echoed: {text:?}");
+            assert_eq!(text.lines().count(), 3, "the location's own newline is not echoed: {text}");
+        }
+        for ok in ["oktawatch", "okta:prod|eu", "Zürich okta", &"x".repeat(MAX_LOCATION)] {
+            let c = Config::parse(&format!("{org}[wazuh]\nlocation = '{ok}'\n")).unwrap();
+            c.validate().unwrap();
+            let env = crate::envelope::Envelope::new("p", &c.wazuh.location);
+            assert!(env.max_body() > 65_000, "{ok}: {}", env.max_body());
+        }
+        let worst = ":".repeat(MAX_LOCATION);
+        assert!(crate::envelope::Envelope::new("p", &worst).max_body() > 65_000, "escaped to twice its length, still room");
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub mod demo_feed;
 pub mod emulator;
 pub mod envelope;
 pub mod event;
+pub mod harden;
 pub mod journal;
 pub mod metrics;
 pub mod pack;
@@ -25,18 +26,40 @@ pub mod sources;
 pub mod stats;
 pub mod testing;
 
-/// The whole program: parse the command line, set up logging, run, report errors (`{:#}`).
+/// The whole program: harden the process, parse the command line, set up
+/// logging, run, report errors (`{:#}`).
+///
+/// Before anything else the process is made non-dumpable with no core limit
+/// (it will hold tokens and keys); the commands that write state, spool or
+/// caches (`run`, `replay`, `check`, `demo`) then create owner-only files
+/// whatever the inherited umask. `detections export` keeps the caller's umask:
+/// the service user must be able to read the `.wasm` files it writes.
 pub fn main() -> std::process::ExitCode {
     use clap::Parser;
+    use std::io::IsTerminal;
+    let dumps = harden::no_core_dumps();
     let cli = cli::Cli::parse();
+    if matches!(
+        cli.command,
+        cli::Command::Run { .. } | cli::Command::Replay { .. } | cli::Command::Check { .. } | cli::Command::Demo { .. }
+    ) {
+        harden::private_files();
+    }
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .or_else(|_| tracing_subscriber::EnvFilter::try_new(&cli.log))
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    // Colours only for a person at a terminal; journald and files get plain text.
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
     if cli.log_json {
         builder.json().init();
     } else {
         builder.init();
+    }
+    if let Err(e) = dumps {
+        tracing::warn!("cannot turn core dumps off ({e}): a crash could write the token and keys into a core file");
     }
     match app::run(cli) {
         Ok(code) => code,

@@ -50,6 +50,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     stop_on_signals(stop.clone());
     let state_dir = config.state.dir.clone();
     std::fs::create_dir_all(&state_dir).with_context(|| format!("creating state.dir {}", state_dir.display()))?;
+    crate::harden::private_state_dir(&state_dir);
     let runtime = super::runtime(&config, Some(&state_dir))?;
     let (_folder, _watcher) = match &config.detections.dir {
         Some(dir) => {
