@@ -224,7 +224,8 @@ impl Rate {
         };
         let okta = i64::try_from(at_ms).unwrap_or(i64::MAX);
         let host = time(okta.saturating_add(self.view.skew_ms));
-        if self.view.skew_ms.unsigned_abs() < 1000 {
+        // `Date` has whole seconds: under 2 s is no news.
+        if self.view.skew_ms.unsigned_abs() < 2000 {
             host
         } else {
             format!("{host} on the host clock, {} on Okta's (the host clock is {:.1}s off)", time(okta), self.view.skew_ms as f64 / 1000.0)
