@@ -2,8 +2,8 @@
 //!
 //! Rule: the same device token is seen with `threshold` or more distinct
 //! users within `window_minutes`. The token is
-//! `debugContext.debugData.deviceToken` (Okta's per-browser device cookie),
-//! else the Identity Engine `device.id`, else `client.device` when it holds
+//! `debugContext.debugData.dtHash` (the hash of Okta's per-browser device
+//! token cookie, `DT`), else the Identity Engine `device.id`, else `client.device` when it holds
 //! an identifier (Okta usually fills `client.device` with the device class,
 //! "Computer" or "Mobile", which is ignored); events with none are skipped. Only successful events count unless
 //! `include_failures` is set. One browser signing in as many people is
@@ -16,7 +16,8 @@
 //! - `include_failures = false`: also count failed/denied events
 //! - `allow_tokens = []`: tokens never reported (known shared kiosks)
 //!
-//! References: Okta System Log `debugData.deviceToken` and the device
+//! References: Okta System Log LogEvent, `debugContext.debugData.dtHash`
+//! (as Okta's own session-hijacking detections read it) and the device
 //! context of Identity Engine events; MITRE ATT&CK T1550 (Use Alternate
 //! Authentication Material).
 use oktawatch_guest::prelude::*;
@@ -107,10 +108,10 @@ impl Detection for DeviceTokenShared {
     }
 }
 
-/// `debugData.deviceToken`, else `device.id`, else `client.device` when it holds an identifier.
+/// `debugData.dtHash`, else `device.id`, else `client.device` when it holds an identifier.
 fn device_token(event: &Event) -> Option<String> {
     event
-        .debug_data("deviceToken")
+        .debug_data("dtHash")
         .or_else(|| event.text("device.id"))
         .or_else(|| event.client().device().filter(|d| !DEVICE_CLASSES.iter().any(|c| d.eq_ignore_ascii_case(c))))
 }

@@ -15,6 +15,10 @@
 //!   `application.configuration.update` whose `debugContext.debugData` or
 //!   `displayMessage` speaks of SCIM, password push / sync, or provisioning
 //!   being enabled → high;
+//! - `application.lifecycle.update` whose `outcome.reason` announces
+//!   password push ("Pushing user passwords", Okta's wording when an admin
+//!   turns on *Sync Password*, as Panther's "password extraction via SCIM"
+//!   rule reads it) → high; "Stop pushing user passwords" does not fire;
 //! - `application.configuration.update_api_credentials_for_pass_change` (the
 //!   credentials used to push passwords were changed) → high.
 //!
@@ -75,7 +79,13 @@ impl Detection for RiskyAppChange {
 
         let org2org =
             lifecycle && (mentions_org2org(&app_label) || mentions_org2org(&app_display) || mentions_org2org(&said));
-        let features = provisioning_features(&said);
+        let mut features = provisioning_features(&said);
+        if lifecycle
+            && !features.contains(&"password push")
+            && event.outcome().reason.as_deref().is_some_and(announces_password_push)
+        {
+            features.push("password push");
+        }
         let credentials_changed =
             event.event_type() == "application.configuration.update_api_credentials_for_pass_change";
 
@@ -106,6 +116,13 @@ impl Detection for RiskyAppChange {
 
 fn mentions_org2org(text: &str) -> bool {
     text.to_lowercase().contains("org2org")
+}
+
+/// `outcome.reason` of an app update that turns password push on ("Pushing user passwords"),
+/// not the one that turns it off ("Stop pushing user passwords").
+fn announces_password_push(reason: &str) -> bool {
+    let reason = reason.to_lowercase();
+    reason.contains("pushing user passwords") && !reason.contains("stop pushing")
 }
 
 /// Provisioning features a change turns on, from lower-cased event text.

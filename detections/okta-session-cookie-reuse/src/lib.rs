@@ -1,43 +1,83 @@
-//! # Okta session cookie reused from another network and client
+//! # Okta session or device cookie reused from another network and client
 //!
-//! Rule: the first event seen for a session (`authenticationContext.externalSessionId`,
-//! else the root session id) records its IP, ASN
-//! (`securityContext.asNumber`), raw user agent and OS. A later event of the
-//! same session fires when it comes from a different IP AND a different ASN
-//! (both ASNs known) AND with a different user agent or OS. A stolen `sid`
-//! cookie replayed by an attacker shows exactly this: same session, new
-//! network, new client. A user moving from office to home keeps the browser;
-//! a phone switching cells keeps the carrier's ASN. One alert per session.
+//! Two rules, on the same sign-in and SSO events:
+//!
+//! - **Session replayed.** The first event seen for a session
+//!   (`authenticationContext.externalSessionId`, else the root session id)
+//!   records its IP, ASN (`securityContext.asNumber`), raw user agent and OS.
+//!   A later event of the same session fires when it comes from a different
+//!   IP AND a different ASN (both ASNs known) AND with a different user agent
+//!   or OS. A stolen `sid` cookie replayed by an attacker shows exactly this:
+//!   same session, new network, new client. A user moving from office to
+//!   home keeps the browser; a phone switching cells keeps the carrier's ASN.
+//!   One alert per session.
+//! - **Device cookie replayed into a new session.** The first successful
+//!   event of a user with a device token hash (`debugContext.debugData.dtHash`,
+//!   the hash of Okta's per-browser `DT` cookie) records its IP, OS, browser
+//!   and session. A later successful event of the same user with the same
+//!   dtHash fires when it belongs to another session AND comes from another
+//!   IP AND reports another OS or browser (`client.userAgent.os` /
+//!   `.browser`; "Unknown" counts as a value when a raw user agent is
+//!   present). One browser's cookie keeps its OS and browser for its whole
+//!   life, so a second client stack behind one dtHash is the cookie copied
+//!   into an attacker's client, who then signed in afresh with it. One alert
+//!   per user and dtHash.
 //!
 //! Config keys (defaults):
 //! - `session_hours = 24`: how long the first sighting of a session is kept
+//! - `device_days = 30`: how long the first sighting of a user's dtHash is kept
 //!
 //! References: Okta's guidance on session hijacking and session roaming
 //! (ThreatInsight session protection, `security.session.detect_client_roaming`);
-//! MITRE ATT&CK T1539 (Steal Web Session Cookie) and T1550.004 (Use Alternate
-//! Authentication Material: Web Session Cookie).
+//! Okta System Log LogEvent `debugContext.debugData.dtHash`, grouped per user
+//! with more than one IP and more than one OS or browser as in Okta's own
+//! session-hijacking detection; MITRE ATT&CK T1539 (Steal Web Session Cookie)
+//! and T1550.004 (Use Alternate Authentication Material: Web Session Cookie).
 use oktawatch_guest::prelude::*;
+
+const EVENT_TYPES: &[&str] = &[
+    "user.session.start",
+    "user.authentication.sso",
+    "user.authentication.auth_via_mfa",
+    "user.authentication.verify",
+    "policy.evaluate_sign_on",
+    "user.session.access_admin_app",
+];
 
 struct SessionCookieReuse {
     session_hours: u64,
+    device_days: u64,
 }
 
-/// Where and with what a session was first seen.
+/// Where and with what a session (or a device cookie) was first seen.
 struct Sighting {
     ip: String,
     asn: String,
     ua: String,
     os: String,
     user: String,
+    browser: String,
+    session: String,
 }
 
 impl Sighting {
     fn encode(&self) -> String {
-        [&self.ip, &self.asn, &self.ua, &self.os, &self.user].map(|s| s.replace('\t', " ")).join("\t")
+        [&self.ip, &self.asn, &self.ua, &self.os, &self.user, &self.browser, &self.session]
+            .map(|s| s.replace('\t', " "))
+            .join("\t")
     }
+    /// Records written before `browser` and `session` were kept decode with those empty.
     fn decode(text: &str) -> Option<Sighting> {
-        let mut p = text.splitn(5, '\t').map(str::to_string);
-        Some(Sighting { ip: p.next()?, asn: p.next()?, ua: p.next()?, os: p.next()?, user: p.next()? })
+        let mut p = text.splitn(7, '\t').map(str::to_string);
+        Some(Sighting {
+            ip: p.next()?,
+            asn: p.next()?,
+            ua: p.next()?,
+            os: p.next()?,
+            user: p.next()?,
+            browser: p.next().unwrap_or_default(),
+            session: p.next().unwrap_or_default(),
+        })
     }
 }
 
@@ -48,48 +88,49 @@ impl Detection for SessionCookieReuse {
             .mitre(&["T1539", "T1550.004"])
             .description(
                 "The same Okta session id appears from a different IP and ASN with a different user agent \
-                 or OS than when it started: a stolen session cookie being replayed.",
+                 or OS than when it started, or a user's device cookie (dtHash) shows up in a new session \
+                 from another IP with another OS or browser: a stolen cookie being replayed.",
             )
-            .event_types(&[
-                "user.session.start",
-                "user.authentication.sso",
-                "user.authentication.auth_via_mfa",
-                "user.authentication.verify",
-                "policy.evaluate_sign_on",
-                "user.session.access_admin_app",
-            ])
+            .event_types(EVENT_TYPES)
     }
 
     fn new(config: &Config) -> Result<Self, String> {
         let session_hours = config.u64("session_hours", 24);
-        if session_hours == 0 {
-            return Err("session_hours must be greater than 0".into());
+        let device_days = config.u64("device_days", 30);
+        if session_hours == 0 || device_days == 0 {
+            return Err("session_hours and device_days must be greater than 0".into());
         }
-        Ok(SessionCookieReuse { session_hours })
+        Ok(SessionCookieReuse { session_hours, device_days })
     }
 
     fn on_event(&mut self, event: &Event, alerts: &mut Alerts) {
-        if !matches!(
-            event.event_type(),
-            "user.session.start"
-                | "user.authentication.sso"
-                | "user.authentication.auth_via_mfa"
-                | "user.authentication.verify"
-                | "policy.evaluate_sign_on"
-                | "user.session.access_admin_app"
-        ) {
+        if !EVENT_TYPES.contains(&event.event_type()) {
             return;
         }
-        let Some(sid) = event.session_id().or_else(|| event.root_session_id()) else { return };
         let Some(ip) = event.client().ip() else { return };
         let client = event.client();
+        let sid = event.session_id().or_else(|| event.root_session_id());
         let now = Sighting {
             ip,
             asn: event.number("securityContext.asNumber").map(|n| (n as u64).to_string()).unwrap_or_default(),
             ua: client.user_agent().unwrap_or_default(),
             os: client.os().unwrap_or_default(),
             user: event.actor().alternate_id().map(|u| u.to_lowercase()).unwrap_or_default(),
+            browser: client.browser().unwrap_or_default(),
+            session: sid.clone().unwrap_or_default(),
         };
+        if let Some(sid) = &sid {
+            self.session_replayed(event, sid, &now, alerts);
+        }
+        if let Some(dt) = event.debug_data("dtHash") {
+            self.device_cookie_replayed(event, &dt, &now, alerts);
+        }
+    }
+}
+
+impl SessionCookieReuse {
+    /// Same session id, new network (IP and ASN) and new client (user agent or OS).
+    fn session_replayed(&self, event: &Event, sid: &str, now: &Sighting, alerts: &mut Alerts) {
         let key = format!("sess:{sid}");
         let Some(first) = state::recall(&key).and_then(|t| Sighting::decode(&t)) else {
             state::remember(&key, &now.encode(), hours(self.session_hours));
@@ -114,9 +155,9 @@ impl Detection for SessionCookieReuse {
                 "Okta session{who} reused from {} (AS{}) after {} (AS{}) with a different client",
                 now.ip, now.asn, first.ip, first.asn
             ))
-            .dedup(sid.clone())
+            .dedup(sid.to_string())
             .field("user", Some(user).filter(|u| !u.is_empty()))
-            .field("session_id", &sid)
+            .field("session_id", sid)
             .field("first_ip", &first.ip)
             .field("first_asn", &first.asn)
             .field("first_user_agent", &first.ua)
@@ -130,6 +171,61 @@ impl Detection for SessionCookieReuse {
             .field("event_type", event.event_type()),
         );
     }
+
+    /// Same user and dtHash, another session, another IP, another OS or browser.
+    fn device_cookie_replayed(&self, event: &Event, dt: &str, now: &Sighting, alerts: &mut Alerts) {
+        if now.user.is_empty() || !matches!(event.text("outcome.result").as_deref(), Some("SUCCESS" | "ALLOW")) {
+            return;
+        }
+        let key = format!("dt:{}:{dt}", now.user);
+        let Some(first) = state::recall(&key).and_then(|t| Sighting::decode(&t)) else {
+            state::remember(&key, &now.encode(), days(self.device_days));
+            return;
+        };
+        let new_session = !now.session.is_empty() && now.session != first.session;
+        let new_client = !now.ua.is_empty() && (first.os != now.os || first.browser != now.browser);
+        if !new_session || first.ip == now.ip || !new_client {
+            return;
+        }
+        let fired = format!("fired-dt:{}:{dt}", now.user);
+        if state::marked(&fired) {
+            return;
+        }
+        state::mark(&fired, days(self.device_days));
+
+        let stack = |s: &Sighting| format!("{}/{}", or_unknown(&s.os), or_unknown(&s.browser));
+        let short: String = dt.chars().take(12).collect();
+        alerts.push(
+            Alert::new(format!(
+                "Okta device cookie {short}… of {} replayed into a new session from {} ({}) after {} ({})",
+                now.user,
+                now.ip,
+                stack(now),
+                first.ip,
+                stack(&first)
+            ))
+            .dedup(format!("dt:{}:{dt}", now.user))
+            .field("user", &now.user)
+            .field("dt_hash", dt)
+            .field("session_id", &now.session)
+            .field("first_session_id", Some(first.session.as_str()).filter(|s| !s.is_empty()))
+            .field("first_ip", &first.ip)
+            .field("first_os", &first.os)
+            .field("first_browser", &first.browser)
+            .field("ip", &now.ip)
+            .field("asn", Some(now.asn.as_str()).filter(|a| !a.is_empty()))
+            .field("as_org", event.text("securityContext.asOrg"))
+            .field("country", event.text("client.geographicalContext.country"))
+            .field("user_agent", &now.ua)
+            .field("os", &now.os)
+            .field("browser", &now.browser)
+            .field("event_type", event.event_type()),
+        );
+    }
+}
+
+fn or_unknown(s: &str) -> &str {
+    if s.is_empty() { "unknown" } else { s }
 }
 
 export_detection!(SessionCookieReuse);
