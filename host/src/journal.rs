@@ -349,9 +349,21 @@ impl JournalReader {
     /// closed and everything committed was read. Call [`Self::ack`] after sending it.
     #[allow(clippy::should_implement_trait)] // it lends from self: not an Iterator
     pub fn next(&mut self) -> Result<Option<&[u8]>, JournalError> {
+        self.next_or_idle(|| {})
+    }
+
+    /// [`Self::next`], calling `idle` once before it waits for more (the sender
+    /// flushes a buffering sink there: commit records after the last message
+    /// are read past before waiting, so "caught up" is known only here).
+    pub fn next_or_idle(&mut self, mut idle: impl FnMut()) -> Result<Option<&[u8]>, JournalError> {
         loop {
             let (committed, seg_start, seg_end) = {
-                let p = self.shared.pos.lock().unwrap();
+                let mut p = self.shared.pos.lock().unwrap();
+                if self.pos >= p.committed && !p.closed {
+                    drop(p);
+                    idle();
+                    p = self.shared.pos.lock().unwrap();
+                }
                 let p = self.shared.changed.wait_while(p, |p| self.pos >= p.committed && !p.closed).unwrap();
                 if self.pos >= p.committed {
                     return Ok(None);
@@ -404,15 +416,7 @@ impl JournalReader {
         }
     }
 
-    /// True when every committed message was read (the next `next` would wait).
-    pub fn caught_up(&self) -> bool {
-        self.pos >= self.shared.pos.lock().unwrap().committed
-    }
 
-    /// Offset of the next message to send.
-    pub fn position(&self) -> u64 {
-        self.pos
-    }
 }
 
 fn segment_path(dir: &Path, start: u64) -> PathBuf {

@@ -392,4 +392,14 @@ fn a_polled_copy_differing_from_the_hooked_one_is_delivered_and_counted() {
     for e in real.iter().enumerate().filter(|(i, _)| *i != 2).map(|(_, e)| e).chain(&pushed) {
         assert!(msgs.iter().any(|m| m.contains(&format!(r#","okta":{e}}}"#))), "not sent intact: {e}");
     }
+    // Each message says which path brought it: the six pushed ones are marked, the two polled ones not.
+    let bodies = wazuh.bodies();
+    assert_eq!(bodies.iter().filter(|b| b["source"] == "event_hook").count(), 6);
+    let parsed = |e: &String| serde_json::from_str::<serde_json::Value>(e).unwrap();
+    for e in &pushed {
+        assert!(bodies.iter().any(|b| b["source"] == "event_hook" && b["okta"] == parsed(e)), "{e}");
+    }
+    for e in &real[..2] {
+        assert!(bodies.iter().any(|b| b.get("source").is_none() && b["okta"] == parsed(e)), "{e}");
+    }
 }

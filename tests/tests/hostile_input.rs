@@ -281,3 +281,23 @@ fn a_spool_that_turns_unreadable_while_sending_stops_the_service_non_zero_and_th
     let expected: Vec<String> = events.iter().map(|e| e["uuid"].as_str().unwrap().to_string()).filter(|u| u != victim).collect();
     assert_eq!(wazuh.uuids(), expected, "{log}");
 }
+
+#[test]
+fn the_stdout_sink_delivers_each_page_without_waiting_for_more() {
+    let dir = tmp();
+    let okta = Okta::start(EmulatorOptions { token: TOKEN.into(), ..Default::default() });
+    let events = make_events(5, now_ms() - 600_000, "stdout");
+    okta.push(events.clone());
+    let config = write_config(dir.path(), &okta.url(), &dir.path().join("unused.sock"), "\n[sink]\nkind = \"stdout\"\n");
+    let host = Host::start(&["run", "--config", config.to_str().unwrap()], &[("OKTAWATCH_TEST_TOKEN", TOKEN)]);
+    let deadline = std::time::Instant::now() + LONG;
+    while host.stdout().lines().count() < 5 {
+        assert!(std::time::Instant::now() < deadline, "the page stayed in the sink's buffer; log:\n{}", host.log());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = host.stdout();
+    let got: Vec<Value> = out.lines().map(|l| serde_json::from_str::<Value>(l).unwrap()["okta"].clone()).collect();
+    assert_eq!(got, events, "while the service is still running");
+    let (status, log) = host.terminate(LONG);
+    assert!(status.success(), "{log}");
+}

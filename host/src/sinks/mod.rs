@@ -94,11 +94,12 @@ pub fn spawn_sender(
             let mut failing_since: Option<Instant> = None;
             let mut last_report = Instant::now() - Duration::from_secs(3600);
             loop {
-                if reader.caught_up()
-                    && let Err(e) = sink.flush() {
+                let idle = || {
+                    if let Err(e) = sink.flush() {
                         tracing::warn!(org = %name, "flushing {}: {e}", sink.describe());
                     }
-                let msg = match reader.next() {
+                };
+                let msg = match reader.next_or_idle(idle) {
                     Ok(Some(m)) => m,
                     Ok(None) => break,
                     Err(e) => {
