@@ -1,6 +1,8 @@
 //! Helpers for the end-to-end tests: a real Wazuh-like datagram socket, the
 //! oktawatch process, the Okta emulator, configs and synthetic events.
 
+pub mod wazuh;
+
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader};
 use std::os::unix::net::UnixDatagram;

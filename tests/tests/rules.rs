@@ -7,9 +7,14 @@
 //!   loading its wasm in the real runtime) has its rule, at the level of its
 //!   severity, with children for the other severities, and is left out of the
 //!   catch-all rule for unlisted detections;
-//! - every `<field name="…">` names a field of the messages the real pipeline
-//!   writes for the demo feed (raw events and alerts), flattened the way
-//!   Wazuh's JSON decoder does.
+//! - the raw-event catch-all is at level 0 and the event types it names at 3 or
+//!   above (Wazuh's convention for cloud integrations);
+//! - every `<field name="…">` and every `$(field)` of a description names a
+//!   field of the messages the real pipeline writes for the demo feed (raw
+//!   events and alerts), flattened the way Wazuh's JSON decoder does.
+//!
+//! These are quick and name what is wrong; `tests/tests/wazuh.rs` runs the same
+//! rules and messages through Wazuh's real analysisd.
 
 use oktawatch::config::Config;
 use oktawatch::event::Event;
@@ -19,95 +24,17 @@ use oktawatch::runtime::{LoadOptions, Limits, Runtime, loader};
 use oktawatch::sinks::file::FileSink;
 use oktawatch::stats::Stats;
 use serde_json::Value;
+use oktawatch_tests::wazuh::{RULES, Rule, SEVERITIES, alternation, level_of, load_rules};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-const RULES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../rules/oktawatch_rules.xml");
 const ID_RANGE: std::ops::RangeInclusive<u32> = 100_000..=120_000;
+/// The rule every raw Okta event matches first.
+const RAW_RULE: u32 = 100_100;
 /// The rule that every detection alert descends from.
 const ALERT_RULE: u32 = 100_201;
-
-/// Wazuh level for a severity, as documented in the WIT contract and the rules file.
-fn level_of(severity: &str) -> u32 {
-    match severity {
-        "info" => 3,
-        "low" => 5,
-        "medium" => 8,
-        "high" => 12,
-        "critical" => 14,
-        other => panic!("unknown severity {other:?}"),
-    }
-}
-const SEVERITIES: [&str; 5] = ["info", "low", "medium", "high", "critical"];
-
-#[derive(Debug)]
-struct Field {
-    name: String,
-    pattern: String,
-    negate: bool,
-}
-
-#[derive(Debug)]
-struct Rule {
-    id: u32,
-    level: u32,
-    parents: Vec<u32>,
-    fields: Vec<Field>,
-    line: u32,
-}
-
-impl Rule {
-    fn field(&self, name: &str) -> Option<&Field> {
-        self.fields.iter().find(|f| f.name == name)
-    }
-}
-
-/// Parses the rules file. Wazuh rule files have several top-level `<group>`
-/// elements, so the text is wrapped in one root for the XML parser.
-fn load_rules() -> Vec<Rule> {
-    let text = std::fs::read_to_string(RULES).expect("reading the rules file");
-    assert!(!text.trim_start().starts_with("<?xml"), "Wazuh rule files take no XML declaration");
-    let wrapped = format!("<root>{text}</root>");
-    let doc = roxmltree::Document::parse(&wrapped).unwrap_or_else(|e| panic!("{RULES} is not well-formed XML: {e}"));
-    let mut rules = Vec::new();
-    for node in doc.descendants().filter(|n| n.has_tag_name("rule")) {
-        let line = doc.text_pos_at(node.range().start).row;
-        let attr = |name: &str| {
-            node.attribute(name).unwrap_or_else(|| panic!("rule at line {line} has no `{name}` attribute"))
-        };
-        let id: u32 = attr("id").parse().unwrap_or_else(|e| panic!("rule at line {line}: bad id: {e}"));
-        let level: u32 = attr("level").parse().unwrap_or_else(|e| panic!("rule {id}: bad level: {e}"));
-        assert!(level <= 16, "rule {id}: level {level} over 16");
-        assert_eq!(
-            node.parent().map(|p| p.tag_name().name()),
-            Some("group"),
-            "rule {id} (line {line}) is not inside a <group>"
-        );
-        let mut parents = Vec::new();
-        let mut fields = Vec::new();
-        for child in node.children().filter(|c| c.is_element()) {
-            let body = child.text().unwrap_or("").trim();
-            match child.tag_name().name() {
-                "if_sid" | "if_matched_sid" => {
-                    for part in body.split([',', ' ']).filter(|p| !p.is_empty()) {
-                        parents.push(part.parse().unwrap_or_else(|e| panic!("rule {id}: bad if_sid {part:?}: {e}")));
-                    }
-                }
-                "field" => fields.push(Field {
-                    name: child.attribute("name").unwrap_or_else(|| panic!("rule {id}: <field> without name")).into(),
-                    pattern: body.to_string(),
-                    negate: child.attribute("negate") == Some("yes"),
-                }),
-                _ => {}
-            }
-        }
-        rules.push(Rule { id, level, parents, fields, line });
-    }
-    assert!(!rules.is_empty(), "no <rule> in {RULES}");
-    rules
-}
 
 #[test]
 fn rules_file_is_consistent() {
@@ -127,6 +54,17 @@ fn rules_file_is_consistent() {
             if !seen.contains_key(p) {
                 problems.push(format!("rule {} (line {}): if_sid {p} is not a rule of this file", r.id, r.line));
             }
+        }
+    }
+    // Raw events follow Wazuh's cloud integrations: the catch-all at level 0 (no alert, kept in
+    // archives), each event type a rule names at level 3 or above (an alert).
+    let level = |id: u32| rules.iter().find(|r| r.id == id).map(|r| r.level);
+    if level(RAW_RULE) != Some(0) {
+        problems.push(format!("the raw-event catch-all {RAW_RULE} is at level {:?}, not 0", level(RAW_RULE)));
+    }
+    for r in rules.iter().filter(|r| r.parents.contains(&RAW_RULE)) {
+        if r.level < 3 {
+            problems.push(format!("rule {} names Okta event types but is at level {} (below 3: no alert)", r.id, r.level));
         }
     }
     // Every severity child has the level of its severity.
@@ -174,14 +112,6 @@ fn descends_from(rules: &HashMap<u32, &Rule>, rule: u32, ancestor: u32) -> bool 
             }
     }
     false
-}
-
-/// The names a `^prefix(?:a|b|c)$` alternation matches.
-fn alternation(pattern: &str) -> Option<BTreeSet<String>> {
-    let body = pattern.strip_prefix('^')?.strip_suffix('$')?;
-    let (prefix, rest) = body.split_once("(?:")?;
-    let alts = rest.strip_suffix(')')?;
-    Some(alts.split('|').map(|a| format!("{prefix}{a}")).collect())
 }
 
 #[test]
@@ -242,8 +172,10 @@ fn every_pack_detection_has_its_rule() {
         rules.iter().filter(|r| r.field("oktawatch.detection.id").is_some_and(|f| f.negate)).collect();
     assert_eq!(catch_all.len(), 1, "expected one rule for unlisted detections (negated oktawatch.detection.id)");
     let pattern = &catch_all[0].field("oktawatch.detection.id").unwrap().pattern;
-    let excluded = alternation(pattern)
-        .unwrap_or_else(|| panic!("rule {}: cannot read the list {pattern:?}", catch_all[0].id));
+    let excluded: BTreeSet<String> = alternation(pattern)
+        .unwrap_or_else(|| panic!("rule {}: cannot read the list {pattern:?}", catch_all[0].id))
+        .into_iter()
+        .collect();
     let ids: BTreeSet<String> = pack.iter().map(|(id, _)| id.clone()).collect();
     for id in ids.difference(&excluded) {
         problems.push(format!("{id}: missing from the exclusion list of rule {}", catch_all[0].id));
@@ -255,8 +187,9 @@ fn every_pack_detection_has_its_rule() {
     assert!(problems.is_empty(), "{} pack detections; problems:\n  {}", pack.len(), problems.join("\n  "));
 }
 
-/// Every field path of a JSON message, dotted, arrays flattened without an
-/// index (as Wazuh's JSON decoder names them); null values are left out.
+/// Every field of a JSON message as Wazuh's JSON decoder names them: dotted
+/// object keys; an array is one field when it holds scalars, and objects inside
+/// arrays are not decoded at all; null values are left out.
 fn flatten(prefix: &str, v: &Value, out: &mut BTreeSet<String>) {
     match v {
         Value::Object(m) => {
@@ -265,7 +198,11 @@ fn flatten(prefix: &str, v: &Value, out: &mut BTreeSet<String>) {
                 flatten(&path, x, out);
             }
         }
-        Value::Array(a) => a.iter().for_each(|x| flatten(prefix, x, out)),
+        Value::Array(a) => {
+            if a.iter().any(|x| !x.is_object() && !x.is_array() && !x.is_null()) {
+                out.insert(prefix.to_string());
+            }
+        }
         Value::Null => {}
         _ => {
             out.insert(prefix.to_string());
@@ -329,9 +266,11 @@ fn rule_fields_exist_in_what_the_host_sends() {
     }
     let mut missing: BTreeMap<&str, Vec<u32>> = BTreeMap::new();
     for r in &rules {
-        for f in &r.fields {
-            if !fields.contains(&f.name) {
-                missing.entry(&f.name).or_default().push(r.id);
+        // Matched fields, and the `$(field)`s of the description.
+        let described = r.description.split("$(").skip(1).filter_map(|p| p.split_once(')')).map(|(name, _)| name);
+        for name in r.fields.iter().map(|f| f.name.as_str()).chain(described) {
+            if !fields.contains(name) {
+                missing.entry(name).or_default().push(r.id);
             }
         }
     }
