@@ -233,7 +233,7 @@ fn a_squatted_id_refuses_every_claimant_and_takes_no_state() {
     let host = rig.start();
     let log = host.log();
     for (file, other) in [("probe-window.wasm", "hostile-squat.wasm"), ("hostile-squat.wasm", "probe-window.wasm")] {
-        let lines = log_lines(&log, &["detection rejected", file, "duplicate_id", "test-window"]);
+        let lines = log_lines(&log, &["detection rejected", &format!("det/{file} kind="), "duplicate_id", "test-window"]);
         assert_eq!(lines.len(), 1, "{file}:\n{log}");
         assert!(lines[0].contains(other), "{}", lines[0]);
     }
@@ -285,7 +285,11 @@ fn a_user_file_squatting_a_pack_id_refuses_both() {
     let log = host.log();
     let lines = log_lines(&log, &["detection rejected", "duplicate_id", "okta-admin-role-granted"]);
     assert_eq!(lines.len(), 2, "{log}");
-    assert!(lines.iter().any(|l| l.contains("file=") && l.contains("okta-admin-role-granted.wasm") && l.contains("hostile-squat-pack.wasm")), "{lines:?}");
+    for (file, other) in [("okta-admin-role-granted.wasm", "hostile-squat-pack.wasm"), ("hostile-squat-pack.wasm", "okta-admin-role-granted.wasm")] {
+        let mine: Vec<&&str> = lines.iter().filter(|l| l.contains(&format!("det/{file} kind="))).collect();
+        assert_eq!(mine.len(), 1, "{file}: {lines:?}");
+        assert!(mine[0].contains(other), "{}", mine[0]);
+    }
     assert!(log.contains(&format!("{} detections loaded", pack - 1)), "{pack} pack files:\n{log}");
     let evs = events(3, "squat-pack", |_, _| {});
     rig.okta.push(evs.clone());
