@@ -380,6 +380,10 @@ fn an_alert_flood_past_the_page_budget_quarantines() {
     let notices = disabled_of(&rig.wazuh, "hostile-alerts");
     assert_eq!(notices.len(), 1);
     assert_eq!(notices[0]["alert"]["context"]["reason"], "limit: alert budget spent: 2016 alerts on one page (at most 2000)");
+    assert_eq!(
+        title(&notices[0]),
+        "Detection hostile-alerts disabled for 30s after spending its alert budget: limit: alert budget spent: 2016 alerts on one page (at most 2000)"
+    );
     let hostile: Vec<&Value> = evs.iter().filter(|e| e["eventType"] == "test.hostile").collect();
     assert_eq!(notices[0]["event"]["uuid"], uuid_of(hostile[125]).as_str());
     let mut alerted: Vec<String> = flood.iter().map(|a| a["event"]["uuid"].as_str().unwrap().to_string()).collect();
