@@ -96,6 +96,8 @@ impl Folder {
         std::thread::Builder::new().name("detections".into()).spawn(move || {
             if let Err(e) = f.load_all() {
                 tracing::error!("loading the detections folder: {e:#}");
+                // Nothing to wait for: events go on without detections.
+                f.loaded.send_replace(true);
             }
         })?;
         Ok(folder)
