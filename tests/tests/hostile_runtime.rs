@@ -233,7 +233,7 @@ fn a_squatted_id_refuses_every_claimant_and_takes_no_state() {
     let host = rig.start();
     let log = host.log();
     for (file, other) in [("probe-window.wasm", "hostile-squat.wasm"), ("hostile-squat.wasm", "probe-window.wasm")] {
-        let lines = log_lines(&log, &["detection rejected", file, "duplicate_id", "test-window"]);
+        let lines = log_lines(&log, &["detection rejected", &format!("det/{file} kind="), "duplicate_id", "test-window"]);
         assert_eq!(lines.len(), 1, "{file}:\n{log}");
         assert!(lines[0].contains(other), "{}", lines[0]);
     }
@@ -285,7 +285,11 @@ fn a_user_file_squatting_a_pack_id_refuses_both() {
     let log = host.log();
     let lines = log_lines(&log, &["detection rejected", "duplicate_id", "okta-admin-role-granted"]);
     assert_eq!(lines.len(), 2, "{log}");
-    assert!(lines.iter().any(|l| l.contains("file=") && l.contains("okta-admin-role-granted.wasm") && l.contains("hostile-squat-pack.wasm")), "{lines:?}");
+    for (file, other) in [("okta-admin-role-granted.wasm", "hostile-squat-pack.wasm"), ("hostile-squat-pack.wasm", "okta-admin-role-granted.wasm")] {
+        let mine: Vec<&&str> = lines.iter().filter(|l| l.contains(&format!("det/{file} kind="))).collect();
+        assert_eq!(mine.len(), 1, "{file}: {lines:?}");
+        assert!(mine[0].contains(other), "{}", mine[0]);
+    }
     assert!(log.contains(&format!("{} detections loaded", pack - 1)), "{pack} pack files:\n{log}");
     let evs = events(3, "squat-pack", |_, _| {});
     rig.okta.push(evs.clone());
@@ -376,6 +380,10 @@ fn an_alert_flood_past_the_page_budget_quarantines() {
     let notices = disabled_of(&rig.wazuh, "hostile-alerts");
     assert_eq!(notices.len(), 1);
     assert_eq!(notices[0]["alert"]["context"]["reason"], "limit: alert budget spent: 2016 alerts on one page (at most 2000)");
+    assert_eq!(
+        title(&notices[0]),
+        "Detection hostile-alerts disabled for 30s after spending its alert budget: limit: alert budget spent: 2016 alerts on one page (at most 2000)"
+    );
     let hostile: Vec<&Value> = evs.iter().filter(|e| e["eventType"] == "test.hostile").collect();
     assert_eq!(notices[0]["event"]["uuid"], uuid_of(hostile[125]).as_str());
     let mut alerted: Vec<String> = flood.iter().map(|a| a["event"]["uuid"].as_str().unwrap().to_string()).collect();

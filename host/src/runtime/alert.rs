@@ -104,11 +104,12 @@ pub fn alert_body(r: &Raised, ev: &Event, suppressed_before: u64) -> Value {
 /// The notice sent when a detection is taken out of service.
 pub fn disabled_body(d: &Disabled, ev: &Event) -> Value {
     let info = &d.detection.info;
+    let after = if d.at_once { "after spending its alert budget" } else { "after repeated failures" };
     json!({
         "kind": "detection_disabled",
         "detection": {"id": info.id, "title": info.title, "version": info.version, "severity": info.severity, "mitre": info.mitre},
         "alert": {
-            "title": format!("Detection {} disabled for {}s after repeated failures: {}", info.id, d.for_how_long.as_secs(), d.reason),
+            "title": format!("Detection {} disabled for {}s {after}: {}", info.id, d.for_how_long.as_secs(), d.reason),
             "severity": "medium",
             "context": {"reason": d.reason.to_string(), "disabled_seconds": d.for_how_long.as_secs().to_string(),
                         "source": d.detection.source.display().to_string()},

@@ -291,6 +291,8 @@ pub struct Disabled {
     pub reason: Failure,
     pub for_how_long: Duration,
     pub event_index: usize,
+    /// At once (its alert budget spent), not after repeated failures.
+    pub at_once: bool,
 }
 
 /// What running a page produced.
@@ -664,7 +666,7 @@ impl Runtime {
             det.counters.quarantines.fetch_add(1, Ordering::Relaxed);
             let after = if at_once { "its alert budget was spent" } else { "repeated failures" };
             tracing::error!(detection = %det.info.id, "disabled for {for_how_long:.0?} after {after} ({failure})");
-            out.disabled.push(Disabled { detection: det.clone(), reason: failure, for_how_long, event_index: i });
+            out.disabled.push(Disabled { detection: det.clone(), reason: failure, for_how_long, event_index: i, at_once });
         }
     }
 

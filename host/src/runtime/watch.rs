@@ -55,6 +55,12 @@ pub struct Folder {
     pub rejections: AtomicU64,
 }
 
+/// An event of a file being opened or read, not changed.
+fn is_read(kind: &notify::EventKind) -> bool {
+    use notify::event::{AccessKind, AccessMode};
+    matches!(kind, notify::EventKind::Access(a) if !matches!(a, AccessKind::Close(AccessMode::Write)))
+}
+
 /// True for files the folder should load.
 pub fn is_candidate(path: &Path) -> bool {
     let Some(name) = path.file_name().and_then(|n| n.to_str()) else { return false };
@@ -90,6 +96,8 @@ impl Folder {
         std::thread::Builder::new().name("detections".into()).spawn(move || {
             if let Err(e) = f.load_all() {
                 tracing::error!("loading the detections folder: {e:#}");
+                // Nothing to wait for: events go on without detections.
+                f.loaded.send_replace(true);
             }
         })?;
         Ok(folder)
@@ -307,6 +315,9 @@ impl Folder {
                     }
                 };
                 match ev {
+                    // Reading a file (as the loader does) changes nothing: only writes,
+                    // creations, renames and removals are looked at.
+                    Some(Ok(ev)) if is_read(&ev.kind) => {}
                     Some(Ok(ev)) => pending.extend(ev.paths.into_iter().filter(|p| is_candidate(p))),
                     Some(Err(e)) => tracing::warn!("watching the detections folder: {e}"),
                     None => {
