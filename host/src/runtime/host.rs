@@ -22,6 +22,23 @@ const MAX_KEY: usize = 1024;
 const MAX_VALUE: usize = 64 * 1024;
 /// Log lines per detection per second (a burst up to this, then dropped and counted).
 const LOG_PER_SEC: u32 = 20;
+/// State operations one detection may make for one event. The pack makes
+/// at most 8; past this the call fails like a trap, so a detection cannot
+/// churn its state (each op may add a key to the next flush) without bound.
+pub const MAX_STATE_OPS: u32 = 4096;
+/// Bytes the guest may move into the host in one call or one returned
+/// value (wasmtime's hostcall fuel; it counts host-side sizes, so a list of
+/// 1 M empty strings costs 24 MB). 32× the largest legitimate transfer (256
+/// paths of 1 KiB, 16 alerts of 16 KiB), so the host's own bounds on keys,
+/// values and alerts still name what was broken below it; wasmtime's
+/// default is 128 MiB, four times a detection's whole memory.
+pub const HOSTCALL_FUEL: usize = 8 << 20;
+
+/// A detection went past a bound of its state ([`MAX_STATE_OPS`]): the call
+/// fails, which is a failure like a trap (counted as a limit).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct StateLimit(pub String);
 
 /// The time budget of the call in progress.
 ///
@@ -90,6 +107,8 @@ pub struct HostCtx {
     /// The org of the page in hand: state keys live under it, so that one
     /// org's counts never mix with another's ("" for replays and tests).
     pub namespace: Arc<str>,
+    /// State operations for the event in hand (see [`MAX_STATE_OPS`]).
+    state_ops: u32,
     log_window: Instant,
     log_count: u32,
     pub logs_dropped: u64,
@@ -105,6 +124,7 @@ impl HostCtx {
             budget: Budget::start(Duration::from_millis(10)),
             now_ms: 0,
             namespace: "".into(),
+            state_ops: 0,
             log_window: Instant::now(),
             log_count: 0,
             logs_dropped: 0,
@@ -115,8 +135,21 @@ impl HostCtx {
         Ok(&self.table.get(r)?.0)
     }
 
-    fn state(&self) -> std::sync::MutexGuard<'_, DetectionState> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    /// Sets "now" for the next `on-event` call and starts its count of state operations.
+    pub fn begin_event(&mut self, now_ms: i64) {
+        self.now_ms = now_ms;
+        self.state_ops = 0;
+    }
+
+    /// The detection's state, for one more operation of this event.
+    fn state(&mut self) -> wasmtime::Result<std::sync::MutexGuard<'_, DetectionState>> {
+        self.state_ops += 1;
+        if self.state_ops > MAX_STATE_OPS {
+            return Err(wasmtime::Error::new(StateLimit(format!(
+                "state: more than {MAX_STATE_OPS} state operations for one event"
+            ))));
+        }
+        Ok(self.state.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
     /// A guest's state key, under the org's namespace.
@@ -272,7 +305,7 @@ impl state::Host for HostCtx {
         check_key(&key)?;
         let now = self.now_ms;
         let key = self.key(&key);
-        Ok(self.state().get(&key, now))
+        Ok(self.state()?.get(&key, now))
     }
     fn set(&mut self, key: String, value: Vec<u8>, ttl_ms: u64) -> wasmtime::Result<()> {
         check_key(&key)?;
@@ -281,39 +314,39 @@ impl state::Host for HostCtx {
         }
         let now = self.now_ms;
         let key = self.key(&key);
-        self.state().set(&key, value, ttl_ms, now);
+        self.state()?.set(&key, value, ttl_ms, now);
         Ok(())
     }
     fn remove(&mut self, key: String) -> wasmtime::Result<()> {
         check_key(&key)?;
         let key = self.key(&key);
-        self.state().remove(&key);
+        self.state()?.remove(&key);
         Ok(())
     }
     fn count(&mut self, key: String, window_ms: u64) -> wasmtime::Result<u32> {
         check_key(&key)?;
         let now = self.now_ms;
         let key = self.key(&key);
-        Ok(self.state().count(&key, window_ms, now, true))
+        Ok(self.state()?.count(&key, window_ms, now, true))
     }
     fn peek_count(&mut self, key: String, window_ms: u64) -> wasmtime::Result<u32> {
         check_key(&key)?;
         let now = self.now_ms;
         let key = self.key(&key);
-        Ok(self.state().count(&key, window_ms, now, false))
+        Ok(self.state()?.count(&key, window_ms, now, false))
     }
     fn distinct(&mut self, key: String, member: String, window_ms: u64) -> wasmtime::Result<u32> {
         check_key(&key)?;
         check_key(&member)?;
         let now = self.now_ms;
         let key = self.key(&key);
-        Ok(self.state().distinct(&key, &member, window_ms, now))
+        Ok(self.state()?.distinct(&key, &member, window_ms, now))
     }
     fn peek_distinct(&mut self, key: String, window_ms: u64) -> wasmtime::Result<Vec<String>> {
         check_key(&key)?;
         let now = self.now_ms;
         let key = self.key(&key);
-        Ok(self.state().members(&key, window_ms, now))
+        Ok(self.state()?.members(&key, window_ms, now))
     }
     fn last_seen(&mut self, key: String, value: String, ttl_ms: u64) -> wasmtime::Result<Option<(String, i64)>> {
         check_key(&key)?;
@@ -322,7 +355,7 @@ impl state::Host for HostCtx {
         }
         let now = self.now_ms;
         let key = self.key(&key);
-        Ok(self.state().last_seen(&key, &value, ttl_ms, now))
+        Ok(self.state()?.last_seen(&key, &value, ttl_ms, now))
     }
 }
 

@@ -523,6 +523,7 @@ impl Runtime {
     fn new_store(&self, id: Arc<str>, state: Arc<Mutex<state::DetectionState>>) -> Store<HostCtx> {
         let mut store = Store::new(&self.engine, HostCtx::new(id, state, self.limits.memory_bytes));
         store.limiter(|c| &mut c.limiter);
+        store.set_hostcall_fuel(host::HOSTCALL_FUEL);
         // Time limits count CPU time, not wall time: a call descheduled on a
         // busy machine is given more ticks, one that computes is stopped.
         store.epoch_deadline_callback(|mut ctx| Ok(ctx.data_mut().budget.on_deadline(TICK)));
@@ -688,7 +689,7 @@ impl Runtime {
         // The event clock: `published`, or the last known time for events without one.
         let now = ev.published_ms().unwrap_or(if *clock == i64::MIN { 0 } else { *clock });
         *clock = (*clock).max(now);
-        inst.store.data_mut().now_ms = now;
+        inst.store.data_mut().begin_event(now);
         if *inst.store.data().namespace != **org {
             inst.store.data_mut().namespace = org.clone();
         }
@@ -748,6 +749,12 @@ fn classify(store: &Store<HostCtx>, e: wasmtime::Error) -> Failure {
     if let Some(hit) = &store.data().limiter.hit {
         return Failure::Limit(hit.clone());
     }
+    if let Some(limit) = e.downcast_ref::<host::StateLimit>() {
+        return Failure::Limit(limit.to_string());
+    }
+    if is_hostcall_fuel(&e) {
+        return Failure::Limit(format!("hostcall data: over {} MiB moved from the guest in one call", host::HOSTCALL_FUEL >> 20));
+    }
     match e.downcast_ref::<Trap>() {
         Some(Trap::Interrupt) => Failure::Timeout,
         Some(Trap::StackOverflow) => Failure::Limit("stack overflow".into()),
@@ -755,6 +762,11 @@ fn classify(store: &Store<HostCtx>, e: wasmtime::Error) -> Failure {
         // The text may quote the guest (its function names in a backtrace).
         None => Failure::Trap(cut(&format!("{e:#}"), MAX_REASON)),
     }
+}
+
+/// wasmtime's hostcall fuel ran out (its error type is private: known by its message).
+fn is_hostcall_fuel(e: &wasmtime::Error) -> bool {
+    e.chain().any(|c| c.to_string().contains("fuel allocated for hostcalls has been exhausted"))
 }
 
 /// What a detection says about itself goes into every alert, notice, log

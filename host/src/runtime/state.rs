@@ -8,11 +8,25 @@
 //! state again. A quota per detection (keys and bytes) bounds memory and
 //! disk: when it is reached, expired entries go first, then the least
 //! recently touched (on the event clock).
+//!
+//! Memory stays bounded whatever a detection does:
+//! - the change set (keys to write at the next flush) holds only keys that
+//!   are live now or were on disk at the last flush, so it is never larger
+//!   than twice the quota: a key written and evicted within one page leaves
+//!   nothing behind;
+//! - the state clock never jumps ahead on one event: an event published
+//!   more than [`MAX_AHEAD_MS`] after the host's clock is taken to happen at
+//!   the latest believable event time (it neither expires nor prunes
+//!   anything by its own time);
+//! - windows and TTLs of any size are clamped, never overflow.
+//!
+//! A corrupt `state.redb` does not stop the service: it is renamed aside
+//! (kept for inspection) and detection state starts empty.
 
-use redb::{Database, ReadableDatabase, TableDefinition};
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
-use std::collections::{HashMap, HashSet, VecDeque};
-use std::path::Path;
+use std::collections::{HashMap, VecDeque};
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 /// Entries are postcard-encoded [`Entry`] values; a format change gets a new table name.
@@ -22,6 +36,20 @@ const MAX_TIMES: usize = 10_000;
 /// Members kept per distinct set (far above any detection threshold); past
 /// this the least recently seen are forgotten.
 const MAX_MEMBERS: usize = 1_000;
+/// An event published further than this ahead of the host's clock does not
+/// move the state clock (one day: Okta's clock and ours agree to seconds).
+pub const MAX_AHEAD_MS: i64 = 24 * 3600 * 1000;
+
+/// A window or TTL in ms as a span on the clock (a `u64` above `i64::MAX` is "for ever").
+fn span(ms: u64) -> i64 {
+    i64::try_from(ms).unwrap_or(i64::MAX)
+}
+
+/// The host's clock, in ms since the epoch.
+fn wall_ms() -> i64 {
+    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
@@ -60,8 +88,8 @@ impl Entry {
     fn expired(&self, now: i64) -> bool {
         match self {
             Entry::Value { expires, .. } => *expires != 0 && *expires <= now,
-            Entry::Counter { times, window } => times.back().is_none_or(|&t| t < now - *window as i64),
-            Entry::Distinct { members, window } => members.values().all(|&t| t < now - *window as i64),
+            Entry::Counter { times, window } => times.back().is_none_or(|&t| t < now.saturating_sub(span(*window))),
+            Entry::Distinct { members, window } => members.values().all(|&t| t < now.saturating_sub(span(*window))),
         }
     }
 }
@@ -70,7 +98,10 @@ impl Entry {
 #[derive(Debug)]
 pub struct DetectionState {
     entries: HashMap<String, Entry>,
-    dirty: HashSet<String>,
+    /// Keys changed since the last flush, each with whether it was on disk
+    /// then (so that deleting it needs a tombstone). Keys not in here are on
+    /// disk exactly as in `entries`.
+    dirty: HashMap<String, bool>,
     bytes: usize,
     max_keys: usize,
     max_bytes: usize,
@@ -86,7 +117,7 @@ impl DetectionState {
     fn new(max_keys: usize, max_bytes: usize) -> Self {
         DetectionState {
             entries: HashMap::new(),
-            dirty: HashSet::new(),
+            dirty: HashMap::new(),
             bytes: 0,
             max_keys,
             max_bytes,
@@ -98,22 +129,26 @@ impl DetectionState {
 
     fn put(&mut self, key: &str, entry: Entry) -> bool {
         let new = entry.size() + key.len();
-        let old = self.entries.get(key).map(|e| e.size() + key.len());
-        let over = |s: &Self| {
-            (old.is_none() && s.entries.len() >= s.max_keys) || s.bytes - old.unwrap_or(0) + new > s.max_bytes
-        };
-        if over(self) {
+        if self.over(key, new) {
             self.make_room();
-            if over(self) {
+            if self.over(key, new) {
                 // A single value larger than the whole quota.
                 self.quota_hits += 1;
                 return false;
             }
         }
-        self.bytes = self.bytes - old.unwrap_or(0) + new;
+        let old = self.entries.get(key).map(|e| e.size() + key.len());
+        self.bytes = self.bytes.saturating_sub(old.unwrap_or(0)) + new;
+        self.mark_dirty(key, old.is_some());
         self.entries.insert(key.to_string(), entry);
-        self.mark_dirty(key);
         true
+    }
+
+    /// Whether `key` taking `new` bytes would break the quota.
+    fn over(&self, key: &str, new: usize) -> bool {
+        let old = self.entries.get(key).map(|e| e.size() + key.len());
+        (old.is_none() && self.entries.len() >= self.max_keys)
+            || self.bytes.saturating_sub(old.unwrap_or(0)).saturating_add(new) > self.max_bytes
     }
 
     /// The quota is reached: drop what expired by the latest event time,
@@ -144,17 +179,36 @@ impl DetectionState {
 
     fn delete(&mut self, key: &str) {
         if let Some(e) = self.entries.remove(key) {
-            self.bytes -= e.size() + key.len();
-            self.dirty.insert(key.to_string());
+            self.bytes = self.bytes.saturating_sub(e.size() + key.len());
+            match self.dirty.get(key) {
+                // Created since the last flush: the disk never had it.
+                Some(false) => {
+                    self.dirty.remove(key);
+                }
+                Some(true) => {}
+                None => {
+                    self.dirty.insert(key.to_string(), true);
+                }
+            }
         }
     }
 
-    fn observe(&mut self, now: i64) {
+    /// The state clock for an operation of an event published at `now`:
+    /// `now` itself, unless it is more than [`MAX_AHEAD_MS`] ahead of the
+    /// host's clock; such an event happens, for state, at the latest
+    /// believable time seen (or the host's clock before any), so that one
+    /// bad `published` neither wipes windows nor expires every entry.
+    fn observe(&mut self, now: i64) -> i64 {
+        let wall = wall_ms();
+        if now > wall.saturating_add(MAX_AHEAD_MS) {
+            return if self.latest == i64::MIN { wall } else { self.latest };
+        }
         self.latest = self.latest.max(now);
+        now
     }
 
     pub fn get(&mut self, key: &str, now: i64) -> Option<Vec<u8>> {
-        self.observe(now);
+        let now = self.observe(now);
         match self.entries.get(key)? {
             Entry::Value { data, expires, .. } if *expires == 0 || *expires > now => Some(data.clone()),
             _ => None,
@@ -162,8 +216,8 @@ impl DetectionState {
     }
 
     pub fn set(&mut self, key: &str, data: Vec<u8>, ttl_ms: u64, now: i64) -> bool {
-        self.observe(now);
-        let expires = if ttl_ms == 0 { 0 } else { now.saturating_add(ttl_ms as i64) };
+        let now = self.observe(now);
+        let expires = if ttl_ms == 0 { 0 } else { now.saturating_add(span(ttl_ms)) };
         self.put(key, Entry::Value { data, at: now, expires })
     }
 
@@ -174,8 +228,8 @@ impl DetectionState {
     /// Records one occurrence at `now` (unless `record` is false) and counts
     /// those in `(now - window, now]`. In place: O(log n) plus what it prunes.
     pub fn count(&mut self, key: &str, window: u64, now: i64, record: bool) -> u32 {
-        self.observe(now);
-        let from = now.saturating_sub(window as i64);
+        let now = self.observe(now);
+        let from = now.saturating_sub(span(window));
         let within = |times: &VecDeque<i64>| (times.partition_point(|&t| t <= now) - times.partition_point(|&t| t <= from)) as u32;
         if !record {
             return match self.entries.get(key) {
@@ -206,16 +260,16 @@ impl DetectionState {
         }
         let n = within(times);
         let removed = before - times.len();
-        self.bytes = self.bytes + 8 - removed * 8;
-        self.mark_dirty(key);
+        self.bytes = (self.bytes + 8).saturating_sub(removed * 8);
+        self.mark_dirty(key, true);
         n
     }
 
     /// Records `member` at `now`; returns how many distinct members were seen
     /// in `(now - window, now]`. In place: O(members), at most [`MAX_MEMBERS`].
     pub fn distinct(&mut self, key: &str, member: &str, window: u64, now: i64) -> u32 {
-        self.observe(now);
-        let from = now.saturating_sub(window as i64);
+        let now = self.observe(now);
+        let from = now.saturating_sub(span(window));
         if !matches!(self.entries.get(key), Some(Entry::Distinct { .. }))
             && !self.put(key, Entry::Distinct { members: HashMap::new(), window })
         {
@@ -252,15 +306,15 @@ impl DetectionState {
             }
         }
         let n = members.values().filter(|&&t| t <= now).count() as u32;
-        self.bytes = (self.bytes as isize + delta).max(0) as usize;
-        self.mark_dirty(key);
+        self.bytes = self.bytes.saturating_add_signed(delta);
+        self.mark_dirty(key, true);
         n
     }
 
     /// The distinct members seen in `(now - window, now]`, sorted, recording nothing.
     pub fn members(&mut self, key: &str, window: u64, now: i64) -> Vec<String> {
-        self.observe(now);
-        let from = now.saturating_sub(window as i64);
+        let now = self.observe(now);
+        let from = now.saturating_sub(span(window));
         let mut within: Vec<String> = match self.entries.get(key) {
             Some(Entry::Distinct { members, .. }) => {
                 members.iter().filter(|(_, t)| **t > from && **t <= now).map(|(k, _)| k.clone()).collect()
@@ -271,15 +325,22 @@ impl DetectionState {
         within
     }
 
-    fn mark_dirty(&mut self, key: &str) {
-        if !self.dirty.contains(key) {
-            self.dirty.insert(key.to_string());
+    /// Notes a change of `key`; `on_disk`: the key had an entry before this
+    /// change (so the disk has it, unless it was created since the last flush).
+    fn mark_dirty(&mut self, key: &str, on_disk: bool) {
+        if !self.dirty.contains_key(key) {
+            self.dirty.insert(key.to_string(), on_disk);
         }
+    }
+
+    /// Keys waiting for the next flush (at most twice the quota's keys).
+    pub fn pending(&self) -> usize {
+        self.dirty.len()
     }
 
     /// Stores `value` as last seen; returns the previous one with its time.
     pub fn last_seen(&mut self, key: &str, value: &str, ttl_ms: u64, now: i64) -> Option<(String, i64)> {
-        self.observe(now);
+        let now = self.observe(now);
         let prev = match self.entries.get(key) {
             Some(Entry::Value { data, at, expires }) if *expires == 0 || *expires > now => {
                 Some((String::from_utf8_lossy(data).into_owned(), *at))
@@ -299,6 +360,72 @@ impl DetectionState {
     }
 }
 
+/// Why `state.redb` could not be opened.
+#[derive(Debug, thiserror::Error)]
+enum Unopened {
+    /// The file is not a readable redb database of ours.
+    #[error("{0}")]
+    Corrupt(String),
+    /// Anything else: renaming the file would not help.
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// Whether a redb error means the file itself is bad.
+fn unopened(e: redb::Error) -> Unopened {
+    use redb::Error;
+    let corrupt = match &e {
+        Error::Corrupted(_) | Error::UpgradeRequired(_) | Error::RepairAborted => true,
+        Error::TableTypeMismatch { .. } | Error::TableIsMultimap(_) | Error::TableIsNotMultimap(_) => true,
+        Error::TypeDefinitionChanged { .. } => true,
+        Error::Io(io) => matches!(io.kind(), std::io::ErrorKind::InvalidData | std::io::ErrorKind::UnexpectedEof),
+        _ => false,
+    };
+    if corrupt { Unopened::Corrupt(e.to_string()) } else { Unopened::Failed(e.to_string()) }
+}
+
+/// Opens the database, checks every page, and reads every row once, so
+/// that a damaged file is found here and not half-way through a page.
+fn open_checked(path: &Path) -> Result<Database, Unopened> {
+    let attempt = || -> Result<Database, redb::Error> {
+        let mut db = Database::create(path)?;
+        if !db.check_integrity()? {
+            tracing::warn!("detection state {}: damaged pages were repaired", path.display());
+        }
+        let txn = db.begin_write()?;
+        txn.open_table(TABLE)?;
+        txn.commit()?;
+        let txn = db.begin_read()?;
+        for row in txn.open_table(TABLE)?.iter()? {
+            row?;
+        }
+        drop(txn);
+        Ok(db)
+    };
+    // redb's checks for states it never writes are debug assertions in
+    // debug builds (errors in release builds): a panic here is a bad file too.
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(attempt)) {
+        Ok(r) => r.map_err(unopened),
+        Err(p) => {
+            let msg = p.downcast_ref::<String>().cloned().or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()));
+            Err(Unopened::Corrupt(format!("redb: {}", msg.unwrap_or_else(|| "assertion failed".into()))))
+        }
+    }
+}
+
+/// `state.redb.corrupt-<unix seconds>` next to `path`, not taken yet.
+fn aside_path(path: &Path) -> PathBuf {
+    let secs = wall_ms() / 1000;
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "state.redb".into());
+    let mut aside = path.with_file_name(format!("{name}.corrupt-{secs}"));
+    let mut n = 1;
+    while aside.exists() {
+        aside = path.with_file_name(format!("{name}.corrupt-{secs}-{n}"));
+        n += 1;
+    }
+    aside
+}
+
 /// All detections' state, backed by one redb file (or memory only).
 pub struct StateStore {
     db: Option<Database>,
@@ -313,14 +440,31 @@ impl StateStore {
         StateStore { db: None, detections: Mutex::new(HashMap::new()), max_keys, max_bytes }
     }
 
+    /// Opens (or creates) `path`. A file that is not a readable redb
+    /// database is renamed aside (`state.redb.corrupt-<unix time>`, kept for
+    /// inspection) with a warning naming both files, and detections start
+    /// with empty state: event collection must not wait for detection state.
+    /// Other failures (permissions, another process holding the file) are errors.
     pub fn open(path: &Path, max_keys: usize, max_bytes: usize) -> Result<Self, StateError> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(db_err)?;
         }
-        let db = Database::create(path).map_err(|e| StateError::Db(format!("{}: {e}", path.display())))?;
-        let txn = db.begin_write().map_err(db_err)?;
-        txn.open_table(TABLE).map_err(db_err)?;
-        txn.commit().map_err(db_err)?;
+        let in_path = |e: String| StateError::Db(format!("{}: {e}", path.display()));
+        let db = match open_checked(path) {
+            Ok(db) => db,
+            Err(Unopened::Failed(e)) => return Err(in_path(e)),
+            Err(Unopened::Corrupt(why)) => {
+                let aside = aside_path(path);
+                std::fs::rename(path, &aside).map_err(|e| in_path(format!("corrupt ({why}), and renaming it failed: {e}")))?;
+                tracing::warn!(
+                    "detection state {} is corrupt ({why}); moved it to {} and starting with EMPTY detection state \
+                     (windows, counters and remembered values are lost; event collection goes on)",
+                    path.display(),
+                    aside.display()
+                );
+                open_checked(path).map_err(|e| in_path(e.to_string()))?
+            }
+        };
         Ok(StateStore { db: Some(db), detections: Mutex::new(HashMap::new()), max_keys, max_bytes })
     }
 
@@ -340,9 +484,15 @@ impl StateStore {
                 if det != id {
                     break;
                 }
-                if let Ok(entry) = postcard::from_bytes::<Entry>(v.value()) {
-                    state.bytes += entry.size() + key.len();
-                    state.entries.insert(key.to_string(), entry);
+                match postcard::from_bytes::<Entry>(v.value()) {
+                    Ok(entry) => {
+                        state.bytes += entry.size() + key.len();
+                        state.entries.insert(key.to_string(), entry);
+                    }
+                    // Unreadable: removed at the next flush.
+                    Err(_) => {
+                        state.dirty.insert(key.to_string(), true);
+                    }
                 }
             }
         }
@@ -365,7 +515,7 @@ impl StateStore {
         let mut changes: Vec<(String, String, Option<Vec<u8>>)> = Vec::new();
         for (id, s) in &states {
             let mut s = s.lock().unwrap();
-            let dirty: Vec<String> = s.dirty.drain().collect();
+            let dirty: Vec<String> = s.dirty.drain().map(|(k, _)| k).collect();
             for key in dirty {
                 let bytes = s.entries.get(&key).map(|e| postcard::to_allocvec(e).expect("entry serializes"));
                 changes.push((id.clone(), key, bytes));
@@ -463,5 +613,166 @@ mod tests {
         let s = store.for_detection("det").unwrap();
         assert_eq!(s.lock().unwrap().count("k", 1000, 30, true), 3);
         assert_eq!(s.lock().unwrap().len(), 1);
+    }
+    /// Keys that would be written at the next flush: live ones plus tombstones.
+    fn live_and_tombstones(s: &DetectionState) -> (usize, usize) {
+        let tomb = s.dirty.keys().filter(|k| !s.entries.contains_key(*k)).count();
+        (s.dirty.len() - tomb, tomb)
+    }
+
+    #[test]
+    fn the_change_set_never_outgrows_twice_the_quota() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.redb");
+        let store = StateStore::open(&path, 100, 1 << 20).unwrap();
+        let s = store.for_detection("churn").unwrap();
+        // A first page: 10,000 new keys into a quota of 100. Keys written
+        // and evicted within the page leave nothing to flush.
+        for i in 0..10_000 {
+            let mut g = s.lock().unwrap();
+            g.set(&format!("a{i}"), vec![0; 100], 0, i);
+            assert!(g.pending() <= 100, "at {i}: {}", g.pending());
+        }
+        {
+            let g = s.lock().unwrap();
+            assert_eq!(live_and_tombstones(&g), (g.len(), 0));
+        }
+        store.flush().unwrap();
+        // The next page evicts what is on disk: tombstones, at most one per key on disk.
+        for i in 0..10_000 {
+            let mut g = s.lock().unwrap();
+            g.set(&format!("b{i}"), vec![0; 100], 0, 10_000 + i);
+            assert!(g.pending() <= 200, "at {i}: {}", g.pending());
+        }
+        let (live, tomb) = live_and_tombstones(&s.lock().unwrap());
+        assert!(live <= 100 && tomb > 0 && tomb <= 100, "{live} live, {tomb} tombstones");
+        store.flush().unwrap();
+        // The disk holds exactly what memory holds.
+        let want: std::collections::BTreeSet<String> = s.lock().unwrap().entries.keys().cloned().collect();
+        drop((s, store));
+        let store = StateStore::open(&path, 100, 1 << 20).unwrap();
+        let s = store.for_detection("churn").unwrap();
+        let got: std::collections::BTreeSet<String> = s.lock().unwrap().entries.keys().cloned().collect();
+        assert_eq!(got, want);
+        assert!(got.iter().all(|k| k.starts_with('b')) && got.len() <= 100);
+    }
+
+    #[test]
+    fn a_far_future_event_does_not_move_the_state_clock() {
+        let t = wall_ms() - 60_000;
+        let min = 60_000u64;
+        let mut s = DetectionState::new(100, 1 << 20);
+        assert_eq!(s.count("k", 10 * min, t, true), 1);
+        assert!(s.set("ttl", b"v".to_vec(), 5 * min, t));
+        assert_eq!(s.count("k", 10 * min, t + 1000, true), 2);
+        // Year 9999: the event counts, at the latest believable time …
+        let far = 253_402_300_799_000;
+        assert_eq!(s.count("k", 10 * min, far, true), 3);
+        assert_eq!(s.count("k", 10 * min, t + 2000, true), 4, "the window was not wiped");
+        // … and a sweep for room does not expire by its time.
+        s.set("x", vec![], 0, far);
+        s.make_room();
+        assert_eq!(s.get("ttl", t + 3000), Some(b"v".to_vec()));
+        assert_eq!(s.count("k", 10 * min, t + 3000, false), 4);
+        // The limit: a day ahead of the host's clock still counts as its own time.
+        let soon = wall_ms() + MAX_AHEAD_MS - 60_000;
+        assert_eq!(s.count("k", 10 * min, soon, true), 1, "the window moved to `soon`");
+        // Before any believable event, the host's clock stands in.
+        let mut fresh = DetectionState::new(4, 1 << 20);
+        fresh.set("v", vec![], 1000, far);
+        let Some(Entry::Value { at, .. }) = fresh.entries.get("v") else { panic!() };
+        assert!((*at - wall_ms()).abs() < 60_000, "{at}");
+    }
+
+    #[test]
+    fn windows_and_ttls_of_any_size() {
+        let mut s = DetectionState::new(3, 1 << 20);
+        let late = wall_ms();
+        for (i, now) in [0, 1000, late].into_iter().enumerate() {
+            let n = i as u32 + 1;
+            assert_eq!(s.count("a", u64::MAX, now, true), n);
+            assert_eq!(s.count("b", 1 << 63, now, true), n);
+            assert_eq!(s.distinct("c", &format!("m{i}"), u64::MAX, now), n);
+            assert_eq!(s.members("c", 1 << 63, now).len(), n as usize);
+            assert_eq!(s.count("a", u64::MAX, now, false), n);
+        }
+        // Over the quota of 3 keys: the sweep checks expiry of huge windows.
+        assert!(s.set("d", b"x".to_vec(), u64::MAX, 0));
+        assert_eq!(s.quota_hits, 1);
+        assert_eq!(s.get("d", late), Some(b"x".to_vec()), "a TTL of u64::MAX never ends");
+    }
+
+    #[test]
+    fn a_corrupt_file_is_moved_aside_and_state_starts_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.redb");
+        let garbage = b"this is not a redb file, it was cut and overwritten ".repeat(100);
+        std::fs::write(&path, &garbage).unwrap();
+        let store = StateStore::open(&path, 100, 1 << 20).unwrap();
+        let aside: Vec<PathBuf> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("state.redb.corrupt-"))
+            .collect();
+        assert_eq!(aside.len(), 1, "{aside:?}");
+        assert_eq!(std::fs::read(&aside[0]).unwrap(), garbage, "the corrupt file is kept as it was");
+        let s = store.for_detection("det").unwrap();
+        assert!(s.lock().unwrap().is_empty());
+        s.lock().unwrap().set("k", b"v".to_vec(), 0, 1);
+        assert_eq!(store.flush().unwrap(), 1);
+        drop((s, store));
+        // The new file is a good one.
+        let store = StateStore::open(&path, 100, 1 << 20).unwrap();
+        assert_eq!(store.for_detection("det").unwrap().lock().unwrap().get("k", 2), Some(b"v".to_vec()));
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);
+    }
+
+    #[test]
+    fn a_damaged_database_opens_repaired_or_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.redb");
+        {
+            let store = StateStore::open(&path, 10_000, 16 << 20).unwrap();
+            let s = store.for_detection("det").unwrap();
+            for i in 0..2000 {
+                s.lock().unwrap().set(&format!("key{i}"), vec![7; 200], 0, i);
+            }
+            store.flush().unwrap();
+        }
+        let good = std::fs::read(&path).unwrap();
+        let asides = || {
+            std::fs::read_dir(dir.path())
+                .unwrap()
+                .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().contains(".corrupt-"))
+                .count()
+        };
+        let mut flipped = good.clone();
+        for b in &mut flipped[good.len() / 3..good.len() / 3 + 64] {
+            *b ^= 0xff;
+        }
+        let damaged = [good[..good.len() / 2].to_vec(), good[..good.len() - 4096].to_vec(), good[..100].to_vec(), flipped];
+        for (i, bytes) in damaged.iter().enumerate() {
+            std::fs::write(&path, bytes).unwrap();
+            let moved = asides();
+            let store = StateStore::open(&path, 10_000, 16 << 20).unwrap_or_else(|e| panic!("damage {i}: {e}"));
+            let n = store.for_detection("det").unwrap().lock().unwrap().len();
+            // Either redb repaired it (to the last good commit: all or nothing
+            // of the one page here), or it was moved aside and state is empty.
+            match asides() - moved {
+                0 => assert!(n == 2000 || n == 0, "damage {i}: {n} keys after a repair"),
+                1 => assert_eq!(n, 0, "damage {i}"),
+                k => panic!("damage {i}: {k} files moved aside"),
+            }
+        }
+    }
+
+    #[test]
+    fn other_open_failures_are_errors_and_touch_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.redb");
+        std::fs::create_dir(&path).unwrap();
+        assert!(StateStore::open(&path, 10, 1 << 10).is_err());
+        assert!(path.is_dir(), "a directory is not renamed");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 }
