@@ -41,6 +41,22 @@ pub fn private_files() {
     }
 }
 
+/// The first of `dir` and its entries (one level: the cache is flat) that is
+/// writable by group or others or owned by another user; None when all are private.
+fn writable_by_others(dir: &Path) -> Option<PathBuf> {
+    use std::os::unix::fs::MetadataExt;
+    // SAFETY: geteuid cannot fail.
+    let me = unsafe { libc::geteuid() };
+    let open = |p: &Path| std::fs::symlink_metadata(p).is_ok_and(|m| m.mode() & 0o022 != 0 || m.uid() != me);
+    if !dir.exists() {
+        return None;
+    }
+    if open(dir) {
+        return Some(dir.to_path_buf());
+    }
+    std::fs::read_dir(dir).ok()?.flatten().map(|e| e.path()).find(|p| open(p))
+}
+
 /// What [`make_private`] changed.
 #[derive(Debug, Default)]
 pub struct Tightened {
@@ -86,6 +102,20 @@ pub fn make_private(dir: &Path) -> Tightened {
 
 /// [`make_private`] on the state folder, with a warning when it was open to others.
 pub fn private_state_dir(dir: &Path) {
+    // Compiled detections are code: a cache that others could write may hold
+    // theirs. Tightening its mode would bless that code, so it goes instead
+    // (it is only derived data: every detection is compiled anew).
+    let cache = dir.join("cache");
+    if let Some(open) = writable_by_others(&cache) {
+        match std::fs::remove_dir_all(&cache) {
+            Ok(()) => tracing::warn!(
+                "compile cache {}: {} was writable by group or others or not ours, so its code cannot be trusted: removed; detections are compiled anew",
+                cache.display(),
+                open.display()
+            ),
+            Err(e) => tracing::warn!("compile cache {}: open to others and cannot be removed ({e}); the loader will not use it", cache.display()),
+        }
+    }
     let t = make_private(dir);
     if t.changed > 0 {
         tracing::warn!(

@@ -77,6 +77,7 @@ impl Telemetry {
             c("oktawatch_events_truncated_total", &s.truncated);
             c("oktawatch_alerts_sent_total", &s.alerts);
             c("oktawatch_alerts_suppressed_total", &s.suppressed);
+            c("oktawatch_alerts_suppression_evicted_total", &s.suppression_evicted);
             c("oktawatch_messages_delivered_total", &s.delivered);
             c("oktawatch_sink_errors_total", &s.sink_errors);
             c("oktawatch_okta_rate_limited_total", &s.rate_limited);

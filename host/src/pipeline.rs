@@ -287,6 +287,7 @@ impl Pipeline {
             }
         }
         self.stats.events.fetch_add(fresh.len() as u64, Ordering::Relaxed);
+        self.stats.suppression_evicted.store(self.suppressor.evicted, Ordering::Relaxed);
         // Keys spelled otherwise than Okta spells them (`eventtype`) reach no detection: say so.
         let untyped = fresh.iter().filter(|e| e.event_type().is_empty()).count();
         if untyped > 0 {

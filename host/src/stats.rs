@@ -48,6 +48,8 @@ pub struct Stats {
     pub alerts: AtomicU64,
     /// Alerts suppressed within their suppression window.
     pub suppressed: AtomicU64,
+    /// Dedup keys the suppressor forgot (least recently seen first) to stay bounded.
+    pub suppression_evicted: AtomicU64,
     /// Oversized events shrunk to fit a datagram.
     pub truncated: AtomicU64,
     /// Lines or elements that were not JSON objects.

@@ -301,3 +301,37 @@ fn the_stdout_sink_delivers_each_page_without_waiting_for_more() {
     let (status, log) = host.terminate(LONG);
     assert!(status.success(), "{log}");
 }
+
+#[test]
+fn health_turns_503_when_the_spool_stays_full_and_the_poller_falls_behind() {
+    let dir = tmp();
+    let okta = Okta::start(EmulatorOptions { token: TOKEN.into(), ..Default::default() });
+    // ~3.5 MiB waiting at Okta, 1 MiB of spool, Wazuh down.
+    let mut events = make_events(1000, now_ms() - 3_000_000, "full");
+    for e in &mut events {
+        e["debugContext"]["debugData"]["padding"] = json!("p".repeat(2500));
+    }
+    okta.push(events.clone());
+    let socket = dir.path().join("q.sock");
+    let extra = "spool_max_mb = 1\n\n[metrics]\nlisten = \"127.0.0.1:0\"\nunhealthy_after = \"1s\"\nunhealthy_lag = \"2s\"\n";
+    let config = write_config(dir.path(), &okta.url(), &socket, extra);
+    let host = Host::start(&["run", "--config", config.to_str().unwrap()], &[("OKTAWATCH_TEST_TOKEN", TOKEN)]);
+    host.wait_log("spool is full", LONG);
+    std::thread::sleep(Duration::from_secs(3));
+    let (code, body) = health(&host.log());
+    assert_eq!(code, 503, "{body}");
+    assert!(body.contains("org test: spool full for"), "{body}");
+    assert!(body.contains("org test: the poller has not caught up for"), "{body}");
+    // Wazuh back: everything drains, the poller reaches the present, healthy again.
+    let wazuh = Wazuh::bind(&socket);
+    wazuh.wait("every event", LONG, |w| w.events().len() >= 1000);
+    let deadline = std::time::Instant::now() + LONG;
+    while health(&host.log()).0 != 200 {
+        assert!(std::time::Instant::now() < deadline, "still unhealthy: {}", health(&host.log()).1);
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let (status, log) = host.terminate(LONG);
+    assert!(status.success(), "{log}");
+    let want: Vec<String> = events.iter().map(|e| e["uuid"].as_str().unwrap().to_string()).collect();
+    assert_eq!(wazuh.uuids(), want);
+}

@@ -323,6 +323,7 @@ fn a_substituted_cache_artifact_in_a_writable_cache_is_not_used() {
     stop(host);
     let single_artifact = artifact_of(&cache, &single);
     let trap_artifact = artifact_of(&cache, &rig.dets.join("hostile-trap.wasm"));
+    let trap_code = std::fs::read(&trap_artifact).unwrap();
 
     // Someone swaps hostile-trap's compiled code in under probe-single's name, in a world-writable cache.
     std::fs::remove_file(rig.dets.join("hostile-trap.wasm")).unwrap();
@@ -342,21 +343,47 @@ fn a_substituted_cache_artifact_in_a_writable_cache_is_not_used() {
         assert!(rig.wazuh.alerts().iter().all(|a| a["detection"]["id"] != "hostile-trap"));
         log
     };
+    // The service's own cache (under its state dir, which it makes owner-only at
+    // start): an open cache is thrown away, never blessed by tightening its mode.
     let log = run("cache-dir");
-    let warned = log_lines(&log, &["not using the compile cache directory", "writable by group or others (mode 0777)"]);
+    let warned = log_lines(&log, &["compile cache", "was writable by group or others or not ours", "removed"]);
     assert_eq!(warned.len(), 1, "{log}");
-    assert_eq!(std::fs::read(&single_artifact).unwrap(), std::fs::read(&trap_artifact).unwrap(), "nothing is written to a cache not trusted");
+    let single_artifact = artifact_of(&cache, &single);
+    assert_ne!(std::fs::read(&single_artifact).unwrap(), trap_code, "the entry is compiled anew");
 
-    // The directory fixed, the artifact itself writable by others: not used either (and replaced).
-    std::fs::set_permissions(&cache, std::fs::Permissions::from_mode(0o700)).unwrap();
+    // The directory private, one artifact itself writable by others: the same.
+    std::fs::write(&single_artifact, &trap_code).unwrap();
     std::fs::set_permissions(&single_artifact, std::fs::Permissions::from_mode(0o666)).unwrap();
     let log = run("cache-file");
-    let warned = log_lines(&log, &["not using the compile cache entry", "writable by group or others (mode 0666)"]);
+    let warned = log_lines(&log, &["compile cache", "was writable by group or others or not ours", "removed"]);
     assert_eq!(warned.len(), 1, "{log}");
-    assert_ne!(std::fs::read(&single_artifact).unwrap(), std::fs::read(&trap_artifact).unwrap(), "the entry is compiled anew");
+    let single_artifact = artifact_of(&cache, &single);
+    assert_ne!(std::fs::read(&single_artifact).unwrap(), trap_code, "the entry is compiled anew");
     let mode = std::fs::metadata(&single_artifact).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
     assert_eq!(rig.wazuh.events().len(), 10);
+
+    // A cache elsewhere (replays use $OKTAWATCH_CACHE_DIR), left open: the loader
+    // itself refuses it and compiles instead; nothing is written into it.
+    let shared = rig.root.join("shared-cache");
+    std::fs::create_dir(&shared).unwrap();
+    let planted = shared.join(single_artifact.file_name().unwrap());
+    std::fs::write(&planted, &trap_code).unwrap();
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let input = rig.root.join("replay.ndjson");
+    let evs = events(3, "replay-cache", |_, e| e["eventType"] = "test.single".into());
+    std::fs::write(&input, evs.iter().map(|e| e.to_string() + "\n").collect::<String>()).unwrap();
+    let out = Command::new(bin())
+        .args(["replay", input.to_str().unwrap(), "--detections", rig.dets.to_str().unwrap()])
+        .env("OKTAWATCH_CACHE_DIR", &shared)
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(log_lines(&stderr, &["not using the compile cache directory", "writable by group or others (mode 0777)"]).len(), 1, "{stderr}");
+    let fired = stdout.lines().filter(|l| l.contains(r#""id":"test-single""#)).count();
+    assert_eq!(fired, 3, "probe-single ran as itself in the replay: {stdout}");
+    assert_eq!(std::fs::read(&planted).unwrap(), trap_code, "nothing is written to a cache not trusted");
 }
 
 #[test]
