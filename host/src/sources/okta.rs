@@ -590,12 +590,19 @@ impl OktaSource {
                 at
             }
         });
-        if reset.is_some() && reset != self.rate.view.reset_ms {
-            // A new window: count our use afresh (this request included).
-            self.rate.view.used = 1;
-        }
+        let new_window = reset.is_some() && reset != self.rate.view.reset_ms;
         self.rate.view.limit = num("x-rate-limit-limit").or(self.rate.view.limit);
         self.rate.view.remaining = num("x-rate-limit-remaining");
+        if new_window {
+            // A new window: count our use afresh, this request included, and at
+            // least what Okta says is spent (the process before a restart may
+            // have sent into this window without living to save it).
+            let spent = match (self.rate.view.limit, self.rate.view.remaining) {
+                (Some(l), Some(r)) => l.saturating_sub(r),
+                _ => 1,
+            };
+            self.rate.view.used = spent.max(1);
+        }
         if let Some(r) = self.rate.view.remaining {
             self.stats.rate_remaining.store(r, Ordering::Relaxed);
         }
