@@ -59,10 +59,10 @@ pub fn measure(ctx: &Ctx, samples: usize, hooks: bool) -> Figures {
             let text = String::from_utf8_lossy(&buf[..n]);
             let Some(body) = text.strip_prefix("1:oktawatch:") else { continue };
             let v: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
-            if v["integration"] == "oktawatch" {
-                if let Some(u) = v["oktawatch"]["event"]["uuid"].as_str() {
-                    a.lock().unwrap().entry(u.to_string()).or_insert(at);
-                }
+            if v["integration"] == "oktawatch"
+                && let Some(u) = v["oktawatch"]["event"]["uuid"].as_str()
+            {
+                a.lock().unwrap().entry(u.to_string()).or_insert(at);
             }
         }
     });

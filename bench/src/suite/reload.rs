@@ -41,10 +41,10 @@ pub fn measure(ctx: &Ctx) -> Figures {
             let text = String::from_utf8_lossy(&buf[..n]);
             let Some(body) = text.strip_prefix("1:oktawatch:") else { continue };
             let v: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
-            if v["integration"] == "okta" {
-                if let Some(u) = v["okta"]["uuid"].as_str() {
-                    s2.lock().unwrap().insert(u.to_string());
-                }
+            if v["integration"] == "okta"
+                && let Some(u) = v["okta"]["uuid"].as_str()
+            {
+                s2.lock().unwrap().insert(u.to_string());
             }
         }
     });

@@ -83,7 +83,7 @@ pub fn measure(corpus: &Path, pack: &Path, n: usize) -> Figures {
             (id, wns, nns, wal, nal)
         })
         .collect();
-    rows.sort_by(|a, b| b.1.cmp(&a.1));
+    rows.sort_by_key(|r| std::cmp::Reverse(r.1));
     for (id, wns, nns, wal, nal) in rows.iter().take(6) {
         eprintln!(
             "    {id}: wasm {:.2} µs/event, native {:.2} µs/event ({:.1}×); alerts {wal} wasm, {nal} native",
