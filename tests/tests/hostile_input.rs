@@ -335,3 +335,48 @@ fn health_turns_503_when_the_spool_stays_full_and_the_poller_falls_behind() {
     let want: Vec<String> = events.iter().map(|e| e["uuid"].as_str().unwrap().to_string()).collect();
     assert_eq!(wazuh.uuids(), want);
 }
+
+#[test]
+fn the_spool_is_delivered_while_the_detections_still_compile() {
+    let dir = tmp();
+    let okta = Okta::start(EmulatorOptions { token: TOKEN.into(), ..Default::default() });
+    let events = make_events(100, now_ms() - 3_000_000, "early");
+    okta.push(events.clone());
+    let socket = dir.path().join("q.sock");
+    let dets = dir.path().join("detections");
+    let out = std::process::Command::new(bin()).args(["detections", "export", dets.to_str().unwrap()]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // Run 1, no detections, Wazuh down: the events wait in the spool.
+    let plain = write_config(dir.path(), &okta.url(), &socket, "");
+    let host = Host::start(&["run", "--config", plain.to_str().unwrap()], &[("OKTAWATCH_TEST_TOKEN", TOKEN)]);
+    let deadline = std::time::Instant::now() + LONG;
+    while okta.requests().len() < 2 {
+        assert!(std::time::Instant::now() < deadline, "{}", host.log());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (status, log) = host.terminate(LONG);
+    assert!(status.success(), "{log}");
+    // Run 2, the whole pack with a cold compile cache, Wazuh up: the spooled events go
+    // out while the pack still compiles (start-up does not wait for every compile).
+    let with_pack = write_config(dir.path(), &okta.url(), &socket, &format!("\n[detections]\ndir = \"{}\"\n", dets.display()));
+    let _ = std::fs::remove_dir_all(dir.path().join("state/cache"));
+    let wazuh = Wazuh::bind(&socket);
+    let host = Host::start(&["run", "--config", with_pack.to_str().unwrap()], &[("OKTAWATCH_TEST_TOKEN", TOKEN)]);
+    let loaded = "detections loaded from";
+    let deadline = std::time::Instant::now() + LONG;
+    loop {
+        let log = host.log();
+        if wazuh.events().len() >= 100 {
+            assert!(!log.contains(loaded), "the spool waited for the compiles:\n{log}");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{log}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    host.wait_log(loaded, LONG);
+    let (status, log) = host.terminate(LONG);
+    assert!(status.success(), "{log}");
+    eprintln!("all 100 spooled events delivered before: {}", log.lines().find(|l| l.contains(loaded)).unwrap_or_default());
+    let want: Vec<String> = events.iter().map(|e| e["uuid"].as_str().unwrap().to_string()).collect();
+    assert_eq!(wazuh.uuids(), want);
+}
