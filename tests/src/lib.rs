@@ -376,3 +376,23 @@ pub fn http_get(addr: &str, path: &str) -> (u16, String) {
 pub fn metrics_addr(log: &str) -> String {
     log.split("metrics on http://").nth(1).expect("the metrics address in the log").split('/').next().unwrap().to_string()
 }
+
+/// What each detection of the built-in pack says about itself, as the runtime loads it.
+pub fn pack_infos() -> Vec<oktawatch::runtime::Info> {
+    use oktawatch::runtime::{LoadOptions, Limits, Runtime, loader, state::StateStore};
+    assert!(!oktawatch::pack::FILES.is_empty(), "this build has no built-in pack");
+    let rt = Runtime::new(Limits::default(), Arc::new(StateStore::in_memory(1, 1)), Default::default(), None)
+        .expect("a runtime");
+    oktawatch::pack::FILES
+        .iter()
+        .map(|f| {
+            let compiled = loader::compile_bytes(rt.engine(), f.wasm, None)
+                .unwrap_or_else(|e| panic!("pack detection {}: {e}", f.name));
+            let opts = LoadOptions { fresh_state: true, config: Some(String::new()) };
+            let det = rt
+                .load_compiled(compiled, Path::new(f.name), &opts)
+                .unwrap_or_else(|e| panic!("pack detection {}: {e}", f.name));
+            det.info.clone()
+        })
+        .collect()
+}

@@ -10,11 +10,8 @@
 //! catalog; a prefix subscription (`system.org.rate_limit.*`) must match at
 //! least one catalog entry.
 
-use oktawatch::runtime::state::StateStore;
-use oktawatch::runtime::{LoadOptions, Limits, Runtime, loader};
-use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
-use std::sync::Arc;
+use oktawatch_tests::pack_infos;
+use std::collections::BTreeSet;
 
 const CATALOG: &str = include_str!("../fixtures/okta-event-types.txt");
 
@@ -42,21 +39,7 @@ fn unknown<'s>(subscriptions: impl IntoIterator<Item = &'s str>, catalog: &BTree
 
 /// (detection id, its event types) for every detection of the built-in pack.
 fn pack_subscriptions() -> Vec<(String, Vec<String>)> {
-    assert!(!oktawatch::pack::FILES.is_empty(), "this build has no built-in pack");
-    let rt = Runtime::new(Limits::default(), Arc::new(StateStore::in_memory(1, 1)), BTreeMap::new(), None)
-        .expect("a runtime");
-    oktawatch::pack::FILES
-        .iter()
-        .map(|f| {
-            let compiled = loader::compile_bytes(rt.engine(), f.wasm, None)
-                .unwrap_or_else(|e| panic!("pack detection {}: {e}", f.name));
-            let opts = LoadOptions { fresh_state: true, config: Some(String::new()) };
-            let det = rt
-                .load_compiled(compiled, Path::new(f.name), &opts)
-                .unwrap_or_else(|e| panic!("pack detection {}: {e}", f.name));
-            (det.info.id.clone(), det.info.event_types.clone())
-        })
-        .collect()
+    pack_infos().into_iter().map(|i| (i.id, i.event_types)).collect()
 }
 
 #[test]

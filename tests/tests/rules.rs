@@ -19,11 +19,10 @@
 use oktawatch::config::Config;
 use oktawatch::event::Event;
 use oktawatch::pipeline::{Pipeline, PipelineOptions};
-use oktawatch::runtime::state::StateStore;
-use oktawatch::runtime::{LoadOptions, Limits, Runtime, loader};
 use oktawatch::sinks::file::FileSink;
 use oktawatch::stats::Stats;
 use serde_json::Value;
+use oktawatch_tests::pack_infos;
 use oktawatch_tests::wazuh::{RULES, Rule, SEVERITIES, alternation, level_of, load_rules};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -81,21 +80,7 @@ fn rules_file_is_consistent() {
 
 /// The built-in pack as the runtime sees it: (id, default severity) per detection.
 fn pack_detections() -> Vec<(String, String)> {
-    assert!(!oktawatch::pack::FILES.is_empty(), "this build has no built-in pack");
-    let rt = Runtime::new(Limits::default(), Arc::new(StateStore::in_memory(1, 1)), BTreeMap::new(), None)
-        .expect("a runtime");
-    oktawatch::pack::FILES
-        .iter()
-        .map(|f| {
-            let compiled = loader::compile_bytes(rt.engine(), f.wasm, None)
-                .unwrap_or_else(|e| panic!("pack detection {}: {e}", f.name));
-            let opts = LoadOptions { fresh_state: true, config: Some(String::new()) };
-            let det = rt
-                .load_compiled(compiled, Path::new(f.name), &opts)
-                .unwrap_or_else(|e| panic!("pack detection {}: {e}", f.name));
-            (det.info.id.clone(), det.info.severity.to_string())
-        })
-        .collect()
+    pack_infos().into_iter().map(|i| (i.id, i.severity.to_string())).collect()
 }
 
 /// True when `rule` descends from `ancestor` through its if_sid chain.
