@@ -396,3 +396,74 @@ pub fn pack_infos() -> Vec<oktawatch::runtime::Info> {
         })
         .collect()
 }
+
+/// The public samples as Okta would push them now: each with a fresh uuid
+/// and a recent `published` (so that polling, from an hour back, serves them too).
+pub fn fresh_samples(tag: &str) -> Vec<String> {
+    let text = std::fs::read_to_string(samples_path()).expect("tests/fixtures/okta-samples/events.ndjson");
+    let now = now_ms();
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .enumerate()
+        .map(|(i, line)| {
+            let mut v: Value = serde_json::from_str(line).unwrap();
+            v["uuid"] = json!(uuid_for(tag, i));
+            v["published"] = json!(oktawatch::event::format_ms(now - 60_000 + i as i64));
+            serde_json::to_string(&v).unwrap()
+        })
+        .collect()
+}
+
+/// An event hook request body around the events' exact texts.
+pub fn hook_body(events: &[String]) -> Vec<u8> {
+    format!(
+        r#"{{"eventType":"com.okta.event_hook","eventTypeVersion":"1.0","cloudEventsVersion":"0.1","source":"https://example.okta.com/api/v1/eventHooks/who","eventId":"b5d4c5e2","data":{{"events":[{}]}},"eventTime":"2026-01-01T00:00:00.000Z","contentType":"application/json"}}"#,
+        events.join(",")
+    )
+    .into_bytes()
+}
+
+/// The `uuid` of an event given as JSON text.
+pub fn uuid_of(text: &str) -> String {
+    serde_json::from_str::<Value>(text).unwrap()["uuid"].as_str().unwrap().to_string()
+}
+
+/// How many times each uuid occurs.
+pub fn count_each(uuids: &[String]) -> std::collections::HashMap<&str, usize> {
+    let mut counts = std::collections::HashMap::new();
+    for u in uuids {
+        *counts.entry(u.as_str()).or_default() += 1;
+    }
+    counts
+}
+
+/// The value of one series in a Prometheus text exposition.
+pub fn metric(body: &str, series: &str) -> Option<f64> {
+    body.lines()
+        .find(|l| l.starts_with(series) && l[series.len()..].starts_with(' '))
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+}
+
+/// One org against its own emulator: a temp dir (short path: socket paths are
+/// limited), the emulator, where the Wazuh socket goes, and a config (`extra`
+/// goes into its `[state]` section and may open further sections).
+pub struct Setup {
+    pub dir: tempfile::TempDir,
+    pub okta: Okta,
+    pub socket: PathBuf,
+    pub config: PathBuf,
+}
+
+/// See [`Setup`].
+pub fn setup(extra: &str) -> Setup {
+    let dir = tempfile::Builder::new().prefix("ow").tempdir_in("/tmp").unwrap();
+    let okta = Okta::start(EmulatorOptions { token: TOKEN.into(), ..Default::default() });
+    let socket = dir.path().join("q.sock");
+    let config = write_config(dir.path(), &okta.url(), &socket, extra);
+    Setup { dir, okta, socket, config }
+}
+
+/// `oktawatch run --config <config>` with the emulator's token.
+pub fn start(config: &Path) -> Host {
+    Host::start(&["run", "--config", config.to_str().unwrap()], &[("OKTAWATCH_TEST_TOKEN", TOKEN)])
+}

@@ -5,7 +5,6 @@
 
 use oktawatch_tests::*;
 use serde_json::{Value, json};
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -56,36 +55,6 @@ fn hook_base(host: &Host) -> String {
     rest.split("/hooks/okta/").next().unwrap().to_string()
 }
 
-/// The public samples as Okta would push them now: each with a fresh uuid
-/// and a recent `published` (so that polling, from an hour back, serves them too).
-fn samples(tag: &str) -> Vec<String> {
-    let text = std::fs::read_to_string(samples_path()).expect("tests/fixtures/okta-samples/events.ndjson");
-    let now = now_ms();
-    text.lines()
-        .filter(|l| !l.trim().is_empty())
-        .enumerate()
-        .map(|(i, line)| {
-            let mut v: Value = serde_json::from_str(line).unwrap();
-            v["uuid"] = json!(uuid_for(tag, i));
-            v["published"] = json!(oktawatch::event::format_ms(now - 60_000 + i as i64));
-            serde_json::to_string(&v).unwrap()
-        })
-        .collect()
-}
-
-/// An event hook request body around the events' exact texts.
-fn hook_body(events: &[String]) -> Vec<u8> {
-    format!(
-        r#"{{"eventType":"com.okta.event_hook","eventTypeVersion":"1.0","cloudEventsVersion":"0.1","source":"https://example.okta.com/api/v1/eventHooks/who","eventId":"b5d4c5e2","data":{{"events":[ {} ]}},"eventTime":"2026-01-01T00:00:00.000Z","contentType":"application/json"}}"#,
-        events.join(", ")
-    )
-    .into_bytes()
-}
-
-fn uuid_of(text: &str) -> String {
-    serde_json::from_str::<Value>(text).unwrap()["uuid"].as_str().unwrap().to_string()
-}
-
 /// A small HTTP client (reqwest over rustls) driven from these sync tests.
 struct Http {
     rt: tokio::runtime::Runtime,
@@ -123,14 +92,6 @@ impl Http {
     }
 }
 
-fn count_each(uuids: &[String]) -> HashMap<&str, usize> {
-    let mut counts = HashMap::new();
-    for u in uuids {
-        *counts.entry(u.as_str()).or_default() += 1;
-    }
-    counts
-}
-
 #[test]
 fn verification_challenge_and_secret_check() {
     let s = setup();
@@ -155,8 +116,8 @@ fn verification_challenge_and_secret_check() {
     assert!(!body.contains(challenge), "{body}");
     assert_eq!(http.send("GET", &url, &[("x-okta-verification-challenge", challenge)], None).0, 401);
     // A prefix of the secret is no secret.
-    assert_eq!(http.post(&url, &SECRET[..SECRET.len() - 1], hook_body(&samples("prefix")[..1])).0, 401);
-    assert_eq!(http.post(&url, wrong, hook_body(&samples("wrong")[..1])).0, 401);
+    assert_eq!(http.post(&url, &SECRET[..SECRET.len() - 1], hook_body(&fresh_samples("prefix")[..1])).0, 401);
+    assert_eq!(http.post(&url, wrong, hook_body(&fresh_samples("wrong")[..1])).0, 401);
 
     let (status, log) = host.terminate(LONG);
     assert!(status.success(), "{log}");
@@ -183,7 +144,7 @@ fn a_client_trickling_its_headers_is_cut_off_and_others_are_served() {
     slow.set_read_timeout(Some(LONG)).unwrap();
     // Meanwhile another client is served.
     let url = format!("{base}/hooks/okta/test");
-    let (status, _) = Http::new(None).post(&url, SECRET, hook_body(&samples("beside-slow")[..1]));
+    let (status, _) = Http::new(None).post(&url, SECRET, hook_body(&fresh_samples("beside-slow")[..1]));
     assert_eq!(status, 204);
     let mut buf = Vec::new();
     let read = slow.read_to_end(&mut buf);
@@ -207,7 +168,7 @@ fn hooked_events_arrive_before_the_next_poll_and_once_across_a_restart() {
     std::thread::sleep(Duration::from_millis(200));
     let polls_before = s.okta.requests().len();
 
-    let events = samples("hook-first");
+    let events = fresh_samples("hook-first");
     let http = Http::new(None);
     for batch in events.chunks(20) {
         let (status, body) = http.post(&url, SECRET, hook_body(batch));
@@ -253,7 +214,7 @@ fn polled_first_then_hooked_is_delivered_once() {
     let http = Http::new(None);
 
     // Polled first, then pushed by the hook: dropped as duplicates.
-    let events = samples("poll-first");
+    let events = fresh_samples("poll-first");
     s.okta.push_raw(events[..25].iter().cloned());
     wazuh.wait("the polled samples", LONG, |w| w.events().len() >= 25);
     let (status, body) = http.post(&url, SECRET, hook_body(&events[..25]));
@@ -293,7 +254,7 @@ fn a_full_queue_answers_503_and_okta_s_retry_is_taken_later() {
     let url = format!("{}/hooks/okta/test", hook_base(&host));
     host.wait_log("spool is full", LONG);
     let http = Http::new(None);
-    let hooked = samples("queue-hooked");
+    let hooked = fresh_samples("queue-hooked");
     assert_eq!(http.post(&url, SECRET, hook_body(&hooked[..10])).0, 204);
     let (status, body) = http.post(&url, SECRET, hook_body(&hooked[10..20]));
     assert_eq!(status, 503, "{body}");
@@ -314,13 +275,6 @@ fn a_full_queue_answers_503_and_okta_s_retry_is_taken_later() {
     }
 }
 
-/// The value of one series in a Prometheus text exposition.
-fn metric(body: &str, series: &str) -> Option<f64> {
-    body.lines()
-        .find(|l| l.starts_with(series) && l[series.len()..].starts_with(' '))
-        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
-}
-
 #[test]
 fn bad_requests_are_refused_counted_and_the_listener_keeps_serving() {
     let s = setup();
@@ -330,7 +284,7 @@ fn bad_requests_are_refused_counted_and_the_listener_keeps_serving() {
     let base = hook_base(&host);
     let url = format!("{base}/hooks/okta/test");
     let http = Http::new(None);
-    let events = samples("bad-inputs");
+    let events = fresh_samples("bad-inputs");
 
     // Over 8 KiB.
     let (status, body) = http.post(&url, SECRET, hook_body(&events));
@@ -385,7 +339,7 @@ fn https_with_a_self_signed_certificate() {
     let url = format!("{}/hooks/okta/test", base.replace("127.0.0.1", "localhost"));
 
     let https = Http::new(Some(&cert_pem));
-    let events = samples("tls");
+    let events = fresh_samples("tls");
     let (status, body) = https.post(&url, SECRET, hook_body(&events[..10]));
     assert_eq!(status, 204, "{body}");
     wazuh.wait("the events posted over TLS", LONG, |w| w.events().len() >= 10);

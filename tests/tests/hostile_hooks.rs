@@ -8,7 +8,6 @@
 
 use oktawatch_tests::*;
 use serde_json::{Value, json};
-use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
@@ -66,42 +65,6 @@ fn hook_addr(host: &Host) -> (SocketAddr, String) {
     (addr, format!("http://{addr}/hooks/okta/test"))
 }
 
-/// The public samples as Okta would push them now, with fresh uuids.
-fn samples(tag: &str) -> Vec<String> {
-    let text = std::fs::read_to_string(samples_path()).expect("tests/fixtures/okta-samples/events.ndjson");
-    let now = now_ms();
-    text.lines()
-        .filter(|l| !l.trim().is_empty())
-        .enumerate()
-        .map(|(i, line)| {
-            let mut v: Value = serde_json::from_str(line).unwrap();
-            v["uuid"] = json!(uuid_for(tag, i));
-            v["published"] = json!(oktawatch::event::format_ms(now - 60_000 + i as i64));
-            serde_json::to_string(&v).unwrap()
-        })
-        .collect()
-}
-
-fn hook_body(events: &[String]) -> Vec<u8> {
-    format!(
-        r#"{{"eventType":"com.okta.event_hook","eventTypeVersion":"1.0","cloudEventsVersion":"0.1","source":"https://example.okta.com/api/v1/eventHooks/who","eventId":"c0ffee01","data":{{"events":[{}]}},"eventTime":"2026-01-01T00:00:00.000Z","contentType":"application/json"}}"#,
-        events.join(",")
-    )
-    .into_bytes()
-}
-
-fn uuid_of(text: &str) -> String {
-    serde_json::from_str::<Value>(text).unwrap()["uuid"].as_str().unwrap().to_string()
-}
-
-fn count_each(uuids: &[String]) -> HashMap<&str, usize> {
-    let mut counts = HashMap::new();
-    for u in uuids {
-        *counts.entry(u.as_str()).or_default() += 1;
-    }
-    counts
-}
-
 /// reqwest from these sync tests, optionally from a given local address.
 struct Http {
     rt: tokio::runtime::Runtime,
@@ -141,13 +104,6 @@ impl Http {
         assert_eq!(status, 200);
         m
     }
-}
-
-/// The value of one series in a Prometheus text exposition.
-fn metric(body: &str, series: &str) -> Option<f64> {
-    body.lines()
-        .find(|l| l.starts_with(series) && l[series.len()..].starts_with(' '))
-        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
 }
 
 /// A TCP connection to `to` from the loopback address `from` (127.0.0.0/8 all reach `lo`).
@@ -204,7 +160,7 @@ fn idle_connections_cannot_keep_an_authenticated_delivery_out() {
     let host = start(&cfg);
     let (addr, url) = hook_addr(&host);
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let events = samples("slots");
+    let events = fresh_samples("slots");
     let local = |d: u8| Ipv4Addr::new(127, 0, 0, d);
 
     // 300 idle connections from one address: at most 16 stay pending (each
@@ -279,7 +235,7 @@ fn a_body_nested_15000_levels_deep_is_refused_and_everything_keeps_working() {
     assert_eq!(http.post(&url, hook_body(std::slice::from_ref(&at_bound))).0, 204);
 
     // The process and the other paths go on: a delivery, the verification, polling.
-    let events = samples("after-deep");
+    let events = fresh_samples("after-deep");
     assert_eq!(http.post(&url, hook_body(&events[..5])).0, 204);
     let challenge = "Zq3_verify-after-deep";
     let (status, body) =
@@ -327,7 +283,7 @@ fn a_polled_copy_differing_from_the_hooked_one_is_delivered_and_counted() {
     let http = Http::new(None);
 
     // Okta's six events; a holder of the secret pushes them first, two of them forged.
-    let real: Vec<String> = samples("differ")[..6].to_vec();
+    let real: Vec<String> = fresh_samples("differ")[..6].to_vec();
     let forge = |text: &str| {
         let mut v: Value = serde_json::from_str(text).unwrap();
         v["actor"]["alternateId"] = json!("forged@attacker.example");

@@ -126,7 +126,7 @@ fn json_nested_too_deep_is_refused_by_replay_and_by_the_poller() {
     let socket = dir.path().join("p.sock");
     let wazuh = Wazuh::bind(&socket);
     let config = write_config(dir.path(), &okta.url(), &socket, "\n[metrics]\nlisten = \"127.0.0.1:0\"\n");
-    let host = Host::start(&["run", "--config", config.to_str().unwrap()], &[("OKTAWATCH_TEST_TOKEN", TOKEN)]);
+    let host = start(&config);
     wazuh.wait("the two good events", LONG, |w| w.events().len() >= 2);
     host.wait_log("is not an event (JSON nested deeper than 64 levels)", LONG);
     std::thread::sleep(Duration::from_millis(1500)); // one more poll: nothing else
@@ -158,7 +158,7 @@ fn a_spooled_message_that_can_never_be_sent_is_dead_lettered_and_delivery_goes_o
     let big = |n: usize| format!(r#"{{"integration":"okta","org":"test","okta":{{"pad":"{}"}}}}"#, "x".repeat(n)).into_bytes();
     spool_with(&dir.path().join("state"), &[ok(0), big(100_000), ok(1), big(300_000), ok(2)]);
     let wazuh = Wazuh::bind(&socket);
-    let host = Host::start(&["run", "--config", config.to_str().unwrap()], &[("OKTAWATCH_TEST_TOKEN", TOKEN)]);
+    let host = start(&config);
     wazuh.wait("the three good messages", LONG, |w| w.messages().len() >= 3);
     std::thread::sleep(Duration::from_millis(500));
     let (status, log) = host.terminate(LONG);
@@ -174,7 +174,7 @@ fn a_spooled_message_that_can_never_be_sent_is_dead_lettered_and_delivery_goes_o
     assert!(log.contains("2 dead letters"), "{log}");
     // A restart does not send them again.
     let wazuh = wazuh.rebind();
-    let host = Host::start(&["run", "--config", config.to_str().unwrap()], &[("OKTAWATCH_TEST_TOKEN", TOKEN)]);
+    let host = start(&config);
     std::thread::sleep(Duration::from_millis(1500));
     let _ = host.terminate(LONG);
     assert_eq!(wazuh.messages().len(), 3);
@@ -212,7 +212,7 @@ fn a_damaged_spool_is_repaired_and_every_intact_event_arrives_once() {
     okta.push(events.clone());
     let socket = dir.path().join("q.sock");
     let config = write_config(dir.path(), &okta.url(), &socket, "\n[metrics]\nlisten = \"127.0.0.1:0\"\n");
-    let run = || Host::start(&["run", "--config", config.to_str().unwrap()], &[("OKTAWATCH_TEST_TOKEN", TOKEN)]);
+    let run = || start(&config);
     // Wazuh is down: everything stays in the spool, checkpointed.
     let host = run();
     let state = dir.path().join("state");
@@ -254,7 +254,7 @@ fn a_spool_that_turns_unreadable_while_sending_stops_the_service_non_zero_and_th
     okta.push(events.clone());
     let socket = dir.path().join("q.sock");
     let config = write_config(dir.path(), &okta.url(), &socket, "");
-    let run = || Host::start(&["run", "--config", config.to_str().unwrap()], &[("OKTAWATCH_TEST_TOKEN", TOKEN)]);
+    let run = || start(&config);
     // Wazuh down: the sender holds the first message and retries; the rest waits on disk.
     let host = run();
     let state = dir.path().join("state");
@@ -289,7 +289,7 @@ fn the_stdout_sink_delivers_each_page_without_waiting_for_more() {
     let events = make_events(5, now_ms() - 600_000, "stdout");
     okta.push(events.clone());
     let config = write_config(dir.path(), &okta.url(), &dir.path().join("unused.sock"), "\n[sink]\nkind = \"stdout\"\n");
-    let host = Host::start(&["run", "--config", config.to_str().unwrap()], &[("OKTAWATCH_TEST_TOKEN", TOKEN)]);
+    let host = start(&config);
     let deadline = std::time::Instant::now() + LONG;
     while host.stdout().lines().count() < 5 {
         assert!(std::time::Instant::now() < deadline, "the page stayed in the sink's buffer; log:\n{}", host.log());
@@ -315,7 +315,7 @@ fn health_turns_503_when_the_spool_stays_full_and_the_poller_falls_behind() {
     let socket = dir.path().join("q.sock");
     let extra = "spool_max_mb = 1\n\n[metrics]\nlisten = \"127.0.0.1:0\"\nunhealthy_after = \"1s\"\nunhealthy_lag = \"2s\"\n";
     let config = write_config(dir.path(), &okta.url(), &socket, extra);
-    let host = Host::start(&["run", "--config", config.to_str().unwrap()], &[("OKTAWATCH_TEST_TOKEN", TOKEN)]);
+    let host = start(&config);
     host.wait_log("spool is full", LONG);
     std::thread::sleep(Duration::from_secs(3));
     let (code, body) = health(&host.log());
@@ -348,7 +348,7 @@ fn the_spool_is_delivered_while_the_detections_still_compile() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     // Run 1, no detections, Wazuh down: the events wait in the spool.
     let plain = write_config(dir.path(), &okta.url(), &socket, "");
-    let host = Host::start(&["run", "--config", plain.to_str().unwrap()], &[("OKTAWATCH_TEST_TOKEN", TOKEN)]);
+    let host = start(&plain);
     let deadline = std::time::Instant::now() + LONG;
     while okta.requests().len() < 2 {
         assert!(std::time::Instant::now() < deadline, "{}", host.log());
@@ -361,7 +361,7 @@ fn the_spool_is_delivered_while_the_detections_still_compile() {
     let with_pack = write_config(dir.path(), &okta.url(), &socket, &format!("\n[detections]\ndir = \"{}\"\n", dets.display()));
     let _ = std::fs::remove_dir_all(dir.path().join("state/cache"));
     let wazuh = Wazuh::bind(&socket);
-    let host = Host::start(&["run", "--config", with_pack.to_str().unwrap()], &[("OKTAWATCH_TEST_TOKEN", TOKEN)]);
+    let host = start(&with_pack);
     let loaded = "detections loaded from";
     let deadline = std::time::Instant::now() + LONG;
     loop {

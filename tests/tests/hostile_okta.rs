@@ -8,7 +8,7 @@ use oktawatch::emulator::oauth::OAuthApp;
 use oktawatch_tests::*;
 use serde_json::Value;
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 const LONG: Duration = Duration::from_secs(60);
@@ -16,10 +16,6 @@ const CLIENT_ID: &str = "0oa8hostile5App7";
 
 fn tmp() -> tempfile::TempDir {
     tempfile::Builder::new().prefix("ow").tempdir_in("/tmp").unwrap()
-}
-
-fn start(config: &Path) -> Host {
-    Host::start(&["run", "--config", config.to_str().unwrap()], &[("OKTAWATCH_TEST_TOKEN", TOKEN)])
 }
 
 fn uuids(events: &[Value]) -> Vec<String> {
@@ -145,7 +141,7 @@ fsync = false
     good.push(good_events.clone());
     bad.push(bad_events.clone());
     let wazuh = Wazuh::bind(&socket);
-    let host = Host::start(&["run", "--config", config.to_str().unwrap()], &[("OKTAWATCH_TEST_TOKEN", TOKEN)]);
+    let host = start(&config);
     wazuh.wait("every event of both orgs", LONG, |w| w.events().len() >= 500);
     std::thread::sleep(Duration::from_millis(1500)); // a further poll must bring nothing new
     let (status, log) = host.terminate(LONG);

@@ -10,11 +10,6 @@ fn get(addr: &str, path: &str) -> (u16, String) {
     http_get(addr, path)
 }
 
-/// The value of one series in a Prometheus text exposition.
-fn value(body: &str, series: &str) -> Option<f64> {
-    body.lines().find(|l| l.starts_with(series) && l[series.len()..].starts_with(' ')).and_then(|l| l.rsplit(' ').next()?.parse().ok())
-}
-
 #[test]
 fn metrics_and_health_follow_the_pipeline() {
     let dir = tempfile::Builder::new().prefix("ow").tempdir_in("/tmp").unwrap();
@@ -37,22 +32,22 @@ fn metrics_and_health_follow_the_pipeline() {
     events[20]["eventtype"] = t;
     okta.push(events);
     let wazuh = Wazuh::bind(&socket);
-    let host = Host::start(&["run", "--config", cfg.to_str().unwrap()], &[("OKTAWATCH_TEST_TOKEN", TOKEN)]);
+    let host = start(&cfg);
     host.wait_log("metrics on http://", LONG);
     let addr = metrics_addr(&host.log());
     wazuh.wait("40 events and 10 alerts", LONG, |w| w.events().len() >= 40 && w.alerts().len() >= 10);
 
     let (status, body) = get(&addr, "/metrics");
     assert_eq!(status, 200);
-    assert_eq!(value(&body, r#"oktawatch_events_fetched_total{org="test"}"#), Some(40.0), "{body}");
-    assert_eq!(value(&body, r#"oktawatch_alerts_sent_total{org="test"}"#), Some(10.0), "{body}");
-    assert_eq!(value(&body, r#"oktawatch_events_untyped_total{org="test"}"#), Some(1.0), "{body}");
-    assert_eq!(value(&body, r#"oktawatch_dead_letters_total{org="test"}"#), Some(0.0), "{body}");
-    assert_eq!(value(&body, r#"oktawatch_detection_events_total{detection="test-single"}"#), Some(10.0), "{body}");
-    assert_eq!(value(&body, r#"oktawatch_detection_alerts_total{detection="test-single"}"#), Some(10.0), "{body}");
-    assert!(value(&body, r#"oktawatch_okta_requests_total{org="test",status="200"}"#).unwrap_or(0.0) >= 1.0, "{body}");
-    assert!(value(&body, r#"oktawatch_cursor_lag_seconds{org="test"}"#).is_some(), "{body}");
-    assert_eq!(value(&body, "oktawatch_detections_loaded"), Some(1.0), "{body}");
+    assert_eq!(metric(&body, r#"oktawatch_events_fetched_total{org="test"}"#), Some(40.0), "{body}");
+    assert_eq!(metric(&body, r#"oktawatch_alerts_sent_total{org="test"}"#), Some(10.0), "{body}");
+    assert_eq!(metric(&body, r#"oktawatch_events_untyped_total{org="test"}"#), Some(1.0), "{body}");
+    assert_eq!(metric(&body, r#"oktawatch_dead_letters_total{org="test"}"#), Some(0.0), "{body}");
+    assert_eq!(metric(&body, r#"oktawatch_detection_events_total{detection="test-single"}"#), Some(10.0), "{body}");
+    assert_eq!(metric(&body, r#"oktawatch_detection_alerts_total{detection="test-single"}"#), Some(10.0), "{body}");
+    assert!(metric(&body, r#"oktawatch_okta_requests_total{org="test",status="200"}"#).unwrap_or(0.0) >= 1.0, "{body}");
+    assert!(metric(&body, r#"oktawatch_cursor_lag_seconds{org="test"}"#).is_some(), "{body}");
+    assert_eq!(metric(&body, "oktawatch_detections_loaded"), Some(1.0), "{body}");
     assert_eq!(get(&addr, "/healthz").0, 200);
 
     // Wazuh goes away while events keep coming: the spool grows, health turns bad.
@@ -63,8 +58,8 @@ fn metrics_and_health_follow_the_pipeline() {
     assert_eq!(status, 503, "{body}");
     assert!(body.contains("sink failing"), "{body}");
     let (_, m) = get(&addr, "/metrics");
-    assert!(value(&m, r#"oktawatch_spool_bytes{org="test"}"#).unwrap_or(0.0) > 0.0, "{m}");
-    assert!(value(&m, r#"oktawatch_sink_errors_total{org="test"}"#).unwrap_or(0.0) > 0.0, "{m}");
+    assert!(metric(&m, r#"oktawatch_spool_bytes{org="test"}"#).unwrap_or(0.0) > 0.0, "{m}");
+    assert!(metric(&m, r#"oktawatch_sink_errors_total{org="test"}"#).unwrap_or(0.0) > 0.0, "{m}");
 
     // Back: delivered, healthy again.
     let wazuh = Wazuh::bind(&socket);

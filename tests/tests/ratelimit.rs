@@ -8,7 +8,6 @@
 
 use oktawatch_tests::*;
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 const LONG: Duration = Duration::from_secs(60);
@@ -18,25 +17,6 @@ const PENALTY: Duration = Duration::from_secs(20);
 /// Restarts are made while more than this is left of the penalty.
 const MARGIN: Duration = Duration::from_secs(3);
 const ANNOUNCE: &str = "Okta answered 429 before this start; no request until";
-
-struct Setup {
-    _dir: tempfile::TempDir,
-    okta: Okta,
-    socket: PathBuf,
-    config: PathBuf,
-}
-
-fn setup(extra: &str) -> Setup {
-    let dir = tempfile::Builder::new().prefix("ow").tempdir_in("/tmp").unwrap();
-    let okta = Okta::start(EmulatorOptions { token: TOKEN.into(), ..Default::default() });
-    let socket = dir.path().join("q.sock");
-    let config = write_config(dir.path(), &okta.url(), &socket, extra);
-    Setup { _dir: dir, okta, socket, config }
-}
-
-fn start(config: &Path) -> Host {
-    Host::start(&["run", "--config", config.to_str().unwrap()], &[("OKTAWATCH_TEST_TOKEN", TOKEN)])
-}
 
 fn stop(host: Host, graceful: bool) -> String {
     if graceful {

@@ -5,30 +5,10 @@
 use oktawatch_tests::*;
 use serde_json::{Value, json};
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, UNIX_EPOCH};
 
 const LONG: Duration = Duration::from_secs(60);
-
-struct Setup {
-    dir: tempfile::TempDir,
-    okta: Okta,
-    socket: PathBuf,
-    config: PathBuf,
-}
-
-/// A temp dir (short path: socket paths are limited), an emulator and a config.
-fn setup(extra: &str) -> Setup {
-    let dir = tempfile::Builder::new().prefix("ow").tempdir_in("/tmp").unwrap();
-    let okta = Okta::start(EmulatorOptions { token: TOKEN.into(), ..Default::default() });
-    let socket = dir.path().join("q.sock");
-    let config = write_config(dir.path(), &okta.url(), &socket, extra);
-    Setup { dir, okta, socket, config }
-}
-
-fn start(config: &Path) -> Host {
-    Host::start(&["run", "--config", config.to_str().unwrap()], &[("OKTAWATCH_TEST_TOKEN", TOKEN)])
-}
 
 fn uuids(events: &[Value]) -> Vec<String> {
     events.iter().map(|e| e["uuid"].as_str().unwrap().to_string()).collect()
