@@ -36,7 +36,7 @@ pub mod state;
 #[doc(hidden)]
 pub mod bindings {
     wit_bindgen::generate!({
-        path: "wit",
+        path: "wit-0.1",
         world: "detection",
         pub_export_macro: true,
         export_macro_name: "__export_detection_wit",
