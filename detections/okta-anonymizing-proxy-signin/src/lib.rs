@@ -27,10 +27,11 @@ impl Detection for AnonymizingProxySignin {
                  reported the first time per user in 30 days.",
             )
             .event_types(&["user.session.start"])
+            .config_int("quiet_days", 30, "a user is reported once per this many days")
     }
 
     fn new(config: &Config) -> Result<Self, String> {
-        let quiet_days = config.u64("quiet_days", 30);
+        let quiet_days: u64 = config.get("quiet_days")?;
         if quiet_days == 0 {
             return Err("quiet_days must be greater than 0".into());
         }
@@ -38,19 +39,17 @@ impl Detection for AnonymizingProxySignin {
     }
 
     fn on_event(&mut self, event: &Event, alerts: &mut Alerts) {
-        if !event.is("user.session.start") || event.text("outcome.result").as_deref() != Some("SUCCESS") {
+        if !event.is("user.session.start") || !event.outcome().is("SUCCESS") {
             return;
         }
         if event.bool("securityContext.isProxy") != Some(true) {
             return;
         }
-        let Some(user) = event.actor().alternate_id().map(|u| u.to_lowercase()) else { return };
-        let seen = format!("proxy:{user}");
-        if state::recall(&seen).is_some() {
+        let Some(user) = okta::actor_login(event) else { return };
+        if !state::once_per(&format!("proxy:{user}"), days(self.quiet_days)) {
             return;
         }
         let ip = event.client().ip();
-        state::remember(&seen, ip.as_deref().unwrap_or("?"), days(self.quiet_days));
 
         let as_org = event.text("securityContext.asOrg");
         let country = event.text("client.geographicalContext.country");

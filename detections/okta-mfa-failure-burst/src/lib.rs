@@ -32,11 +32,13 @@ impl Detection for MfaFailureBurst {
                  the password is trying to get past the second factor.",
             )
             .event_types(&["user.authentication.auth_via_mfa"])
+            .config_int("threshold", 5, "MFA failures for one user that make a burst")
+            .config_int("window_minutes", 10, "the window")
     }
 
     fn new(config: &Config) -> Result<Self, String> {
-        let threshold = config.u32("threshold", 5);
-        let window_minutes = config.u64("window_minutes", 10);
+        let threshold: u32 = config.get("threshold")?;
+        let window_minutes: u64 = config.get("window_minutes")?;
         if threshold == 0 || window_minutes == 0 {
             return Err("threshold and window_minutes must be greater than 0".into());
         }
@@ -52,17 +54,12 @@ impl Detection for MfaFailureBurst {
         if !outcome.is("FAILURE") && !abandoned {
             return;
         }
-        let Some(user) = event.actor().alternate_id().map(|u| u.to_lowercase()) else { return };
+        let Some(user) = okta::actor_login(event) else { return };
         let window = minutes(self.window_minutes);
         let failures = state::count_in_window(&format!("mfafail:{user}"), window);
-        if failures < self.threshold {
+        if failures < self.threshold || !state::once_per(&format!("fired:{user}"), window) {
             return;
         }
-        let fired = format!("fired:{user}");
-        if state::marked(&fired) {
-            return;
-        }
-        state::mark(&fired, window);
 
         alerts.push(
             Alert::new(format!("{failures} MFA failures for {user} in {} min", self.window_minutes))

@@ -37,14 +37,18 @@ impl Detection for PasswordSpray {
                  a password spray.",
             )
             .event_types(&["user.session.start"])
+            .config_int("min_users", 5, "distinct users failing from the IP")
+            .config_int("min_failures", 15, "failures from the IP")
+            .config_int("max_failures_per_user", 8, "above this for any one user it is brute force, not spray")
+            .config_int("window_minutes", 60, "the window")
     }
 
     fn new(config: &Config) -> Result<Self, String> {
         let d = PasswordSpray {
-            min_users: config.u32("min_users", 5),
-            min_failures: config.u32("min_failures", 15),
-            max_failures_per_user: config.u32("max_failures_per_user", 8),
-            window_minutes: config.u64("window_minutes", 60),
+            min_users: config.get("min_users")?,
+            min_failures: config.get("min_failures")?,
+            max_failures_per_user: config.get("max_failures_per_user")?,
+            window_minutes: config.get("window_minutes")?,
         };
         if d.min_users == 0 || d.min_failures == 0 || d.window_minutes == 0 {
             return Err("min_users, min_failures and window_minutes must be greater than 0".into());
@@ -53,11 +57,11 @@ impl Detection for PasswordSpray {
     }
 
     fn on_event(&mut self, event: &Event, alerts: &mut Alerts) {
-        if !event.is("user.session.start") || event.text("outcome.result").as_deref() != Some("FAILURE") {
+        if !event.is("user.session.start") || !event.outcome().is("FAILURE") {
             return;
         }
         let Some(ip) = event.client().ip() else { return };
-        let Some(user) = event.actor().alternate_id().map(|u| u.to_lowercase()) else { return };
+        let Some(user) = okta::actor_login(event) else { return };
         let window = minutes(self.window_minutes);
 
         let failures = state::count_in_window(&format!("fail:{ip}"), window);
@@ -72,15 +76,9 @@ impl Detection for PasswordSpray {
         if users < self.min_users || failures < self.min_failures || state::marked(&heavy) {
             return;
         }
-        let fired = format!("fired:{ip}");
-        if state::marked(&fired) {
+        if !state::once_per(&format!("fired:{ip}"), window) {
             return;
         }
-        state::mark(&fired, window);
-
-        let mut sample = state::distinct_members(&format!("users:{ip}"), window);
-        sample.sort();
-        sample.truncate(10);
         alerts.push(
             Alert::new(format!(
                 "Password spray from {ip}: {failures} failed sign-ins across {users} users in {} min",
@@ -90,7 +88,7 @@ impl Detection for PasswordSpray {
             .field("ip", &ip)
             .field("failures", failures)
             .field("distinct_users", users)
-            .field("users_sample", sample.join(", "))
+            .field("users_sample", state::members_sample(&format!("users:{ip}"), window, 10))
             .field("country", event.text("client.geographicalContext.country"))
             .field("as_org", event.text("securityContext.asOrg"))
             .field("window_minutes", self.window_minutes),

@@ -20,7 +20,7 @@
 //!   `["OKTA_SIGN_ON", "ACCESS_POLICY", "MFA_ENROLL"]`.
 use oktawatch_guest::prelude::*;
 
-const DEFAULT_TYPES: [&str; 3] = ["OKTA_SIGN_ON", "ACCESS_POLICY", "MFA_ENROLL"];
+const DEFAULT_TYPES: &[&str] = &["OKTA_SIGN_ON", "ACCESS_POLICY", "MFA_ENROLL"];
 /// Name fragments of sign-on / MFA policies, used only when no type is logged.
 const NAME_HINTS: [&str; 7] = ["sign-on", "sign on", "signon", "mfa", "multifactor", "multi-factor", "authentication"];
 
@@ -45,13 +45,11 @@ impl Detection for PolicyChange {
                 "policy.rule.deactivate",
                 "policy.rule.delete",
             ])
+            .config_list("policy_types", DEFAULT_TYPES, "policy types watched (detailEntry.policyType)")
     }
 
     fn new(config: &Config) -> Result<Self, String> {
-        let mut policy_types = config.strings("policy_types");
-        if policy_types.is_empty() {
-            policy_types = DEFAULT_TYPES.iter().map(|s| s.to_string()).collect();
-        }
+        let policy_types: Vec<String> = config.get("policy_types")?;
         Ok(PolicyChange { policy_types: policy_types.iter().map(|t| t.to_ascii_uppercase()).collect() })
     }
 
@@ -65,7 +63,7 @@ impl Detection for PolicyChange {
             "policy.rule.delete" => ("policy rule", "deleted"),
             _ => return,
         };
-        if matches!(event.text("outcome.result").as_deref(), Some("FAILURE") | Some("DENY")) {
+        if event.outcome().failure() {
             return;
         }
 
@@ -99,7 +97,7 @@ impl Detection for PolicyChange {
         }
 
         let severity = if action == "updated" { Severity::Medium } else { Severity::High };
-        let actor = event.actor().alternate_id().unwrap_or_else(|| "unknown actor".into());
+        let actor = okta::actor_or_unknown(event);
         let policy_label = policy_name.clone().unwrap_or_else(|| "unnamed policy".into());
         let subject = match (object, &rule_name) {
             ("policy rule", Some(rule)) => format!("rule {rule} of policy {policy_label}"),

@@ -26,11 +26,13 @@ impl Detection for UnauthorizedAppAccessBurst {
             .mitre(&["T1078"])
             .description("A user tried to open apps they are not assigned to at least 5 times within 10 minutes.")
             .event_types(&["app.generic.unauth_app_access_attempt"])
+            .config_int("threshold", 5, "attempts per user within the window")
+            .config_int("window_minutes", 10, "the sliding window")
     }
 
     fn new(config: &Config) -> Result<Self, String> {
-        let threshold = config.u32("threshold", 5);
-        let window_minutes = config.u64("window_minutes", 10);
+        let threshold: u32 = config.get("threshold")?;
+        let window_minutes: u64 = config.get("window_minutes")?;
         if threshold == 0 || window_minutes == 0 {
             return Err("threshold and window_minutes must be at least 1".into());
         }
@@ -49,11 +51,9 @@ impl Detection for UnauthorizedAppAccessBurst {
 
         let attempts = state::count_in_window(&format!("attempts:{user}"), self.window_ms);
         let apps = state::distinct_in_window(&format!("apps:{user}"), &app, self.window_ms);
-        let alerted_key = format!("alerted:{user}");
-        if attempts < self.threshold || state::marked(&alerted_key) {
+        if attempts < self.threshold || !state::once_per(&format!("alerted:{user}"), self.window_ms) {
             return;
         }
-        state::mark(&alerted_key, self.window_ms);
 
         let window_min = self.window_ms / 60_000;
         alerts.push(
