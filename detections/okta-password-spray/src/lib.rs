@@ -1,4 +1,4 @@
-//! # Password spray from one IP
+//! # Password spray, and many failed sign-ins, from one IP
 //!
 //! Rule: within `window_minutes`, one source IP produces failed sign-ins
 //! (`user.session.start`, `outcome.result` = `FAILURE`) for at least
@@ -9,11 +9,18 @@
 //! user above the per-user cap is not reported here for that window.
 //! Fires once per IP per window.
 //!
+//! Second rule, whatever the users: one IP collects `ip_failures` or more
+//! failed sign-ins within `window_minutes` (one account hammered or many,
+//! spray shape or not) → "many failed sign-ins from one IP", medium, once per
+//! IP per window. A spray alert and this one may both fire for one IP: they
+//! say different things (the spread, the volume).
+//!
 //! Config keys (defaults):
 //! - `min_users = 5`: distinct users failing from the IP
 //! - `min_failures = 15`: failures from the IP
 //! - `max_failures_per_user = 8`: above this for any one user it is brute force, not spray
 //! - `window_minutes = 60`
+//! - `ip_failures = 25`: failures from one IP, whatever the users, for the volume alert (0 = off)
 //!
 //! References: MITRE ATT&CK T1110.003 (Password Spraying); Okta's guidance on
 //! password spraying and ThreatInsight describes the same shape: one origin,
@@ -25,6 +32,7 @@ struct PasswordSpray {
     min_failures: u32,
     max_failures_per_user: u32,
     window_minutes: u64,
+    ip_failures: u32,
 }
 
 impl Detection for PasswordSpray {
@@ -41,6 +49,7 @@ impl Detection for PasswordSpray {
             .config_int("min_failures", 15, "failures from the IP")
             .config_int("max_failures_per_user", 8, "above this for any one user it is brute force, not spray")
             .config_int("window_minutes", 60, "the window")
+            .config_int("ip_failures", 25, "failures from one IP, whatever the users, that alert on their own (0 = off)")
     }
 
     fn new(config: &Config) -> Result<Self, String> {
@@ -49,6 +58,7 @@ impl Detection for PasswordSpray {
             min_failures: config.get("min_failures")?,
             max_failures_per_user: config.get("max_failures_per_user")?,
             window_minutes: config.get("window_minutes")?,
+            ip_failures: config.get("ip_failures")?,
         };
         if d.min_users == 0 || d.min_failures == 0 || d.window_minutes == 0 {
             return Err("min_users, min_failures and window_minutes must be greater than 0".into());
@@ -67,6 +77,20 @@ impl Detection for PasswordSpray {
         let failures = state::count_in_window(&format!("fail:{ip}"), window);
         let users = state::distinct_in_window(&format!("users:{ip}"), &user, window);
         let per_user = state::count_in_window(&format!("fail:{ip}:{user}"), window);
+        if self.ip_failures > 0 && failures >= self.ip_failures && state::once_per(&format!("volume:{ip}"), window) {
+            alerts.push(
+                Alert::new(format!("{failures} failed sign-ins from {ip} in {} min ({})", self.window_minutes, okta::plural(users, "user", "users")))
+                    .severity(Severity::Medium)
+                    .dedup(format!("volume:{ip}"))
+                    .field("ip", &ip)
+                    .field("failures", failures)
+                    .field("distinct_users", users)
+                    .field("users_sample", state::members_sample(&format!("users:{ip}"), window, 10))
+                    .field("country", event.text("client.geographicalContext.country"))
+                    .field("as_org", event.text("securityContext.asOrg"))
+                    .field("window_minutes", self.window_minutes),
+            );
+        }
         let heavy = format!("heavy:{ip}");
         if per_user > self.max_failures_per_user {
             // One account hammered from this IP: brute force, not spray.
