@@ -6,7 +6,9 @@
 //! JSON text of `debugData.logOnlySecurityData`, with the risk level Okta
 //! gave the sign-in (`risk.level`, also `debugData.risk`).
 //!
-//! Rule: a `policy.evaluate_sign_on` or `user.session.start` with at least one
+//! Rule: a `policy.evaluate_sign_on` or `user.session.start` that was not
+//! refused (`outcome.result` not FAILURE or DENY: a failed guess from a new
+//! place is the credential-attack detections' business) with at least one
 //! POSITIVE behaviour among `behaviors` → an alert naming them: low for one;
 //! medium for `medium_count` or more at once, for one of the
 //! `medium_behaviors` (impossible speed, a new country), or when Okta's risk
@@ -57,6 +59,9 @@ impl Detection for BehaviorSignal {
     }
 
     fn on_event(&mut self, event: &Event, alerts: &mut Alerts) {
+        if event.outcome().failure() {
+            return;
+        }
         let counted = |b: &String, list: &[String]| list.iter().any(|x| x.eq_ignore_ascii_case(b));
         let mut positive: Vec<String> =
             okta::positive_behaviors(event).into_iter().filter(|b| counted(b, &self.behaviors)).collect();
