@@ -22,6 +22,7 @@ pub mod bindings;
 pub mod host;
 pub mod loader;
 pub mod state;
+pub mod wasi;
 pub mod watch;
 
 use crate::event::Event;
@@ -365,6 +366,7 @@ impl Runtime {
         let engine = Engine::new(&cfg).map_err(anyhow::Error::from)?;
         let mut linker = Linker::new(&engine);
         Detection::add_to_linker::<HostCtx, HasSelf<HostCtx>>(&mut linker, |c| c).map_err(anyhow::Error::from)?;
+        wasi::add_to_linker(&mut linker)?;
 
         let ticker_stop = Arc::new(AtomicBool::new(false));
         {
@@ -518,6 +520,7 @@ impl Runtime {
         let budget = host::Budget::start(cpu);
         store.set_epoch_deadline(budget.ticks(TICK));
         store.data_mut().budget = budget;
+        store.data_mut().wasi.begin_call();
     }
 
     fn new_store(&self, id: Arc<str>, state: Arc<Mutex<state::DetectionState>>) -> Store<HostCtx> {
@@ -690,6 +693,7 @@ impl Runtime {
         let now = ev.published_ms().unwrap_or(if *clock == i64::MIN { 0 } else { *clock });
         *clock = (*clock).max(now);
         inst.store.data_mut().begin_event(now);
+        inst.store.data_mut().wasi.begin_event(now, ev.key());
         if *inst.store.data().namespace != **org {
             inst.store.data_mut().namespace = org.clone();
         }
