@@ -26,6 +26,7 @@ pub mod loader;
 pub mod prefilter;
 pub mod state;
 pub mod v01;
+pub mod wasi;
 pub mod watch;
 
 use crate::event::Event;
@@ -386,6 +387,7 @@ impl Runtime {
         let mut linker = Linker::new(&engine);
         Detection::add_to_linker::<HostCtx, HasSelf<HostCtx>>(&mut linker, |c| c).map_err(anyhow::Error::from)?;
         v01::Detection::add_to_linker::<HostCtx, HasSelf<HostCtx>>(&mut linker, |c| c).map_err(anyhow::Error::from)?;
+        wasi::add_to_linker(&mut linker)?;
 
         let ticker_stop = Arc::new(AtomicBool::new(false));
         {
@@ -560,6 +562,7 @@ impl Runtime {
         let budget = host::Budget::start(cpu);
         store.set_epoch_deadline(budget.ticks(TICK));
         store.data_mut().budget = budget;
+        store.data_mut().wasi.begin_call();
     }
 
     fn new_store(&self, id: Arc<str>, state: Arc<Mutex<state::DetectionState>>) -> Store<HostCtx> {
@@ -734,6 +737,7 @@ impl Runtime {
         }
         let inst = slot.instance.as_mut().unwrap();
         inst.store.data_mut().begin_event(head.published_ms);
+        inst.store.data_mut().wasi.begin_event(head.published_ms, ev.key());
         if *inst.store.data().namespace != **org {
             inst.store.data_mut().namespace = org.clone();
         }
