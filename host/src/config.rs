@@ -142,6 +142,34 @@ pub struct OktaConfig {
 }
 
 impl OktaConfig {
+    /// An org polled with an SSWS token and every other setting at its default
+    /// (as a config naming only `name` and `org_url` would give).
+    pub fn new(name: &str, org_url: &str) -> OktaConfig {
+        OktaConfig {
+            name: name.into(),
+            org_url: org_url.into(),
+            auth: AuthKind::default(),
+            token_env: None,
+            token_file: None,
+            client_id: None,
+            private_key_file: None,
+            key_id: None,
+            scopes: default_scopes(),
+            dpop: default_true(),
+            poll_interval: default_poll(),
+            initial_lookback: default_lookback(),
+            rate_limit_share: default_share(),
+            rate_limit_window: default_rate_window(),
+            page_limit: default_limit(),
+            request_timeout: default_timeout(),
+            retry_initial: default_retry_initial(),
+            retry_max: default_retry_max(),
+            auth_retry: default_auth_retry(),
+            hook_secret_env: None,
+            hook_secret_file: None,
+        }
+    }
+
     /// True when this org takes event hooks.
     pub fn has_hook(&self) -> bool {
         self.hook_secret_env.is_some() || self.hook_secret_file.is_some()
