@@ -54,6 +54,7 @@ impl CheckpointFile {
         CheckpointFile { path: dir.join("checkpoint.json") }
     }
 
+    #[cfg(test)]
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -153,6 +154,7 @@ impl RateFile {
         RateFile { path: dir.join("ratelimit.json") }
     }
 
+    #[cfg(test)]
     pub fn path(&self) -> &Path {
         &self.path
     }

@@ -10,8 +10,8 @@
 //! repairs the spool (see [`crate::journal`]).
 
 pub mod file;
-pub mod stdout;
-pub mod wazuh;
+pub(crate) mod stdout;
+pub(crate) mod wazuh;
 
 use crate::config::{Config, SinkKind};
 use crate::deadletter::DeadLetters;

@@ -455,6 +455,7 @@ impl Slots {
     }
 
     /// (pending, authenticated) connections now.
+    #[cfg(test)]
     pub fn in_use(&self) -> (usize, usize) {
         let g = self.lock();
         (g.pending.len(), g.authenticated)

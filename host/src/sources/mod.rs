@@ -1,6 +1,6 @@
 //! Where events come from: the Okta System Log API (polled with an API token
 //! or an OAuth service app, and pushed by event hooks), or an NDJSON replay.
-pub mod hooks;
+pub(crate) mod hooks;
 pub mod oauth;
-pub mod okta;
-pub mod replay;
+pub(crate) mod okta;
+pub(crate) mod replay;
