@@ -675,11 +675,11 @@ mod tests {
         for ok in ["oktawatch", "okta:prod|eu", "Zürich okta", &"x".repeat(MAX_LOCATION)] {
             let c = Config::parse(&format!("{org}[wazuh]\nlocation = '{ok}'\n")).unwrap();
             c.validate().unwrap();
-            let env = crate::envelope::Envelope::new("p", &c.wazuh.location);
+            let env = crate::pipeline::envelope::Envelope::new("p", &c.wazuh.location);
             assert!(env.max_body() > 65_000, "{ok}: {}", env.max_body());
         }
         let worst = ":".repeat(MAX_LOCATION);
-        assert!(crate::envelope::Envelope::new("p", &worst).max_body() > 65_000, "escaped to twice its length, still room");
+        assert!(crate::pipeline::envelope::Envelope::new("p", &worst).max_body() > 65_000, "escaped to twice its length, still room");
     }
 
     #[test]

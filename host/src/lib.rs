@@ -2,29 +2,24 @@
 //!
 //! The binary is a thin [`main`]; the parts are modules named by role:
 //! `sources` (Okta poller, event hook listener, NDJSON replay) → `pipeline` (dedup, `runtime`,
-//! `envelope`, `journal`, `checkpoint`) → `sinks` (Wazuh socket, stdout, file).
+//! `envelope`, `spool`, `checkpoint`) → `sinks` (Wazuh socket, stdout, file).
 
 // What the tests, the bench and the emulator's tests use; everything else is
 // the binary's own (pub(crate)), so that the compiler sees what is dead.
 pub mod app;
 pub mod config;
-pub mod envelope;
 pub mod event;
-pub mod journal;
 pub mod pack;
 pub mod pipeline;
 pub mod runtime;
 pub mod sinks;
 pub mod sources;
-pub mod stats;
+pub mod telemetry;
 
-pub(crate) mod checkpoint;
 pub(crate) mod cli;
-pub(crate) mod deadletter;
-pub(crate) mod dedup;
 pub(crate) mod harden;
-pub(crate) mod metrics;
 pub(crate) mod secret_file;
+pub(crate) mod shutdown;
 pub(crate) mod testing;
 
 /// The whole program: harden the process, parse the command line, set up

@@ -5,7 +5,7 @@ use oktawatch_emulator::{Emulator, EmulatorOptions};
 use crate::pipeline::{Pipeline, PipelineOptions};
 use crate::sinks::{Sink, SinkError};
 use crate::sources::okta::OktaSource;
-use crate::stats::Stats;
+use crate::telemetry::stats::Stats;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -61,7 +61,7 @@ pub fn demo(json: bool, follow: bool, detections: Option<PathBuf>) -> anyhow::Re
         pipeline.start_sender(Box::new(DemoSink { json, tally: tally.clone() }))?;
         let source = OktaSource::new(org.clone(), stats.clone())?;
 
-        let signals = super::run::shutdown_on_signals();
+        let signals = crate::shutdown::on_signals();
         let (tx, rx) = tokio::sync::watch::channel(false);
         {
             let stats = stats.clone();
@@ -78,7 +78,7 @@ pub fn demo(json: bool, follow: bool, detections: Option<PathBuf>) -> anyhow::Re
                 let _ = tx.send(true);
             });
         }
-        super::run::poll_org(org, source, &mut pipeline, None, rx, &stats).await?;
+        crate::pipeline::poll::poll_org(org, source, &mut pipeline, None, rx, &stats).await?;
         tokio::task::spawn_blocking(move || pipeline.finish(Duration::from_secs(10))).await?;
 
         let tally = tally.lock().unwrap();

@@ -17,7 +17,6 @@
 //! field of a detection's choosing reaches a message, a log line or a status
 //! file unbounded.
 
-pub mod alert;
 pub mod bindings;
 pub mod host;
 pub mod loader;

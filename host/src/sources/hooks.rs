@@ -18,7 +18,7 @@
 //! whoever holds the secret can push events, so their messages say so, and a
 //! pushed event cannot hide Okta's own: a polled copy whose content differs
 //! from the pushed one with the same uuid is delivered too
-//! ([`crate::dedup::Verdict::Differing`]). A body nested deeper than
+//! ([`crate::pipeline::dedup::Verdict::Differing`]). A body nested deeper than
 //! [`MAX_DEPTH`] (plus the three levels of the hook's own wrapping) is
 //! refused with 400 before any JSON parser sees it. Refusals (401, 404, 405,
 //! 400, 413, and 503 when the org's queue is full or every slot for
@@ -50,8 +50,9 @@
 
 use crate::config::{HooksConfig, OktaConfig};
 use crate::event::{Event, MAX_DEPTH, Origin};
-use crate::sources::okta::{Shutdown, parse_events};
-use crate::stats::Stats;
+use crate::shutdown::Shutdown;
+use crate::sources::okta::parse_events;
+use crate::telemetry::stats::Stats;
 use anyhow::{Context, bail};
 use axum::body::Body;
 use axum::Extension;

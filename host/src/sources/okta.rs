@@ -36,9 +36,10 @@
 //!   for by the API is sent on one retry.
 
 use super::oauth::{OAuth, TokenError};
-use crate::checkpoint::{RateFile, RateState};
+use crate::pipeline::checkpoint::{RateFile, RateState};
 use crate::config::{AuthKind, OktaConfig};
-use crate::stats::Stats;
+use crate::shutdown::{Shutdown, sleep_or_shutdown};
+use crate::telemetry::stats::Stats;
 use anyhow::{Context, bail};
 use rand::RngExt;
 use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderMap, HeaderName, HeaderValue};
@@ -47,7 +48,6 @@ use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use tokio::sync::watch;
 use url::Url;
 
 /// The largest page body read from `/api/v1/logs`: 1000 events of 32 KiB
@@ -169,20 +169,6 @@ pub fn parse_events(raws: &[Box<RawValue>], from: &str, org: &str, stats: &Stats
         }
     }
     events
-}
-
-/// Shutdown signal shared by the async tasks.
-pub type Shutdown = watch::Receiver<bool>;
-
-/// Sleeps, unless shutdown comes first. True when it slept the whole time.
-pub async fn sleep_or_shutdown(d: Duration, shutdown: &mut Shutdown) -> bool {
-    if *shutdown.borrow() {
-        return false;
-    }
-    tokio::select! {
-        _ = tokio::time::sleep(d) => true,
-        _ = shutdown.changed() => false,
-    }
 }
 
 /// This client's view of the org's rate limit, and where it is kept.

@@ -10,10 +10,10 @@
 //! for longer than `unhealthy_lag`; at once when its sender or task ended;
 //! and while a damaged spool segment is kept for a look.
 
-use crate::journal::SpoolGauge;
+use crate::pipeline::spool::SpoolGauge;
 use crate::runtime::Runtime;
 use crate::runtime::watch::Folder;
-use crate::stats::Stats;
+use crate::telemetry::stats::Stats;
 use axum::http::StatusCode;
 use axum::routing::get;
 use metrics::{counter, gauge};
