@@ -200,7 +200,7 @@ pub struct AssertionClaims {
 
 /// A signed client assertion for `token_url`.
 pub fn client_assertion(key: &ClientKey, kid: Option<&str>, client_id: &str, token_url: &str) -> jsonwebtoken::errors::Result<String> {
-    let iat = super::okta::now_epoch();
+    let iat = crate::sources::okta::http::now_epoch();
     let claims = AssertionClaims {
         iss: client_id.into(),
         sub: client_id.into(),
@@ -275,7 +275,7 @@ impl DpopKey {
         let claims = ProofClaims {
             htm: htm.into(),
             htu: htu.into(),
-            iat: super::okta::now_epoch(),
+            iat: crate::sources::okta::http::now_epoch(),
             jti: random_id(),
             nonce: nonce.map(str::to_string),
             ath: access_token.map(ath),
@@ -508,16 +508,16 @@ impl OAuth {
             }
             tracing::debug!(org = %self.org, dpop = self.use_dpop, "requesting an OAuth access token from {url}");
             let resp = req.body(body).send().await.map_err(|e| {
-                TokenError::Unavailable(format!("token request to {url} failed: {}", super::okta::describe_reqwest(&e)))
+                TokenError::Unavailable(format!("token request to {url} failed: {}", crate::sources::okta::http::describe_reqwest(&e)))
             })?;
             let status = resp.status();
             if let Some(n) = resp.headers().get("dpop-nonce").and_then(|v| v.to_str().ok()) {
                 self.as_nonce = Some(n.to_string());
             }
-            let bytes = super::okta::read_capped(resp, MAX_ANSWER_BYTES, false).await.map_err(|e| match e {
-                super::okta::BodyError::TooLarge { .. } => TokenError::Unavailable(format!("the answer from {url} is {e}; refused")),
-                super::okta::BodyError::Read(e) => {
-                    TokenError::Unavailable(format!("reading the answer from {url}: {}", super::okta::describe_reqwest(&e)))
+            let bytes = crate::sources::okta::http::read_capped(resp, MAX_ANSWER_BYTES, false).await.map_err(|e| match e {
+                crate::sources::okta::http::BodyError::TooLarge { .. } => TokenError::Unavailable(format!("the answer from {url} is {e}; refused")),
+                crate::sources::okta::http::BodyError::Read(e) => {
+                    TokenError::Unavailable(format!("reading the answer from {url}: {}", crate::sources::okta::http::describe_reqwest(&e)))
                 }
             })?;
             if status.is_success() {
@@ -526,11 +526,11 @@ impl OAuth {
             let Ok(mut err) = serde_json::from_slice::<ErrorAnswer>(&bytes) else {
                 return Err(TokenError::Unavailable(format!(
                     "the token endpoint {url} answered {status} ({})",
-                    super::okta::snippet(&bytes)
+                    crate::sources::okta::http::snippet(&bytes)
                 )));
             };
-            err.error = super::okta::bounded(&err.error, 64);
-            err.error_description = err.error_description.map(|d| super::okta::bounded(&d, 300));
+            err.error = crate::sources::okta::http::bounded(&err.error, 64);
+            err.error_description = err.error_description.map(|d| crate::sources::okta::http::bounded(&d, 300));
             if err.error == "use_dpop_nonce" && self.use_dpop && !nonce_retried && self.as_nonce.is_some() {
                 tracing::info!(org = %self.org, "the token endpoint asked for a DPoP nonce (use_dpop_nonce); retrying with it");
                 nonce_retried = true;

@@ -1,0 +1,94 @@
+//! SSWS API tokens: read from an environment variable (taken out of the
+//! environment at start) or a file; never shown.
+
+use crate::config::{AuthKind, OktaConfig};
+use anyhow::{Context, bail};
+use reqwest::header::HeaderValue;
+use std::sync::Mutex;
+
+/// SSWS tokens taken out of the environment at start: (variable, value).
+static TAKEN_TOKENS: Mutex<Vec<(String, String)>> = Mutex::new(Vec::new());
+
+/// Reads the `token_env` variable of every SSWS org and removes it from the
+/// process environment, so that it is not inherited or readable in
+/// `/proc/<pid>/environ`. Call it before any thread is started (before the
+/// tokio runtime is built): changing the environment is only sound then.
+pub fn take_env_tokens(orgs: &[OktaConfig]) {
+    let mut taken = TAKEN_TOKENS.lock().unwrap_or_else(|e| e.into_inner());
+    for var in orgs.iter().filter(|o| o.auth == AuthKind::Ssws).filter_map(|o| o.token_env.as_deref()) {
+        if let Ok(value) = std::env::var(var) {
+            taken.push((var.to_string(), value));
+            scrub_env(var);
+        }
+    }
+}
+
+/// Overwrites the value of `var` where the process's environment keeps it
+/// (for the initial environment, the memory `/proc/<pid>/environ` shows),
+/// then removes the variable.
+fn scrub_env(var: &str) {
+    let Ok(name) = std::ffi::CString::new(var) else { return };
+    // SAFETY: no other thread runs yet (see `take_env_tokens`), so nothing reads or
+    // changes the environment meanwhile; `getenv` gives the NUL-terminated value in
+    // place, and exactly its `strlen` bytes are overwritten.
+    unsafe {
+        let value = libc::getenv(name.as_ptr());
+        if !value.is_null() {
+            std::ptr::write_bytes(value, b'x', libc::strlen(value));
+        }
+        std::env::remove_var(var);
+    }
+}
+
+fn env_token(var: &str) -> Option<String> {
+    let taken = TAKEN_TOKENS.lock().unwrap_or_else(|e| e.into_inner());
+    taken.iter().find(|(v, _)| v == var).map(|(_, t)| t.clone()).or_else(|| std::env::var(var).ok())
+}
+
+/// The API token; its Debug and Display never show it.
+#[derive(Clone)]
+pub struct Token(String);
+
+impl std::fmt::Debug for Token {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Token(***)")
+    }
+}
+
+impl Token {
+    /// Reads the token as the config says: from an environment variable or a file.
+    pub fn load(cfg: &OktaConfig) -> anyhow::Result<Token> {
+        let raw = match (&cfg.token_env, &cfg.token_file) {
+            (Some(var), _) => env_token(var)
+                .with_context(|| format!("org `{}`: environment variable {var} (token_env) is not set", cfg.name))?,
+            (None, Some(path)) => crate::secret_file::read(path, "token_file")
+                .with_context(|| format!("org `{}`: reading token_file {}", cfg.name, path.display()))?,
+            (None, None) => bail!("org `{}`: no token_env or token_file", cfg.name),
+        };
+        let t = raw.lines().next().unwrap_or("").trim().to_string();
+        if t.is_empty() {
+            bail!("org `{}`: the API token is empty", cfg.name);
+        }
+        if t.chars().any(|c| c.is_control() || c == ' ') {
+            bail!("org `{}`: the API token has spaces or control characters", cfg.name);
+        }
+        Ok(Token(t))
+    }
+
+    pub(crate) fn header(&self) -> HeaderValue {
+        let mut v = HeaderValue::from_str(&format!("SSWS {}", self.0)).expect("checked characters");
+        v.set_sensitive(true);
+        v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_is_never_shown() {
+        let t = Token("00abcSECRET".into());
+        assert!(!format!("{t:?}").contains("SECRET"));
+    }
+}
