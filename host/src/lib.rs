@@ -18,7 +18,7 @@ pub mod telemetry;
 
 pub(crate) mod cli;
 pub(crate) mod harden;
-pub(crate) mod secret_file;
+pub(crate) mod secret;
 pub(crate) mod shutdown;
 pub(crate) mod testing;
 

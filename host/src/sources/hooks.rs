@@ -93,15 +93,12 @@ impl HookSecret {
     /// The org's secret as the config says (environment variable or the
     /// first line of a file), or None when the org takes no hooks.
     pub fn load(cfg: &OktaConfig) -> anyhow::Result<Option<HookSecret>> {
-        let raw = match (&cfg.hook_secret_env, &cfg.hook_secret_file) {
-            (Some(var), _) => std::env::var(var).with_context(|| {
-                format!("org `{}`: environment variable {var} (hook_secret_env) is not set", cfg.name)
-            })?,
-            (None, Some(path)) => crate::secret_file::read(path, &format!("org `{}`: hook_secret_file", cfg.name))
-                .with_context(|| format!("org `{}`: reading hook_secret_file {}", cfg.name, path.display()))?,
-            (None, None) => return Ok(None),
+        let env = cfg.hook_secret_env.as_deref().map(|var| ("hook_secret_env", var));
+        let file = cfg.hook_secret_file.as_deref().map(|path| ("hook_secret_file", path));
+        let Some(secret) = crate::secret::env_or_file(&cfg.name, env, file, |var| std::env::var(var).ok())? else {
+            return Ok(None);
         };
-        let secret = raw.lines().next().unwrap_or("").trim();
+        let secret = secret.expose();
         if secret.len() < 16 {
             bail!("org `{}`: the event hook secret is shorter than 16 characters", cfg.name);
         }

@@ -16,6 +16,7 @@
 //! - Keys, assertions, proofs and tokens never reach a log, an error or a
 //!   Debug output; header values carrying them are marked sensitive.
 
+use crate::secret::Secret;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use jsonwebtoken::jwk::{AlgorithmParameters, CommonParameters, EllipticCurve, EllipticCurveKeyParameters, EllipticCurveKeyType, Jwk};
@@ -35,15 +36,6 @@ const ASSERTION_LIFE: u64 = 300;
 pub const MAX_TOKEN_LIFE: Duration = Duration::from_secs(86_400);
 /// The largest token endpoint answer read (Okta's are about 1 KiB).
 pub const MAX_ANSWER_BYTES: usize = 64 << 10;
-
-/// A secret string; Debug shows `***`.
-struct Secret(String);
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("***")
-    }
-}
 
 /// A key file that cannot be used; the message never holds key material.
 #[derive(Debug, thiserror::Error)]
@@ -72,7 +64,7 @@ impl std::fmt::Debug for ClientKey {
 impl ClientKey {
     /// Reads a PEM (PKCS#8, PKCS#1 or SEC1) or JWK file holding an RSA or EC P-256 private key.
     pub fn load(path: &Path) -> Result<ClientKey, KeyError> {
-        let text = crate::secret_file::read(path, "private_key_file").map_err(|source| KeyError::Read { path: path.into(), source })?;
+        let text = crate::secret::read(path, "private_key_file").map_err(|source| KeyError::Read { path: path.into(), source })?;
         Self::parse(&text).map_err(|what| KeyError::Invalid { path: path.into(), what })
     }
 
@@ -453,13 +445,13 @@ impl OAuth {
     pub fn headers(&self, method: &str, url: &Url) -> Result<Vec<(HeaderName, HeaderValue)>, TokenError> {
         let t = self.token.as_ref().ok_or_else(|| TokenError::Unavailable("no access token yet".into()))?;
         let scheme = if t.dpop { "DPoP" } else { "Bearer" };
-        let auth = sensitive(&format!("{scheme} {}", t.value.0))
+        let auth = sensitive(&format!("{scheme} {}", t.value.expose()))
             .ok_or_else(|| TokenError::Unavailable("the access token has characters a header cannot carry".into()))?;
         let mut out = vec![(AUTHORIZATION, auth)];
         if t.dpop {
             let proof = self
                 .dpop
-                .proof(method, &htu(url), self.rs_nonce.as_deref(), Some(&t.value.0))
+                .proof(method, &htu(url), self.rs_nonce.as_deref(), Some(&t.value.expose()))
                 .map_err(|e| TokenError::Unavailable(format!("signing a DPoP proof: {e}")))?;
             out.push((HeaderName::from_static("dpop"), sensitive(&proof).expect("base64url")));
         }
@@ -590,7 +582,7 @@ impl OAuth {
             if dpop { "DPoP-bound" } else { "Bearer" },
             self.scopes
         );
-        Ok(AccessToken { value: Secret(answer.access_token), dpop, renew_at: now + life - ahead, expires_at: now + life })
+        Ok(AccessToken { value: Secret::new(answer.access_token), dpop, renew_at: now + life - ahead, expires_at: now + life })
     }
 }
 
@@ -686,7 +678,7 @@ mod tests {
 
     #[test]
     fn secrets_are_not_shown() {
-        let s = Secret("AT-SECRET".into());
+        let s = Secret::new("AT-SECRET");
         assert_eq!(format!("{s:?}"), "***");
         let e = TokenError::Refused {
             url: "https://x/oauth2/v1/token".into(),

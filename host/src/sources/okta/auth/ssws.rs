@@ -2,7 +2,8 @@
 //! environment at start) or a file; never shown.
 
 use crate::config::{AuthKind, OktaConfig};
-use anyhow::{Context, bail};
+use crate::secret::Secret;
+use anyhow::bail;
 use reqwest::header::HeaderValue;
 use std::sync::Mutex;
 
@@ -45,38 +46,30 @@ fn env_token(var: &str) -> Option<String> {
     taken.iter().find(|(v, _)| v == var).map(|(_, t)| t.clone()).or_else(|| std::env::var(var).ok())
 }
 
-/// The API token; its Debug and Display never show it.
-#[derive(Clone)]
-pub struct Token(String);
-
-impl std::fmt::Debug for Token {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Token(***)")
-    }
-}
+/// The API token; its Debug never shows it.
+#[derive(Clone, Debug)]
+pub struct Token(Secret);
 
 impl Token {
     /// Reads the token as the config says: from an environment variable or a file.
     pub fn load(cfg: &OktaConfig) -> anyhow::Result<Token> {
-        let raw = match (&cfg.token_env, &cfg.token_file) {
-            (Some(var), _) => env_token(var)
-                .with_context(|| format!("org `{}`: environment variable {var} (token_env) is not set", cfg.name))?,
-            (None, Some(path)) => crate::secret_file::read(path, "token_file")
-                .with_context(|| format!("org `{}`: reading token_file {}", cfg.name, path.display()))?,
-            (None, None) => bail!("org `{}`: no token_env or token_file", cfg.name),
+        let env = cfg.token_env.as_deref().map(|var| ("token_env", var));
+        let file = cfg.token_file.as_deref().map(|path| ("token_file", path));
+        let Some(t) = crate::secret::env_or_file(&cfg.name, env, file, env_token)? else {
+            bail!("org `{}`: no token_env or token_file", cfg.name)
         };
-        let t = raw.lines().next().unwrap_or("").trim().to_string();
+        let t = t.expose();
         if t.is_empty() {
             bail!("org `{}`: the API token is empty", cfg.name);
         }
         if t.chars().any(|c| c.is_control() || c == ' ') {
             bail!("org `{}`: the API token has spaces or control characters", cfg.name);
         }
-        Ok(Token(t))
+        Ok(Token(Secret::new(t)))
     }
 
     pub(crate) fn header(&self) -> HeaderValue {
-        let mut v = HeaderValue::from_str(&format!("SSWS {}", self.0)).expect("checked characters");
+        let mut v = HeaderValue::from_str(&format!("SSWS {}", self.0.expose())).expect("checked characters");
         v.set_sensitive(true);
         v
     }
@@ -88,7 +81,8 @@ mod tests {
 
     #[test]
     fn token_is_never_shown() {
-        let t = Token("00abcSECRET".into());
+        let t = Token(Secret::new("00abcSECRET"));
+        assert_eq!(format!("{t:?}"), "Token(***)");
         assert!(!format!("{t:?}").contains("SECRET"));
     }
 }
