@@ -40,6 +40,12 @@ impl Deref for Okta {
     }
 }
 
+/// A deterministic, well-formed UUID for test event `i` of `tag`.
+pub fn uuid_for(tag: &str, i: usize) -> String {
+    let h = tag.bytes().fold(0u32, |a, b| a.wrapping_mul(31).wrapping_add(b as u32));
+    format!("{h:08x}-0000-4000-8000-{i:012x}")
+}
+
 /// Lines with the [`mono_ns`] time they were read at.
 pub type LogLines = Arc<Mutex<Vec<(u64, String)>>>;
 

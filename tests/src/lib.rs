@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-pub use oktawatch_testkit::{Emulator, EmulatorOptions, Fault, Host, Okta, oktawatch_bin as bin};
+pub use oktawatch_testkit::{Emulator, EmulatorOptions, Fault, Host, Okta, oktawatch_bin as bin, uuid_for};
 
 /// A compiled test guest (see `tests/guests/`), by crate name.
 pub fn guest(name: &str) -> PathBuf {
@@ -190,12 +190,6 @@ pub fn make_events(n: usize, start_ms: i64, tag: &str) -> Vec<Value> {
             })
         })
         .collect()
-}
-
-/// A deterministic, well-formed UUID for test event `i` of `tag`.
-pub fn uuid_for(tag: &str, i: usize) -> String {
-    let h = tag.bytes().fold(0u32, |a, b| a.wrapping_mul(31).wrapping_add(b as u32));
-    format!("{h:08x}-0000-4000-8000-{i:012x}")
 }
 
 /// Now, in ms since the epoch.
