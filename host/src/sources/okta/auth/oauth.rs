@@ -182,7 +182,7 @@ impl OAuth {
         if t.dpop {
             let proof = self
                 .dpop
-                .proof(method, &htu(url), self.rs_nonce.as_deref(), Some(&t.value.expose()))
+                .proof(method, &htu(url), self.rs_nonce.as_deref(), Some(t.value.expose()))
                 .map_err(|e| TokenError::Unavailable(format!("signing a DPoP proof: {e}")))?;
             out.push((HeaderName::from_static("dpop"), sensitive(&proof).expect("base64url")));
         }
