@@ -17,7 +17,6 @@
 //! field of a detection's choosing reaches a message, a log line or a status
 //! file unbounded.
 
-pub mod alert;
 pub mod bindings;
 pub mod config_schema;
 pub mod contract;
@@ -174,6 +173,8 @@ pub struct Counters {
     pub prefiltered: AtomicU64,
     pub instantiations: AtomicU64,
     pub nanos: AtomicU64,
+    /// Log lines over the per-second bound, not written.
+    pub logs_dropped: AtomicU64,
 }
 
 /// Why a call failed.
@@ -244,6 +245,12 @@ impl Loaded {
         }
     }
 
+    /// Its state's (quota hits, entries evicted to stay within the quota).
+    pub fn state_counts(&self) -> (u64, u64) {
+        let s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        (s.quota_hits, s.evicted)
+    }
+
     fn subscribes(&self, event_type: &str) -> bool {
         self.info.event_types.is_empty()
             || self.info.event_types.iter().any(|p| match p.strip_suffix('*') {
@@ -292,10 +299,6 @@ impl DetectionSet {
                 out.push(i);
             }
         }
-    }
-
-    pub fn by_id(&self, id: &str) -> Option<&Arc<Loaded>> {
-        self.detections.iter().find(|d| d.info.id == id)
     }
 }
 
@@ -749,6 +752,8 @@ impl Runtime {
         let result = inst.bindings.on_event(&mut inst.store, res, head);
         let _ = inst.store.data_mut().table.delete(wasmtime::component::Resource::<EventRef>::new_own(rep));
         inst.calls += 1;
+        let dropped = std::mem::take(&mut inst.store.data_mut().logs_dropped);
+        det.counters.logs_dropped.fetch_add(dropped, Ordering::Relaxed);
         let outcome = match result {
             Ok(alerts) => self.bound_alerts(alerts),
             Err(e) => Err((classify(&inst.store, e), Vec::new())),
