@@ -43,6 +43,9 @@ impl Detection for AdminConsoleNewDevice {
                  the last 30 days; high when the sign-in used a weak factor.",
             )
             .event_types(&["user.session.access_admin_app"])
+            .config_int("ttl_days", 30, "days a device is remembered for an admin")
+            .config_list("weak_factors", &[], "factor types taken as weak (empty: the built-in list)")
+            .config_bool("alert_first_seen", false, "alert on an admin's first device too")
     }
 
     fn new(config: &Config) -> Result<Self, String> {

@@ -60,6 +60,8 @@ impl Detection for NonBrowserReplay {
                  agent: the mark of an AitM proxy or a replayed session cookie.",
             )
             .event_types(EVENT_TYPES)
+            .config_list("extra_agents", &[], "more user-agent fragments taken as non-browser")
+            .config_list("allow_agents", &[], "user-agent fragments never alerted on")
     }
 
     fn new(config: &Config) -> Result<Self, String> {

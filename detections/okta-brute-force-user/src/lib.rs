@@ -34,6 +34,8 @@ impl Detection for BruteForceUser {
                  password guessing against that account.",
             )
             .event_types(&["user.session.start"])
+            .config_int("threshold", 10, "failed sign-ins that make a brute force")
+            .config_int("window_minutes", 15, "sliding window on the event clock")
     }
 
     fn new(config: &Config) -> Result<Self, String> {

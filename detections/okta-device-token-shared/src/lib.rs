@@ -47,6 +47,10 @@ impl Detection for DeviceTokenShared {
                  within 10 minutes: credential or cookie abuse from one attacker machine.",
             )
             .event_types(EVENT_TYPES)
+            .config_int("threshold", 3, "distinct devices per token")
+            .config_int("window_minutes", 10, "sliding window on the event clock")
+            .config_bool("include_failures", false, "count failed uses too")
+            .config_list("allow_tokens", &[], "tokens never alerted on")
     }
 
     fn new(config: &Config) -> Result<Self, String> {

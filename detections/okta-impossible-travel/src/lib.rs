@@ -79,6 +79,9 @@ impl Detection for ImpossibleTravel {
                  between them: one of them is likely not the user.",
             )
             .event_types(&["user.session.start"])
+            .config_float("max_speed_kmh", 900.0, "fastest believable travel")
+            .config_float("min_distance_km", 100.0, "shorter hops are ignored")
+            .config_int("memory_days", 30, "days a user's last place is remembered")
     }
 
     fn new(config: &Config) -> Result<Self, String> {

@@ -32,6 +32,8 @@ impl Detection for MfaFailureBurst {
                  the password is trying to get past the second factor.",
             )
             .event_types(&["user.authentication.auth_via_mfa"])
+            .config_int("threshold", 5, "MFA failures that make a burst")
+            .config_int("window_minutes", 10, "sliding window on the event clock")
     }
 
     fn new(config: &Config) -> Result<Self, String> {

@@ -28,6 +28,7 @@ impl Detection for NetworkZoneChange {
                  deactivated or deleted (high).",
             )
             .event_types(&["zone.create", "zone.update", "zone.remove_blacklist", "zone.deactivate", "zone.delete"])
+            .config_list("ignore_zones", &[], "zone names never alerted on")
     }
 
     fn new(config: &Config) -> Result<Self, String> {

@@ -95,6 +95,8 @@ impl Detection for RateLimitViolation {
                 "app.oauth2.client_id_rate_limit_warning",
                 "application.integration.rate_limit_exceeded",
             ])
+            .config_bool("include_warnings", true, "alert on rate-limit warnings too")
+            .config_list("ignore_uris", &[], "request URIs never alerted on")
     }
 
     fn new(config: &Config) -> Result<Self, String> {

@@ -92,6 +92,8 @@ impl Detection for SessionCookieReuse {
                  from another IP with another OS or browser: a stolen cookie being replayed.",
             )
             .event_types(EVENT_TYPES)
+            .config_int("session_hours", 24, "hours a session is followed")
+            .config_int("device_days", 30, "days a user's devices are remembered")
     }
 
     fn new(config: &Config) -> Result<Self, String> {

@@ -42,6 +42,7 @@ impl Detection for SessionRiskSignal {
                  user's risk level.",
             )
             .event_types(&["security.session.detect_client_roaming", "user.risk.detect"])
+            .config_text("min_level", "low", "lowest risk level alerted on")
     }
 
     fn new(config: &Config) -> Result<Self, String> {

@@ -32,6 +32,7 @@ impl Detection for ThreatInsight {
                  follows the event's, one level lower when the request was denied.",
             )
             .event_types(&["security.threat.detected", "security.request.blocked"])
+            .config_list("ignore_ips", &[], "client IPs never alerted on")
     }
 
     fn new(config: &Config) -> Result<Self, String> {

@@ -26,6 +26,8 @@ impl Detection for UnauthorizedAppAccessBurst {
             .mitre(&["T1078"])
             .description("A user tried to open apps they are not assigned to at least 5 times within 10 minutes.")
             .event_types(&["app.generic.unauth_app_access_attempt"])
+            .config_int("threshold", 5, "denied app accesses that make a burst")
+            .config_int("window_minutes", 10, "sliding window on the event clock")
     }
 
     fn new(config: &Config) -> Result<Self, String> {
