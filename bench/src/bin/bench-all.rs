@@ -3,9 +3,11 @@
 //! `cargo build --release -p oktawatch-bench && target/release/bench-all [FIGURE…]`
 //! (the build step makes every program of the suite, the host included)
 //!
-//! FIGURE: throughput, sandbox, latency, startup, reload, memory (default:
-//! all). `BENCH_EVENTS` sets the corpus size (default 200000). Writes
-//! `bench/RESULTS.md` when every figure ran.
+//! FIGURE: throughput, sandbox, latency, startup, reload, memory, scale
+//! (default: all). `BENCH_EVENTS` sets the corpus size (default 200000);
+//! `BENCH_ORGS` and `BENCH_ORG_EVENTS` the scale figure's orgs and backlog
+//! per org (default 50 and 2000). Writes `bench/RESULTS.md` when every
+//! figure ran.
 
 use oktawatch_bench::report::{Row, table};
 use oktawatch_bench::suite::{self, Ctx};
@@ -116,6 +118,20 @@ fn main() -> anyhow::Result<()> {
                 .target("bounded: ≤ first pass + 16 MiB", bounded),
         );
         let _ = peak_pack_kib;
+    }
+    if want("scale") {
+        let orgs: usize = std::env::var("BENCH_ORGS").ok().and_then(|s| s.parse().ok()).unwrap_or(50);
+        let per_org: usize = std::env::var("BENCH_ORG_EVENTS").ok().and_then(|s| s.parse().ok()).unwrap_or(2000);
+        eprintln!("7. scale: {orgs} orgs against the emulator, {per_org} events each, full pages back to back");
+        let s = suite::scale::measure(&ctx, orgs.max(1), per_org.min(events as usize / orgs.max(1)).max(1));
+        let mib = |k: u64| format!("{:.1} MiB", k as f64 / 1024.0);
+        let label = |what: &str| format!("7. {} orgs × {} events, the pack: {what}", s.orgs, s.per_org);
+        let missing = (s.orgs * s.per_org) as u64 - s.delivered;
+        rows.push(Row::new(label(&format!("events/s{}", if missing > 0 { format!(" ({missing} events missing!)") } else { String::new() })), format!("{:.0} ev/s", s.eps), "-"));
+        rows.push(Row::new(label("events per CPU-second"), format!("{:.0} ev/s", s.eps_per_cpu), "-"));
+        rows.push(Row::new(label("CPU share (cores busy)"), format!("{:.2}", s.cpu_s / s.wall_s.max(1e-9)), format!("{} cores", std::thread::available_parallelism().map_or(1, usize::from))));
+        rows.push(Row::new(label("peak RSS"), mib(s.hwm_kib), "-").target("≤ 64 MB", s.hwm_kib * 1024 <= 64_000_000));
+        rows.push(Row::new(label("lag per org: backlog delivered, p50 (max)"), format!("{:.2} s ({:.2} s)", s.lag_p50_s, s.lag_max_s), "-"));
     }
 
     let elapsed = started.elapsed();
