@@ -6,7 +6,8 @@
 //! FIGURE: throughput, sandbox, latency, startup, reload, memory, scale
 //! (default: all). `BENCH_EVENTS` sets the corpus size (default 200000);
 //! `BENCH_ORGS` and `BENCH_ORG_EVENTS` the scale figure's orgs and backlog
-//! per org (default 50 and 2000). Writes `bench/RESULTS.md` when every
+//! per org (default 50 and 2000); `BENCH_PACK` a folder of detections to
+//! use instead of the built-in pack. Writes `bench/RESULTS.md` when every
 //! figure ran.
 
 use oktawatch_bench::report::{Row, table};
@@ -23,8 +24,16 @@ fn main() -> anyhow::Result<()> {
     let t = Instant::now();
     let bytes = oktawatch_bench::corpus::write(&corpus, events, 5)?;
     eprintln!("corpus: {events} events, {:.0} MB, mean {} B, in {:.1?}", bytes as f64 / 1e6, bytes / events, t.elapsed());
-    let pack = work.path().join("pack");
-    oktawatch::pack::export(&pack)?;
+    // `BENCH_PACK`: another folder of detections instead of the built-in pack
+    // (a lever measured without rebuilding the host, or an older host's pack).
+    let pack = match std::env::var_os("BENCH_PACK") {
+        Some(dir) => std::path::PathBuf::from(dir),
+        None => {
+            let pack = work.path().join("pack");
+            oktawatch::pack::export(&pack)?;
+            pack
+        }
+    };
     let host = oktawatch_bench::sibling("oktawatch-host");
     anyhow::ensure!(host.is_file(), "{} is missing: build with `cargo build --release -p oktawatch-bench`", host.display());
     let ctx = Ctx { work, corpus, events, host, pack };
