@@ -62,6 +62,7 @@ impl Detection for NonBrowserReplay {
             .event_types(EVENT_TYPES)
             .config_list("extra_agents", &[], "more user-agent fragments taken as non-browser")
             .config_list("allow_agents", &[], "user-agent fragments never alerted on")
+            .prefilter(Prefilter::new().one_of("outcome.result", &["SUCCESS", "ALLOW"]))
     }
 
     fn new(config: &Config) -> Result<Self, String> {

@@ -27,6 +27,7 @@ impl Detection for AnonymizingProxySignin {
                  reported the first time per user in 30 days.",
             )
             .event_types(&["user.session.start"])
+            .prefilter(Prefilter::new().equals("outcome.result", "SUCCESS"))
     }
 
     fn new(config: &Config) -> Result<Self, String> {

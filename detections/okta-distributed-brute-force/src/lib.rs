@@ -35,6 +35,7 @@ impl Detection for DistributedBruteForce {
                  within 30 minutes: a brute force spread over proxies.",
             )
             .event_types(&["user.session.start"])
+            .prefilter(Prefilter::new().equals("outcome.result", "FAILURE"))
     }
 
     fn new(config: &Config) -> Result<Self, String> {

@@ -82,6 +82,7 @@ impl Detection for ImpossibleTravel {
             .config_float("max_speed_kmh", 900.0, "fastest believable travel")
             .config_float("min_distance_km", 100.0, "shorter hops are ignored")
             .config_int("memory_days", 30, "days a user's last place is remembered")
+            .prefilter(Prefilter::new().equals("outcome.result", "SUCCESS"))
     }
 
     fn new(config: &Config) -> Result<Self, String> {

@@ -37,6 +37,7 @@ impl Detection for PasswordSpray {
                  a password spray.",
             )
             .event_types(&["user.session.start"])
+            .prefilter(Prefilter::new().equals("outcome.result", "FAILURE"))
     }
 
     fn new(config: &Config) -> Result<Self, String> {
