@@ -20,7 +20,7 @@ fn main() {
     crates.sort();
     let mut out = String::new();
     for (module, lib) in &crates {
-        writeln!(out, "#[path = {:?}]\n#[allow(dead_code)]\npub mod {module};", lib.display().to_string()).unwrap();
+        writeln!(out, "#[path = {:?}]\n#[allow(dead_code, deprecated)]\npub mod {module};", lib.display().to_string()).unwrap();
     }
     let ctors: Vec<String> = crates.iter().map(|(m, _)| format!("{m}::native_detection")).collect();
     writeln!(

@@ -4,7 +4,9 @@
 //! Each group has its baseline beside it: the event parse against a
 //! `serde_json::Value` parse of the same text (what the floor program and the
 //! host did before), lookups against the same lookups on that tree, and the
-//! envelope and spool steps per event.
+//! envelope and spool steps per event; the dedup key (a hash of the
+//! parsed content, key order and spacing not counted) against one xxh3 of
+//! the raw bytes; the contract 0.2 event head and prefilters per event.
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use oktawatch::pipeline::envelope::Envelope;
@@ -106,5 +108,54 @@ fn deliver(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, parse, lookup, deliver);
+fn dedup(c: &mut Criterion) {
+    let lines = corpus();
+    let events: Vec<Event> = lines.iter().map(|l| Event::parse(l).unwrap()).collect();
+    let mut g = c.benchmark_group("dedup key");
+    g.throughput(Throughput::Elements(EVENTS as u64));
+    g.bench_function("xxh3_128 of the raw bytes (baseline)", |b| {
+        b.iter(|| events.iter().for_each(|e| { black_box(xxhash_rust::xxh3::xxh3_128(e.raw().as_bytes())); }))
+    });
+    g.bench_function("dedup::key_of (hash of the parsed content)", |b| {
+        b.iter(|| events.iter().for_each(|e| { black_box(oktawatch::pipeline::dedup::key_of(e)); }))
+    });
+    g.finish();
+}
+
+fn head(c: &mut Criterion) {
+    use oktawatch::runtime::bindings::oktawatch::detection::types::{Condition, Prefilter, Test};
+    use oktawatch::runtime::prefilter::Index;
+    let lines = corpus();
+    let events: Vec<Event> = lines.iter().map(|l| Event::parse(l).unwrap()).collect();
+    let mut g = c.benchmark_group("contract 0.2 per event");
+    g.throughput(Throughput::Elements(EVENTS as u64));
+    g.bench_function("Event::lookup of the 4 head paths (baseline)", |b| {
+        b.iter(|| {
+            events.iter().for_each(|e| {
+                for p in ["eventType", "outcome.result", "actor.alternateId", "client.ipAddress"] {
+                    black_box(e.lookup(p));
+                }
+            })
+        })
+    });
+    g.bench_function("contract::head", |b| b.iter(|| events.iter().for_each(|e| drop(black_box(oktawatch::runtime::contract::head(e, 0))))));
+    let failure = vec![Prefilter {
+        all: vec![Condition { path: "outcome.result".into(), test: Test::Equals("FAILURE".into()), negate: false }],
+    }];
+    let sets: Vec<&[Prefilter]> = vec![&failure; 8];
+    let index = Index::new(sets);
+    g.bench_function("8 detections' prefilters on one path", |b| {
+        b.iter(|| {
+            events.iter().for_each(|e| {
+                let mut f = index.fields(e);
+                for d in 0..8 {
+                    black_box(index.passes(d, &mut f));
+                }
+            })
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, parse, lookup, deliver, dedup, head);
 criterion_main!(benches);

@@ -5,10 +5,14 @@
 //! The baseline for the sandbox's per-event cost (figure 2).
 
 use oktawatch::event::{Event, JsonContainerTrait, JsonValueTrait, Value as Json};
-use oktawatch::runtime::bindings::oktawatch::detection::types::Value as HostValue;
+use oktawatch::runtime::bindings::oktawatch::detection::types::{
+    ConfigKey as HostKey, ConfigType as HostType, ConfigValue as HostConfigValue, Value as HostValue,
+};
 use oktawatch::runtime::host::to_value;
 use oktawatch::runtime::state::{DetectionState, StateStore};
-use oktawatch_guest::native::{self, DetectionInfo, Level, NativeDetection, NativeHost, Value, WitAlert};
+use oktawatch::runtime::bindings::oktawatch::detection::types as host_types;
+use oktawatch::runtime::{config_schema, contract, prefilter};
+use oktawatch_guest::native::{self, ConfigValue, DetectionInfo, EventHead, Level, NativeDetection, NativeHost, Value, WitAlert};
 use std::sync::{Arc, Mutex};
 
 // One module per crate of `detections/` (its `src/lib.rs`, unchanged), and
@@ -40,14 +44,8 @@ fn string(v: &Json) -> Option<String> {
 }
 
 impl NativeHost for Host<'_> {
-    fn event_type(&mut self) -> String {
-        self.ev.event_type().to_string()
-    }
     fn uuid(&mut self) -> String {
         self.ev.key().to_string()
-    }
-    fn published_ms(&mut self) -> i64 {
-        self.ev.published_ms().unwrap_or(self.now)
     }
     fn get(&mut self, path: &str) -> Option<Value> {
         self.ev.lookup(path).map(value)
@@ -92,6 +90,9 @@ impl NativeHost for Host<'_> {
     fn state_last_seen(&mut self, key: &str, value: &str, ttl_ms: u64) -> Option<(String, i64)> {
         self.state.last_seen(key, value, ttl_ms, self.now)
     }
+    fn state_once_per(&mut self, key: &str, window_ms: u64) -> bool {
+        self.state.once_per(key, window_ms, self.now)
+    }
 
     /// The wasm host logs through `tracing`, which the bench does not print.
     fn log(&mut self, _level: Level, _message: &str) {}
@@ -103,20 +104,29 @@ pub struct Native {
     detection: Box<dyn NativeDetection>,
     state: Arc<Mutex<DetectionState>>,
     clock: i64,
+    /// Its prefilters, evaluated by the host's own code.
+    prefilters: prefilter::Index,
 }
 
 impl Native {
-    /// The whole pack, configured with empty configs (as the wasm pack is in
-    /// the bench), each with its own state in `store`.
+    /// The whole pack, configured with empty config sections (as the wasm
+    /// pack is in the bench: every declared key at its default, checked by
+    /// the host's own code), each with its own state in `store`.
     pub fn pack(store: &StateStore) -> Vec<Native> {
         let mut all: Vec<Native> = PACK
             .iter()
             .map(|new| {
                 let mut detection = new();
                 let info = detection.describe();
-                detection.configure("").unwrap_or_else(|e| panic!("{}: configure: {e}", info.id));
+                let keys: Vec<HostKey> = info.config.iter().map(host_key).collect();
+                let values = config_schema::check_text(&info.id, &keys, "")
+                    .unwrap_or_else(|e| panic!("{}: config: {e:?}", info.id));
+                let values = values.into_iter().map(|(k, v)| (k, guest_value(v))).collect();
+                detection.configure(values).unwrap_or_else(|e| panic!("{}: configure: {e}", info.id));
                 let state = store.for_detection(&info.id).expect("in-memory state");
-                Native { info, detection, state, clock: i64::MIN }
+                let filters: Vec<host_types::Prefilter> = info.prefilters.iter().map(host_prefilter).collect();
+                let prefilters = prefilter::Index::new([filters.as_slice()]);
+                Native { info, detection, state, clock: i64::MIN, prefilters }
             })
             .collect();
         all.sort_by(|a, b| a.info.id.cmp(&b.info.id));
@@ -132,14 +142,79 @@ impl Native {
             })
     }
 
+    /// Whether the host calls it for `ev`: its event types, then its prefilters.
+    pub fn wants(&self, ev: &Event) -> bool {
+        self.subscribes(ev.event_type()) && self.prefilters.passes(0, &mut self.prefilters.fields(ev))
+    }
+
     /// `on-event` for one event, on the event clock (the event's `published`,
-    /// else the last time this detection saw), as the host runs it.
+    /// else the last time this detection saw), with its head built by the
+    /// host's code, as the host runs it.
     pub fn on_event(&mut self, ev: &Event) -> Vec<WitAlert> {
         let now = ev.published_ms().unwrap_or(if self.clock == i64::MIN { 0 } else { self.clock });
         self.clock = self.clock.max(now);
+        let h = contract::head(ev, now);
+        let head = EventHead {
+            event_type: h.event_type,
+            published_ms: h.published_ms,
+            outcome_result: h.outcome_result,
+            actor_alternate_id: h.actor_alternate_id,
+            client_ip: h.client_ip,
+        };
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         let mut host = Host { ev, state: &mut state, now };
         let detection = &mut self.detection;
-        native::with_host(&mut host, || detection.on_event())
+        native::with_host(&mut host, || detection.on_event(head))
     }
+}
+
+/// A declared key (the guest SDK's type) as the host's.
+fn host_key(k: &oktawatch_guest::bindings::oktawatch::detection::types::ConfigKey) -> HostKey {
+    use oktawatch_guest::bindings::oktawatch::detection::types::ConfigType as G;
+    let kind = match k.kind {
+        G::Boolean => HostType::Boolean,
+        G::Integer => HostType::Integer,
+        G::Float => HostType::Float,
+        G::Text => HostType::Text,
+        G::TextList => HostType::TextList,
+    };
+    let default = match &k.default {
+        ConfigValue::Boolean(b) => HostConfigValue::Boolean(*b),
+        ConfigValue::Integer(i) => HostConfigValue::Integer(*i),
+        ConfigValue::Float(f) => HostConfigValue::Float(*f),
+        ConfigValue::Text(t) => HostConfigValue::Text(t.clone()),
+        ConfigValue::TextList(l) => HostConfigValue::TextList(l.clone()),
+    };
+    HostKey { name: k.name.clone(), kind, default, doc: k.doc.clone() }
+}
+
+fn guest_value(v: HostConfigValue) -> ConfigValue {
+    match v {
+        HostConfigValue::Boolean(b) => ConfigValue::Boolean(b),
+        HostConfigValue::Integer(i) => ConfigValue::Integer(i),
+        HostConfigValue::Float(f) => ConfigValue::Float(f),
+        HostConfigValue::Text(t) => ConfigValue::Text(t),
+        HostConfigValue::TextList(l) => ConfigValue::TextList(l),
+    }
+}
+
+/// A declared prefilter (the guest SDK's type) as the host's.
+fn host_prefilter(p: &oktawatch_guest::bindings::oktawatch::detection::types::Prefilter) -> host_types::Prefilter {
+    use oktawatch_guest::bindings::oktawatch::detection::types::Test as G;
+    let all = p
+        .all
+        .iter()
+        .map(|c| host_types::Condition {
+            path: c.path.clone(),
+            test: match &c.test {
+                G::Equals(s) => host_types::Test::Equals(s.clone()),
+                G::OneOf(l) => host_types::Test::OneOf(l.clone()),
+                G::Prefix(s) => host_types::Test::Prefix(s.clone()),
+                G::Exists => host_types::Test::Exists,
+                G::Absent => host_types::Test::Absent,
+            },
+            negate: c.negate,
+        })
+        .collect();
+    host_types::Prefilter { all }
 }

@@ -1,28 +1,31 @@
 //! Typed, on-demand access to one Okta System Log event held by the host.
 //!
-//! Each accessor asks the host for one field by dotted path; nothing is
-//! copied or parsed in the guest unless asked for. Field names follow Okta's
+//! The event type, `published`, `outcome.result`, `actor.alternateId` and
+//! `client.ipAddress` come with the call (the contract's `event-head`) and
+//! cost no host call, also when asked for by path ([`Event::str`]). Every
+//! other accessor asks the host for its field(s); nothing is copied or
+//! parsed in the guest unless asked for. Field names follow Okta's
 //! `LogEvent` (https://developer.okta.com/docs/reference/api/system-log/).
 
 use crate::Value;
+use crate::bindings::oktawatch::detection::types::EventHead;
 use crate::imports::{self as host, Raw};
-use core::cell::OnceCell;
 
 /// One event, borrowed from the host for the duration of `on_event`.
 pub struct Event<'a> {
     raw: Raw<'a>,
-    event_type: OnceCell<String>,
+    head: EventHead,
 }
 
 impl<'a> Event<'a> {
     #[doc(hidden)]
-    pub fn new(raw: Raw<'a>) -> Self {
-        Event { raw, event_type: OnceCell::new() }
+    pub fn new(raw: Raw<'a>, head: EventHead) -> Self {
+        Event { raw, head }
     }
 
-    /// `eventType`, e.g. `user.session.start`.
+    /// `eventType`, e.g. `user.session.start` ("" when missing).
     pub fn event_type(&self) -> &str {
-        self.event_type.get_or_init(|| host::event_type(self.raw))
+        &self.head.event_type
     }
     /// `uuid`, or a stable hash of the content when the event has no real uuid.
     pub fn uuid(&self) -> String {
@@ -30,7 +33,20 @@ impl<'a> Event<'a> {
     }
     /// `published` in ms since the Unix epoch: the event clock.
     pub fn published_ms(&self) -> i64 {
-        host::published_ms(self.raw)
+        self.head.published_ms
+    }
+    /// `outcome.result` as written (`SUCCESS`, `FAILURE`, …), without a host call.
+    pub fn outcome_result(&self) -> Option<&str> {
+        self.head.outcome_result.as_deref()
+    }
+    /// The head's string for `path`, when `path` is one of its fields.
+    fn from_head(&self, path: &str) -> Option<&Option<String>> {
+        match path {
+            "outcome.result" => Some(&self.head.outcome_result),
+            "actor.alternateId" => Some(&self.head.actor_alternate_id),
+            "client.ipAddress" => Some(&self.head.client_ip),
+            _ => None,
+        }
     }
     /// Any value by dotted path (`target[0].detailEntry.methodTypeUsed`).
     pub fn get(&self, path: &str) -> Option<Value> {
@@ -38,7 +54,10 @@ impl<'a> Event<'a> {
     }
     /// A string by dotted path; `None` when missing, null or not a string.
     pub fn str(&self, path: &str) -> Option<String> {
-        host::get_str(self.raw, path)
+        match self.from_head(path) {
+            Some(v) => v.clone(),
+            None => host::get_str(self.raw, path),
+        }
     }
     /// A string, treating Okta's placeholder strings (`""`, `"null"`, `"unknown"`) as missing.
     pub fn text(&self, path: &str) -> Option<String> {
@@ -88,9 +107,9 @@ impl<'a> Event<'a> {
     pub fn client(&self) -> Client<'_> {
         Client { event: self }
     }
+    /// `outcome`: the result from the head, the reason in one host call.
     pub fn outcome(&self) -> Outcome {
-        let mut v = self.texts(&["outcome.result", "outcome.reason"]).into_iter();
-        Outcome { result: v.next().flatten(), reason: v.next().flatten() }
+        Outcome { result: self.text("outcome.result"), reason: self.text("outcome.reason") }
     }
     /// `target[]` (up to 64), each with id, type, alternateId and displayName: two host calls.
     pub fn targets(&self) -> Vec<Target> {

@@ -1,7 +1,7 @@
 //! Every call from the SDK into the host goes through this module.
 //!
-//! In a wasm build these are the contract's imports (`wit/detection.wit`),
-//! called exactly as before. With the `native` feature on a non-wasm target
+//! In a wasm build these are the contract's imports (`wit/detection.wit`).
+//! (The event type and `published` come with the call: see [`crate::Event`].) With the `native` feature on a non-wasm target
 //! they call the [`crate::native::NativeHost`] that the harness installed for
 //! the call in progress, so the same detection code runs in a native binary.
 
@@ -16,16 +16,8 @@ mod imp {
     pub type Raw<'a> = &'a OktaEvent;
 
     #[inline(always)]
-    pub fn event_type(raw: Raw<'_>) -> String {
-        raw.event_type()
-    }
-    #[inline(always)]
     pub fn uuid(raw: Raw<'_>) -> String {
         raw.uuid()
-    }
-    #[inline(always)]
-    pub fn published_ms(raw: Raw<'_>) -> i64 {
-        raw.published_ms()
     }
     #[inline(always)]
     pub fn get(raw: Raw<'_>, path: &str) -> Option<Value> {
@@ -62,14 +54,8 @@ mod imp {
     /// The harness's current event: a marker, the host knows which event it is.
     pub type Raw<'a> = crate::native::CurrentEvent<'a>;
 
-    pub fn event_type(_: Raw<'_>) -> String {
-        with(|h| h.event_type())
-    }
     pub fn uuid(_: Raw<'_>) -> String {
         with(|h| h.uuid())
-    }
-    pub fn published_ms(_: Raw<'_>) -> i64 {
-        with(|h| h.published_ms())
     }
     pub fn get(_: Raw<'_>, path: &str) -> Option<Value> {
         with(|h| h.get(path))
@@ -119,6 +105,10 @@ mod imp {
         }
         pub fn last_seen(key: &str, value: &str, ttl_ms: u64) -> Option<(String, i64)> {
             with(|h| h.state_last_seen(key, value, ttl_ms))
+        }
+        #[allow(dead_code)] // for `state::once_per`
+        pub fn once_per(key: &str, window_ms: u64) -> bool {
+            with(|h| h.state_once_per(key, window_ms))
         }
     }
 }

@@ -1,11 +1,20 @@
 //! Write oktawatch detections in plain Rust.
 //!
 //! A detection is a type that implements [`Detection`], exported with
-//! [`export_detection!`] and built for `wasm32-unknown-unknown`. The host
+//! [`export_detection!`] and built for `wasm32-unknown-unknown`; it speaks
+//! contract `oktawatch:detection@0.2.0` (`wit/detection.wit`). The host
 //! parses each Okta event once; [`Event`] reads fields from it on demand
 //! (typed accessors for the common ones, [`Event::str`] / [`Event::get`] for
-//! any dotted path). State lives in the host on the event's own clock
+//! any dotted path; the event type, `published`, `outcome.result`,
+//! `actor.alternateId` and `client.ipAddress` come with the call and cost
+//! no host call). State lives in the host on the event's own clock
 //! (`published`), so replays and tests are exact: see [`state`].
+//!
+//! [`Info`] declares the detection's config keys with their defaults
+//! ([`Info::config_int`], …; the host checks the config section against
+//! them and [`Config::get`] reads them typed) and its [`Prefilter`]s, which
+//! the host evaluates before calling, so that the detection is not called
+//! on events it would discard.
 //!
 //! ```ignore
 //! use oktawatch_guest::prelude::*;
@@ -18,6 +27,7 @@
 //!             .severity(Severity::Medium)
 //!             .mitre(&["T1098"])
 //!             .event_types(&["system.api_token.create"])
+//!             .prefilter(Prefilter::new().equals("outcome.result", "SUCCESS"))
 //!     }
 //!     fn new(_config: &Config) -> Result<Self, String> { Ok(Self) }
 //!     fn on_event(&mut self, event: &Event, alerts: &mut Alerts) {
@@ -32,12 +42,13 @@ pub mod config;
 pub mod event;
 pub mod geo;
 pub mod okta;
+pub mod prefilter;
 pub mod state;
 
 #[doc(hidden)]
 pub mod bindings {
     wit_bindgen::generate!({
-        path: "wit-0.1",
+        path: "wit",
         world: "detection",
         pub_export_macro: true,
         export_macro_name: "__export_detection_wit",
@@ -45,14 +56,16 @@ pub mod bindings {
     });
 }
 
-pub use bindings::oktawatch::detection::types::{Severity, Value};
-pub use config::Config;
+pub use bindings::oktawatch::detection::types::{ConfigValue, Severity, Value};
+pub use config::{Config, FromConfig};
 pub use event::{Actor, Client, Event, Geo, Outcome, SecurityContext, Target};
+pub use prefilter::Prefilter;
 
 /// Everything a detection usually needs.
 pub mod prelude {
     pub use crate::config::Config;
     pub use crate::event::{Actor, Client, Event, Geo, Outcome, SecurityContext, Target};
+    pub use crate::prefilter::Prefilter;
     pub use crate::geo::{distance_km, speed_kmh};
     pub use crate::log;
     pub use crate::okta;
@@ -81,7 +94,8 @@ pub mod time {
 pub trait Detection: Sized + 'static {
     /// Id, title, severity, MITRE ids and the event types to receive.
     fn info() -> Info;
-    /// Builds the detection from its section of the host config (may be empty).
+    /// Builds the detection from its config: every key [`Info`] declared,
+    /// with the section's value (checked by the host) or the default.
     fn new(config: &Config) -> Result<Self, String>;
     /// Looks at one event of a subscribed type; pushes zero or more alerts.
     fn on_event(&mut self, event: &Event, alerts: &mut Alerts);
@@ -100,7 +114,8 @@ pub struct Info {
     mitre: Vec<String>,
     description: String,
     event_types: Vec<String>,
-    config: Vec<config::Key>,
+    prefilters: Vec<Prefilter>,
+    config: Vec<bindings::oktawatch::detection::types::ConfigKey>,
 }
 
 impl Info {
@@ -113,6 +128,7 @@ impl Info {
             mitre: Vec::new(),
             description: String::new(),
             event_types: Vec::new(),
+            prefilters: Vec::new(),
             config: Vec::new(),
         }
     }
@@ -138,6 +154,48 @@ impl Info {
         self
     }
 
+    /// Calls the detection only for events that pass this prefilter (or
+    /// another one declared: they are OR'ed), evaluated by the host.
+    pub fn prefilter(mut self, filter: Prefilter) -> Self {
+        self.prefilters.push(filter);
+        self
+    }
+
+    fn key(mut self, name: &str, kind: bindings::oktawatch::detection::types::ConfigType, default: ConfigValue, doc: &str) -> Self {
+        self.config.push(bindings::oktawatch::detection::types::ConfigKey {
+            name: name.to_string(),
+            kind,
+            default,
+            doc: doc.to_string(),
+        });
+        self
+    }
+    /// A config key holding an integer (read with `config.get::<u32>(name)`, `i64`, `u64`, `usize`).
+    pub fn config_int(self, name: &str, default: i64, doc: &str) -> Self {
+        self.key(name, config::ConfigType::Integer, ConfigValue::Integer(default), doc)
+    }
+    /// A config key holding a number (`f64`; integers are accepted).
+    pub fn config_float(self, name: &str, default: f64, doc: &str) -> Self {
+        self.key(name, config::ConfigType::Float, ConfigValue::Float(default), doc)
+    }
+    pub fn config_bool(self, name: &str, default: bool, doc: &str) -> Self {
+        self.key(name, config::ConfigType::Boolean, ConfigValue::Boolean(default), doc)
+    }
+    pub fn config_text(self, name: &str, default: &str, doc: &str) -> Self {
+        self.key(name, config::ConfigType::Text, ConfigValue::Text(default.to_string()), doc)
+    }
+    /// A config key holding a list of strings (`Vec<String>`).
+    pub fn config_list(self, name: &str, default: &[&str], doc: &str) -> Self {
+        let list = default.iter().map(|s| s.to_string()).collect();
+        self.key(name, config::ConfigType::TextList, ConfigValue::TextList(list), doc)
+    }
+
+    /// Every declared key with its default (a config section that sets nothing).
+    #[doc(hidden)]
+    pub fn default_config(&self) -> Vec<(String, ConfigValue)> {
+        self.config.iter().map(|k| (k.name.clone(), k.default.clone())).collect()
+    }
+
     #[doc(hidden)]
     pub fn into_wit(self) -> bindings::DetectionInfo {
         bindings::DetectionInfo {
@@ -148,6 +206,8 @@ impl Info {
             mitre: self.mitre,
             description: self.description,
             event_types: self.event_types,
+            prefilters: self.prefilters.into_iter().map(Prefilter::into_wit).collect(),
+            config: self.config,
         }
     }
 }
@@ -257,23 +317,26 @@ pub mod rt {
     use super::*;
     use core::cell::RefCell;
 
-    pub fn configure<D: Detection>(slot: &RefCell<Option<D>>, text: &str) -> Result<(), String> {
-        let config = Config::for_keys(text, D::info().config_keys())?;
+    pub fn configure<D: Detection>(slot: &RefCell<Option<D>>, values: Vec<(String, ConfigValue)>) -> Result<(), String> {
+        let config = Config::from_values(values);
         *slot.borrow_mut() = Some(D::new(&config)?);
         Ok(())
     }
 
-    pub fn on_event<D: Detection>(slot: &RefCell<Option<D>>, raw: crate::imports::Raw<'_>) -> Vec<bindings::Alert> {
+    pub fn on_event<D: Detection>(
+        slot: &RefCell<Option<D>>,
+        raw: crate::imports::Raw<'_>,
+        head: bindings::oktawatch::detection::types::EventHead,
+    ) -> Vec<bindings::Alert> {
         let mut slot = slot.borrow_mut();
         if slot.is_none() {
-            let defaults = Config::for_keys("", D::info().config_keys()).expect("no section, no problem");
-            match D::new(&defaults) {
+            match D::new(&Config::from_values(D::info().default_config())) {
                 Ok(d) => *slot = Some(d),
                 Err(e) => panic!("detection cannot start with its default config: {e}"),
             }
         }
         let detection = slot.as_mut().expect("initialized above");
-        let event = Event::new(raw);
+        let event = Event::new(raw, head);
         let mut alerts = Vec::new();
         detection.on_event(&event, &mut alerts);
         alerts.into_iter().map(Alert::into_wit).collect()
@@ -295,11 +358,16 @@ macro_rules! export_detection {
                 fn describe() -> $crate::bindings::DetectionInfo {
                     <$detection as $crate::Detection>::info().into_wit()
                 }
-                fn configure(config: ::std::string::String) -> ::core::result::Result<(), ::std::string::String> {
-                    __OKTAWATCH_DETECTION.with(|slot| $crate::rt::configure::<$detection>(slot, &config))
+                fn configure(
+                    config: ::std::vec::Vec<(::std::string::String, $crate::ConfigValue)>,
+                ) -> ::core::result::Result<(), ::std::string::String> {
+                    __OKTAWATCH_DETECTION.with(|slot| $crate::rt::configure::<$detection>(slot, config))
                 }
-                fn on_event(event: &$crate::bindings::OktaEvent) -> ::std::vec::Vec<$crate::bindings::Alert> {
-                    __OKTAWATCH_DETECTION.with(|slot| $crate::rt::on_event::<$detection>(slot, event))
+                fn on_event(
+                    event: &$crate::bindings::OktaEvent,
+                    head: $crate::bindings::EventHead,
+                ) -> ::std::vec::Vec<$crate::bindings::Alert> {
+                    __OKTAWATCH_DETECTION.with(|slot| $crate::rt::on_event::<$detection>(slot, event, head))
                 }
             }
             $crate::bindings::__export_detection_wit!(__OktawatchExport);
@@ -323,8 +391,6 @@ macro_rules! export_detection {
     };
 }
 
-// Last in the file: the code above keeps its line numbers (they are in the
-// wasm's panic locations), so the pack's .wasm files stay byte-identical.
 mod imports;
 #[cfg(all(feature = "native", not(target_arch = "wasm32")))]
 pub mod native;

@@ -11,20 +11,19 @@ use crate::Detection;
 use core::cell::{Cell, RefCell};
 use core::marker::PhantomData;
 
-pub use crate::Value;
-pub use bindings::DetectionInfo;
+pub use crate::{ConfigValue, Value};
 pub use bindings::oktawatch::detection::log::Level;
+pub use bindings::{DetectionInfo, EventHead};
 
 /// An alert as the contract returns it.
 pub type WitAlert = bindings::Alert;
 
 /// The contract's imports, as a harness provides them: `event` methods
 /// answer for the event being processed, `state` for the detection being
-/// called, on that event's clock.
+/// called, on that event's clock. (The event type and `published` come in
+/// the [`EventHead`] given to [`NativeDetection::on_event`].)
 pub trait NativeHost {
-    fn event_type(&mut self) -> String;
     fn uuid(&mut self) -> String;
-    fn published_ms(&mut self) -> i64;
     fn get(&mut self, path: &str) -> Option<Value>;
     fn get_str(&mut self, path: &str) -> Option<String>;
     fn len(&mut self, path: &str) -> Option<u32>;
@@ -40,6 +39,7 @@ pub trait NativeHost {
     fn state_distinct(&mut self, key: &str, member: &str, window_ms: u64) -> u32;
     fn state_peek_distinct(&mut self, key: &str, window_ms: u64) -> Vec<String>;
     fn state_last_seen(&mut self, key: &str, value: &str, ttl_ms: u64) -> Option<(String, i64)>;
+    fn state_once_per(&mut self, key: &str, window_ms: u64) -> bool;
 
     fn log(&mut self, level: Level, message: &str);
 }
@@ -83,10 +83,11 @@ pub struct CurrentEvent<'a>(PhantomData<&'a ()>);
 /// `on-event` of the contract, as methods.
 pub trait NativeDetection {
     fn describe(&self) -> DetectionInfo;
-    /// Builds the detection from its config (TOML text, may be empty).
-    fn configure(&mut self, config: &str) -> Result<(), String>;
+    /// Builds the detection from its config: every declared key with its
+    /// value (checked as the host checks it) or default.
+    fn configure(&mut self, config: Vec<(String, ConfigValue)>) -> Result<(), String>;
     /// One event: must be called inside [`with_host`], whose host answers for the event.
-    fn on_event(&mut self) -> Vec<WitAlert>;
+    fn on_event(&mut self, head: EventHead) -> Vec<WitAlert>;
 }
 
 /// What `export_detection!` hands out natively.
@@ -110,10 +111,10 @@ impl<D: Detection> NativeDetection for Instance<D> {
     fn describe(&self) -> DetectionInfo {
         D::info().into_wit()
     }
-    fn configure(&mut self, config: &str) -> Result<(), String> {
+    fn configure(&mut self, config: Vec<(String, ConfigValue)>) -> Result<(), String> {
         crate::rt::configure::<D>(&self.slot, config)
     }
-    fn on_event(&mut self) -> Vec<WitAlert> {
-        crate::rt::on_event::<D>(&self.slot, CurrentEvent(PhantomData))
+    fn on_event(&mut self, head: EventHead) -> Vec<WitAlert> {
+        crate::rt::on_event::<D>(&self.slot, CurrentEvent(PhantomData), head)
     }
 }

@@ -235,7 +235,7 @@ fn config_sections_are_checked_against_declared_keys() {
     let tmp = tempfile::Builder::new().prefix("ow").tempdir_in("/tmp").unwrap();
     let dets = folder(tmp.path(), "det", &[guest("raw-v02"), fixture("okta_brute_force_user.wasm")]);
     let sections = "[detections.config.test-raw-v02]\ntreshold = 3\nlabel = 7\ntags = [\"x\", 1]\nwindow_minutes = \"ten\"\n\n\
-                    [detections.config.okta-brute-force-user]\nthreshold = 4\n";
+                    [detections.config.okta-brute-force-user]\nthreshold = 4\n\n[detections.config.okta-brute-force-usr]\nthreshold = 4\n";
     let extra = format!("\n[detections]\ndir = \"{}\"\n\n{sections}", dets.display());
     let okta = Okta::start(EmulatorOptions { token: TOKEN.into(), ..Default::default() });
     let cfg = write_config(tmp.path(), &okta.url(), &tmp.path().join("q"), &extra);
@@ -255,6 +255,7 @@ fn config_sections_are_checked_against_declared_keys() {
         assert!(stdout.contains(e), "missing {e:?} in:\n{stdout}");
     }
     assert!(stdout.contains("1 of 2 loaded"), "{stdout}");
+    assert!(stdout.contains("FAIL  [detections.config.okta-brute-force-usr]: no detection in"), "{stdout}");
 
     // At load (a replay with the same sections): refused, the same problems logged.
     let feed = v02_feed("cfg", &[("x", "FAILURE"), ("x", "FAILURE")]);

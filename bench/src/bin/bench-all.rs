@@ -3,9 +3,12 @@
 //! `cargo build --release -p oktawatch-bench && target/release/bench-all [FIGURE…]`
 //! (the build step makes every program of the suite, the host included)
 //!
-//! FIGURE: throughput, sandbox, latency, startup, reload, memory (default:
-//! all). `BENCH_EVENTS` sets the corpus size (default 200000). Writes
-//! `bench/RESULTS.md` when every figure ran.
+//! FIGURE: throughput, sandbox, latency, startup, reload, memory, scale
+//! (default: all). `BENCH_EVENTS` sets the corpus size (default 200000);
+//! `BENCH_ORGS` and `BENCH_ORG_EVENTS` the scale figure's orgs and backlog
+//! per org (default 50 and 2000); `BENCH_PACK` a folder of detections to
+//! use instead of the built-in pack. Writes `bench/RESULTS.md` when every
+//! figure ran.
 
 use oktawatch_bench::report::{Row, table};
 use oktawatch_bench::suite::{self, Ctx};
@@ -21,8 +24,16 @@ fn main() -> anyhow::Result<()> {
     let t = Instant::now();
     let bytes = oktawatch_bench::corpus::write(&corpus, events, 5)?;
     eprintln!("corpus: {events} events, {:.0} MB, mean {} B, in {:.1?}", bytes as f64 / 1e6, bytes / events, t.elapsed());
-    let pack = work.path().join("pack");
-    oktawatch::pack::export(&pack)?;
+    // `BENCH_PACK`: another folder of detections instead of the built-in pack
+    // (a lever measured without rebuilding the host, or an older host's pack).
+    let pack = match std::env::var_os("BENCH_PACK") {
+        Some(dir) => std::path::PathBuf::from(dir),
+        None => {
+            let pack = work.path().join("pack");
+            oktawatch::pack::export(&pack)?;
+            pack
+        }
+    };
     let host = oktawatch_bench::sibling("oktawatch-host");
     anyhow::ensure!(host.is_file(), "{} is missing: build with `cargo build --release -p oktawatch-bench`", host.display());
     let ctx = Ctx { work, corpus, events, host, pack };
@@ -116,6 +127,20 @@ fn main() -> anyhow::Result<()> {
                 .target("bounded: ≤ first pass + 16 MiB", bounded),
         );
         let _ = peak_pack_kib;
+    }
+    if want("scale") {
+        let orgs: usize = std::env::var("BENCH_ORGS").ok().and_then(|s| s.parse().ok()).unwrap_or(50);
+        let per_org: usize = std::env::var("BENCH_ORG_EVENTS").ok().and_then(|s| s.parse().ok()).unwrap_or(2000);
+        eprintln!("7. scale: {orgs} orgs against the emulator, {per_org} events each, full pages back to back");
+        let s = suite::scale::measure(&ctx, orgs.max(1), per_org.min(events as usize / orgs.max(1)).max(1));
+        let mib = |k: u64| format!("{:.1} MiB", k as f64 / 1024.0);
+        let label = |what: &str| format!("7. {} orgs × {} events, the pack: {what}", s.orgs, s.per_org);
+        let missing = (s.orgs * s.per_org) as u64 - s.delivered;
+        rows.push(Row::new(label(&format!("events/s{}", if missing > 0 { format!(" ({missing} events missing!)") } else { String::new() })), format!("{:.0} ev/s", s.eps), "-"));
+        rows.push(Row::new(label("events per CPU-second"), format!("{:.0} ev/s", s.eps_per_cpu), "-"));
+        rows.push(Row::new(label("CPU share (cores busy)"), format!("{:.2}", s.cpu_s / s.wall_s.max(1e-9)), format!("{} cores", std::thread::available_parallelism().map_or(1, usize::from))));
+        rows.push(Row::new(label("peak RSS"), mib(s.hwm_kib), "-").target("≤ 64 MB", s.hwm_kib * 1024 <= 64_000_000));
+        rows.push(Row::new(label("lag per org: backlog delivered, p50 (max)"), format!("{:.2} s ({:.2} s)", s.lag_p50_s, s.lag_max_s), "-"));
     }
 
     let elapsed = started.elapsed();

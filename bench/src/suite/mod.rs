@@ -6,6 +6,7 @@ pub mod latency;
 pub mod memory;
 pub mod reload;
 pub mod sandbox;
+pub mod scale;
 pub mod startup;
 pub mod throughput;
 

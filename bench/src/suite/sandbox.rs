@@ -43,7 +43,7 @@ pub fn measure(corpus: &Path, pack: &Path, n: usize) -> Figures {
     let mut natives = Native::pack(&store);
     let mut native_per: BTreeMap<String, (u64, u64)> = BTreeMap::new(); // id → (ns, alerts)
     for ev in &events {
-        for d in natives.iter_mut().filter(|d| d.subscribes(ev.event_type())) {
+        for d in natives.iter_mut().filter(|d| d.wants(ev)) {
             let t = Instant::now();
             let alerts = d.on_event(ev);
             let ns = t.elapsed().as_nanos() as u64;

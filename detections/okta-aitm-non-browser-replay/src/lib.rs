@@ -45,6 +45,7 @@ impl Detection for NonBrowserReplay {
             .event_types(EVENT_TYPES)
             .config_list("extra_agents", &[], "more user-agent substrings treated as non-browser (any case)")
             .config_list("allow_agents", &[], "user-agent substrings never reported (your own automation)")
+            .prefilter(Prefilter::new().one_of("outcome.result", &["SUCCESS", "ALLOW"]))
     }
 
     fn new(config: &Config) -> Result<Self, String> {

@@ -41,6 +41,7 @@ impl Detection for AnonymizingProxySignin {
             )
             .event_types(EVENT_TYPES)
             .config_int("quiet_days", 30, "a user is reported once per this many days")
+            .prefilter(Prefilter::new().equals("outcome.result", "SUCCESS"))
     }
 
     fn new(config: &Config) -> Result<Self, String> {

@@ -36,6 +36,7 @@ impl Detection for BruteForceUser {
             .event_types(&["user.session.start"])
             .config_int("threshold", 10, "failed sign-ins that make a brute force")
             .config_int("window_minutes", 15, "sliding window on the event clock")
+            .prefilter(Prefilter::new().equals("outcome.result", "FAILURE"))
     }
 
     fn new(config: &Config) -> Result<Self, String> {

@@ -39,6 +39,7 @@ impl Detection for DistributedBruteForce {
             .config_int("min_countries", 2, "countries those IPs span (client.geographicalContext.country)")
             .config_int("min_asns", 3, "or autonomous systems they span (securityContext.asNumber)")
             .config_int("window_minutes", 30, "the window")
+            .prefilter(Prefilter::new().equals("outcome.result", "FAILURE"))
     }
 
     fn new(config: &Config) -> Result<Self, String> {

@@ -62,6 +62,7 @@ impl Detection for ImpossibleTravel {
             .config_float("max_speed_kmh", 900.0, "speeds above this are impossible (a commercial flight)")
             .config_float("min_distance_km", 100.0, "places closer than this are never reported (GeoIP is coarse)")
             .config_int("memory_days", 30, "how long the last sign-in of a user is kept")
+            .prefilter(Prefilter::new().equals("outcome.result", "SUCCESS"))
     }
 
     fn new(config: &Config) -> Result<Self, String> {

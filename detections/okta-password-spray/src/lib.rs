@@ -50,6 +50,7 @@ impl Detection for PasswordSpray {
             .config_int("max_failures_per_user", 8, "above this for any one user it is brute force, not spray")
             .config_int("window_minutes", 60, "the window")
             .config_int("ip_failures", 25, "failures from one IP, whatever the users, that alert on their own (0 = off)")
+            .prefilter(Prefilter::new().equals("outcome.result", "FAILURE"))
     }
 
     fn new(config: &Config) -> Result<Self, String> {

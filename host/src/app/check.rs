@@ -77,6 +77,10 @@ pub fn check(config_path: &Path) -> anyhow::Result<ExitCode> {
                 for s in statuses.iter().filter(|s| s.status != "loaded") {
                     println!("        {}: {}", s.file.display(), s.message.clone().unwrap_or_default());
                 }
+                // A section no file claims is most likely a misspelt id: its settings would go nowhere.
+                for id in config.detections.config.keys().filter(|id| !statuses.iter().any(|s| s.id.as_deref() == Some(id.as_str()))) {
+                    report(false, format!("[detections.config.{id}]: no detection in {} has this id", ddir.display()));
+                }
             }
             Err(e) => report(false, format!("{e:#}")),
         }

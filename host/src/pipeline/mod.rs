@@ -11,7 +11,7 @@
 pub(crate) mod alert;
 pub(crate) mod checkpoint;
 pub(crate) mod deadletter;
-pub(crate) mod dedup;
+pub mod dedup;
 pub(crate) mod deliver;
 pub mod envelope;
 pub(crate) mod poll;

@@ -183,6 +183,59 @@ mod tests {
         );
     }
 
+    fn toml_value() -> impl proptest::strategy::Strategy<Value = toml::Value> {
+        use proptest::prelude::*;
+        prop_oneof![
+            any::<bool>().prop_map(toml::Value::Boolean),
+            (-5i64..5).prop_map(toml::Value::Integer),
+            (-5i64..5).prop_map(|i| toml::Value::Float(i as f64 / 2.0)),
+            "[a-z]{0,3}".prop_map(toml::Value::String),
+            prop::collection::vec(prop_oneof!["[a-z]{0,2}".prop_map(toml::Value::String), (0i64..2).prop_map(toml::Value::Integer)], 0..3)
+                .prop_map(toml::Value::Array),
+        ]
+    }
+
+    proptest::proptest! {
+        /// Any section: either every declared key comes back, in order, with
+        /// the section's value where it fits and the default elsewhere; or
+        /// the problems are exactly the unknown keys and the misfits.
+        #[test]
+        fn sections_against_a_reference(entries in proptest::collection::btree_map(
+            proptest::sample::select(&["threshold", "ratio", "allow", "strict", "other", "treshold"][..]), toml_value(), 0..6)
+        ) {
+            let keys = keys();
+            let section: toml::Table = entries.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+            let fits = |k: &ConfigKey, v: &toml::Value| match (k.kind, v) {
+                (ConfigType::Boolean, toml::Value::Boolean(_)) | (ConfigType::Integer, toml::Value::Integer(_)) => true,
+                (ConfigType::Float, toml::Value::Float(_) | toml::Value::Integer(_)) | (ConfigType::Text, toml::Value::String(_)) => true,
+                (ConfigType::TextList, toml::Value::Array(a)) => a.iter().all(|x| x.is_str()),
+                _ => false,
+            };
+            let unknown: Vec<&str> = entries.keys().copied().filter(|n| !keys.iter().any(|k| k.name == *n)).collect();
+            let misfits: Vec<&str> = keys.iter().filter(|k| section.get(&k.name).is_some_and(|v| !fits(k, v))).map(|k| k.name.as_str()).collect();
+            match check_section("d", &keys, &section) {
+                Ok(values) => {
+                    proptest::prop_assert!(unknown.is_empty() && misfits.is_empty());
+                    proptest::prop_assert_eq!(values.len(), keys.len());
+                    for ((name, v), k) in values.iter().zip(&keys) {
+                        proptest::prop_assert_eq!(name, &k.name);
+                        proptest::prop_assert_eq!(kind_of(v), k.kind);
+                        if section.get(name).is_none() {
+                            proptest::prop_assert_eq!(format!("{v:?}"), format!("{:?}", k.default));
+                        }
+                    }
+                }
+                Err(problems) => {
+                    proptest::prop_assert_eq!(problems.len(), unknown.len() + misfits.len());
+                    for n in unknown.iter().chain(&misfits) {
+                        let prefix = format!("detections.config.d.{n}: ");
+                        proptest::prop_assert!(problems.iter().any(|p| p.starts_with(&prefix)), "{:?}", problems);
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn declarations_are_checked() {
         assert_eq!(check_keys(&keys()), Ok(()));

@@ -8,9 +8,12 @@
 //! detection with exponential backoff and raise a `detection_disabled`
 //! notice. A detection also has an alert budget per page and per minute;
 //! spending it is a failure that quarantines at once. Detections are indexed
-//! by event type, and a page's events are run detection by detection, in
+//! by event type and, beside it, by their prefilters (contract 0.2,
+//! [`prefilter`]); each event's head is built once per page for every
+//! detection; a page's events are run detection by detection, in
 //! parallel across detections, in event order within each. The set is
-//! swapped atomically between pages (hot reload).
+//! swapped atomically between pages (hot reload). Components of contract
+//! 0.2 and 0.1 load side by side ([`contract`], [`v01`]).
 //!
 //! Everything a detection says about itself is bounded ([`check_info`]), and
 //! so is every message it can put in a failure or a refusal ([`cut`]): no

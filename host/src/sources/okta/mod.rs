@@ -583,7 +583,7 @@ fn jitter(d: Duration) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use http::now_epoch;
+    use super::http::now_epoch;
 
     #[test]
     fn next_link_parsing() {
