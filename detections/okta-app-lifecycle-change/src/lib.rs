@@ -73,6 +73,7 @@ impl Detection for AppLifecycleChange {
             alerts.push(
                 Alert::new(format!("{actor} revealed the {app_name} password of {owner}"))
                     .severity(severity)
+                    .mitre(&["T1555"])
                     .dedup(format!("show:{actor}:{owner}:{app_name}"))
                     .field("actor", &actor)
                     .field("user", &owner)
