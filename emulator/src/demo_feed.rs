@@ -675,7 +675,7 @@ impl Gen {
         self.emit(self.at(0.62), &admin, e);
     }
 
-    /// 9. The rest of the pack, one tell-tale each: Mallory in the Admin Console (Okta rates it a new
+    /// Scenario 9, the rest of the pack, one tell-tale each: Mallory in the Admin Console (Okta rates it a new
     /// device and IP, a weak factor) and at work there (a factor removed, a password reset, apps changed,
     /// an Org2Org app, a custom role, a client secret and another user's app password read), one browser
     /// signing in three accounts, Okta support resetting a password; bob denied the console, ivan leaving
