@@ -15,6 +15,12 @@
 //!    SAML IdP with an unknown issuer, MFA rule downgraded, network zone widened, log stream off;
 //! 8. Okta signals: ThreatInsight, session roaming, user risk HIGH, 6 accounts locked in
 //!    4 minutes, Okta support access granted, an org rate-limit violation.
+//! 9. the rest of the pack, one tell-tale each: mallory-admin in the Admin Console (a new device and IP
+//!    by Okta's signals, an SMS factor) removing a factor, resetting a password, changing apps, adding an
+//!    Org2Org app and a custom role, reading a client secret and another user's app password; one browser
+//!    signing in three accounts; Okta support resetting a password; a denied console access, unanswered
+//!    and mistyped MFA, a push asked for through a proxy and answered at the office, unassigned apps
+//!    probed, FastPass refusing a phish, a console access from a new device, a five-network brute force.
 //!
 //! Offices and most attackers use documentation address ranges. Timing and choices come from a
 //! fixed seed (the same story every run); ids and uuids from the arguments, so feeds generated at
@@ -668,6 +674,92 @@ impl Gen {
         let e = ev("user.session.impersonation.grant").target(user_tgt(&admin.who)).dbg("grantDurationHours", "8");
         self.emit(self.at(0.62), &admin, e);
     }
+
+    /// Scenario 9, the rest of the pack, one tell-tale each: Mallory in the Admin Console (Okta rates it a new
+    /// device and IP, a weak factor) and at work there (a factor removed, a password reset, apps changed,
+    /// an Org2Org app, a custom role, a client secret and another user's app password read), one browser
+    /// signing in three accounts, Okta support resetting a password; bob denied the console, ivan leaving
+    /// MFA challenges unanswered, maria mistyping SMS codes, ken's push asked for through an AitM proxy
+    /// and answered at the office, victor probing unassigned apps, yuki's FastPass refusing a phish,
+    /// olivia reaching the console from a new device abroad, wendy's password tried from five networks.
+    fn pack_scenarios(&mut self) {
+        const OKTA_SUPPORT: Place = place("198.51.100.200", ("San Francisco", "California", "United States", "94105",
+            37.7898, -122.3942), (14618, "amazon.com, inc.", "amazon.com", "amazonaws.com", false));
+        const NO_AGENT: Agent = ("", "Unknown", "UNKNOWN", "Unknown");
+        let console = "Okta Admin Console";
+        let console = tgt(&stable_id("0oa", "saasure"), "AppInstance", console, console, Value::Null);
+        let sms = |w: &Who| enrollment(w, "Phone", "SMS");
+        let console_at = console.clone();
+
+        let m = self.ctx(who("mallory-admin", "Mallory Reyes"), &MALLORY_VPS, &CHROME_WIN, true);
+        let t0 = self.at(0.74);
+        self.emit(t0, &m, allow("policy.evaluate_sign_on").target(console.clone()));
+        self.emit(t0 + self.secs(3.0), &m, ev("user.authentication.verify").target(console.clone()).target(sms(&m.who)));
+        self.emit(t0 + self.secs(6.0), &m, ev("user.session.access_admin_app").target(console.clone()));
+        let (alice, bob) = (person("alice"), person("bob"));
+        let org2org = tgt(&stable_id("0oa", "org2org"), "AppInstance", "okta_org2org", "Okta Org2Org", Value::Null);
+        let role = tgt(&stable_id("cr0", "Backup Operators"), "CustomRole", "unknown", "Backup Operators", Value::Null);
+        let steps = [
+            (1.6, ev("user.mfa.factor.deactivate").target(user_tgt(&alice)).target(push_enrollment(&alice))),
+            (1.9, ev("user.account.reset_password").target(user_tgt(&bob))),
+            (2.6, ev("application.lifecycle.update").target(app_tgt(&SALESFORCE))),
+            (2.9, ev("application.user_membership.show_password").target(app_tgt(&SALESFORCE)).target(user_tgt(&alice))),
+            (3.2, ev("application.lifecycle.create").target(org2org)),
+            (4.1, ev("iam.role.create").target(role)),
+            (4.4, ev("app.oauth2.client.read_client_secret").target(app_tgt(&GITHUB))),
+        ];
+        for (min, e) in steps {
+            self.emit(t0 + self.mins(min), &m, e);
+        }
+        // One browser (one device token) signing in three accounts from the attacker's machine.
+        for (i, login) in ["leo", "oscar", "xavier"].iter().enumerate() {
+            let c = self.ctx(person(login), &MALLORY_VPS, &CHROME_WIN, true);
+            let e = ev("user.authentication.sso").target(app_tgt(&SLACK)).dbg("dtHash", "7f3c9a1e5d2b4c6f8e0a1b3c5d7e9f1a");
+            self.emit(t0 + self.mins(5.5 + 0.5 * i as f64), &c, e);
+        }
+        // Okta support (no user agent) resets a password.
+        let support = Who { id: stable_id("0oa", "okta-support"), login: "system@okta.com".into(), name: "Okta System".into() };
+        let s = self.ctx(support, &OKTA_SUPPORT, &NO_AGENT, false);
+        self.emit(self.at(0.58), &s, ev("user.account.reset_password").target(user_tgt(&person("zoe"))));
+
+        let bob_c = self.ctx(bob, &SF, &EDGE_WIN, false);
+        let e = ev("user.session.access_admin_app").target(console).outcome("FAILURE", "User is not an admin");
+        self.emit(self.at(0.33), &bob_c, e);
+        let ivan = self.ctx(person("ivan"), &LONDON, &EDGE_WIN, false);
+        for i in 0..3 {
+            let e = ev("user.authentication.auth_via_mfa").target(push_enrollment(&ivan.who)).outcome("UNANSWERED", "");
+            self.emit(self.at(0.40) + self.mins(1.5 * i as f64), &ivan, e.dbg("factor", "OKTA_VERIFY_PUSH"));
+        }
+        let maria = self.ctx(person("maria"), &CHICAGO, &EDGE_WIN, false);
+        for i in 0..3 {
+            let e = ev("user.authentication.auth_via_mfa").target(sms(&maria.who)).outcome("FAILURE", "INVALID_CREDENTIALS");
+            self.emit(self.at(0.28) + self.mins(i as f64), &maria, e.dbg("factor", "SMS"));
+        }
+        let ken = self.ctx(person("ken"), &REPLAY_HOST, &CHROME_MAC, true);
+        let t = self.at(0.45);
+        self.push_sent(t, &ken);
+        let answered = Ctx { place: &SF, risky: false, ..ken.clone() };
+        self.mfa(t + self.secs(9.0), &answered, true);
+        let victor = self.ctx(person("victor"), &LONDON, &CHROME_MAC, false);
+        for i in 0..5 {
+            let app = [AWS, GITHUB][i % 2];
+            let e = ev("app.generic.unauth_app_access_attempt").target(app_tgt(&app)).outcome("FAILURE", "User attempted unauthorized access to app");
+            self.emit(self.at(0.50) + self.mins(0.7 * i as f64), &victor, e);
+        }
+        // Olivia administers from the office, then from a phone in London: a pair the detection never saw.
+        let olivia = self.ctx(person("olivia"), &SF, &CHROME_MAC, false);
+        self.emit(self.at(0.12), &olivia, ev("user.session.access_admin_app").target(console_at.clone()));
+        let abroad = self.ctx(person("olivia"), &LONDON, &IPHONE, false);
+        self.emit(self.at(0.66), &abroad, ev("user.session.access_admin_app").target(console_at));
+        // Wendy's password tried from five networks in four countries within minutes.
+        for (i, from) in [&REPLAY_HOST, &STUFFING_HOST, &TOR_EXIT, &SINGAPORE, &MALLORY_VPS].into_iter().enumerate() {
+            let c = self.ctx(person("wendy"), from, &CHROME_LINUX, true);
+            self.failed_login(self.at(0.22) + self.mins(1.1 * i as f64), &c);
+        }
+        let yuki = self.ctx(person("yuki"), &SF, &CHROME_MAC, false);
+        let e = ev("user.authentication.auth_via_mfa").target(enrollment(&yuki.who, "Okta Verify", "Okta FastPass"));
+        self.emit(self.at(0.36), &yuki, e.outcome("FAILURE", "FastPass declined phishing attempt"));
+    }
 }
 
 /// The demo feed: a few hundred Okta System Log events (serde_json::Value objects, Okta LogEvent shape),
@@ -700,6 +792,7 @@ pub fn demo_feed(now_ms: i64, span_ms: i64) -> Vec<serde_json::Value> {
     g.anonymizer();
     g.admin_persistence();
     g.signals();
+    g.pack_scenarios();
     g.out.sort_by_key(|(off, seq, _)| (*off, *seq));
     g.out.into_iter().map(|(_, _, event)| event).collect()
 }

@@ -1,6 +1,6 @@
 //! # Okta Admin Console access: every access, denials, Okta's new-device signal, weak factors
 //!
-//! Rule, four alerts on the way into the Admin Console:
+//! Rule: four alerts on the way into the Admin Console:
 //! - **every access** (`user.session.access_admin_app` SUCCESS) → info, one
 //!   per admin and IP per suppression window: the audit trail of who
 //!   administers the org from where (off with `every_access = false`);

@@ -5,7 +5,7 @@
 //! are remembered for `ttl_days`; access from a pair outside that set raises
 //! an alert.
 //!
-//! Rule, on a successful `user.session.access_admin_app`:
+//! Rule: on a successful `user.session.access_admin_app`:
 //! - device = `device.id` when Okta knows the device, else the user agent's
 //!   `os / browser`; IP = `client.ipAddress`;
 //! - a pair this admin has used within `ttl_days` → nothing (its memory is

@@ -3,7 +3,7 @@
 //! An API token is a long-lived credential that acts with its creator's admin
 //! rights; an attacker who mints one keeps access after a password reset.
 //!
-//! Rule, for successful operations only:
+//! Rule: for successful operations only:
 //! - `system.api_token.create` / `system.api_token.update`: medium when the
 //!   token is restricted to network zones, high when it is usable from any
 //!   network. The token's network setting is looked for in

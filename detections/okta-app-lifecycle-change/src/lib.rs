@@ -1,6 +1,6 @@
 //! # Okta app modified, deactivated or deleted; another user's app password revealed
 //!
-//! Rule, for successful events:
+//! Rule: for successful events:
 //! - `application.lifecycle.update` → low: an app's settings changed (sign-on
 //!   URLs, certificates, attribute mappings: what a federation attacker
 //!   repoints). The riskier changes (Org2Org, provisioning, password push)
@@ -73,6 +73,7 @@ impl Detection for AppLifecycleChange {
             alerts.push(
                 Alert::new(format!("{actor} revealed the {app_name} password of {owner}"))
                     .severity(severity)
+                    .mitre(&["T1555"])
                     .dedup(format!("show:{actor}:{owner}:{app_name}"))
                     .field("actor", &actor)
                     .field("user", &owner)

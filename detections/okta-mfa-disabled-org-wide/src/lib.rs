@@ -1,6 +1,6 @@
 //! # MFA weakened for the whole org
 //!
-//! Rule, either of:
+//! Rule: either of:
 //! - `system.mfa.factor.deactivate`: an admin deactivated an MFA factor type
 //!   for the org (nobody can use it any more).
 //! - `policy.rule.update` that downgrades a sign-on or authentication policy

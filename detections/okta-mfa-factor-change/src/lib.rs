@@ -1,6 +1,6 @@
 //! # A user's MFA factor deactivated, suspended or reset; MFA bypass attempted
 //!
-//! Rule, one alert per event:
+//! Rule: one alert per event:
 //! - `user.mfa.factor.deactivate` (one factor removed), `user.mfa.factor.suspend`
 //!   (one factor suspended) or `user.mfa.factor.reset_all` (every factor of
 //!   the user reset) → low, naming the user, the factor and who did it

@@ -1,6 +1,6 @@
 //! # Okta Verify push bombing (MFA fatigue)
 //!
-//! Rule, per user, either of:
+//! Rule: per user, either of:
 //! - `deny_threshold` or more denied or failed pushes within
 //!   `deny_window_minutes`. A denied push is `user.mfa.okta_verify.deny_push`
 //!   (Classic), or `user.authentication.auth_via_mfa` with outcome FAILURE

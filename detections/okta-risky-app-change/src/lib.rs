@@ -7,7 +7,7 @@
 //! - provisioning turned on for an app: SCIM or password push sends user
 //!   profiles and passwords to whatever endpoint the app points at.
 //!
-//! Rule, for successful events only:
+//! Rule: for successful events only:
 //! - `application.lifecycle.create` / `application.lifecycle.update` of an
 //!   app whose target name (`AppInstance` displayName or alternateId) or
 //!   debugData names Org2Org → high;

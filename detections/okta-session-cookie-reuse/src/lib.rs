@@ -1,6 +1,6 @@
 //! # Okta session or device cookie reused from another network and client
 //!
-//! Two rules, on the same sign-in and SSO events:
+//! Rule: two, on the same sign-in and SSO events:
 //!
 //! - **Session replayed.** The first event seen for a session
 //!   (`authenticationContext.externalSessionId`, else the root session id)

@@ -1,6 +1,6 @@
 //! # Okta's own session and user risk signals
 //!
-//! Rule, either of:
+//! Rule: either of:
 //! - `security.session.detect_client_roaming`: Okta saw an existing session
 //!   move to a different client IP (session roaming) → high.
 //! - `user.risk.detect`: Okta (or a risk provider feeding it) raised a user's
