@@ -1,0 +1,94 @@
+//! # Tenant-wide password spray over many IPs
+//!
+//! Rule: within `window_minutes`, failed sign-ins (`user.session.start`,
+//! `outcome.result` = `FAILURE`) across the whole org reach at least
+//! `min_users` distinct users from at least `min_ips` distinct source IPs,
+//! while the IPs try few times each: failures ÷ IPs is at most
+//! `max_failures_per_ip`. That is the shape of a spray spread over a
+//! proxy pool or botnet, which `okta-password-spray` (one IP, many users)
+//! and `okta-distributed-brute-force` (one user, many IPs) do not see.
+//! Fires once per window for the org.
+//!
+//! Config keys (defaults):
+//! - `min_users = 10`: distinct users failing org-wide
+//! - `min_ips = 5`: distinct source IPs
+//! - `max_failures_per_ip = 3.0`: average failures per IP at most this (few tries each)
+//! - `window_minutes = 60`
+//!
+//! References: MITRE ATT&CK T1110.003 (Password Spraying); Okta ThreatInsight
+//! and Elastic's "Potential Password Spraying" rules describe the same
+//! many-users, many-origins, few-tries shape.
+use oktawatch_guest::prelude::*;
+
+struct SprayManyIps {
+    min_users: u32,
+    min_ips: u32,
+    max_failures_per_ip: f64,
+    window_minutes: u64,
+}
+
+impl Detection for SprayManyIps {
+    fn info() -> Info {
+        Info::new("okta-password-spray-many-ips", "Okta tenant-wide password spray over many IPs")
+            .severity(Severity::High)
+            .mitre(&["T1110.003"])
+            .description(
+                "Failed Okta sign-ins for many users from many IPs within an hour, each IP trying only a few \
+                 times: a password spray spread across a proxy pool.",
+            )
+            .event_types(&["user.session.start"])
+    }
+
+    fn new(config: &Config) -> Result<Self, String> {
+        let d = SprayManyIps {
+            min_users: config.u32("min_users", 10),
+            min_ips: config.u32("min_ips", 5),
+            max_failures_per_ip: config.f64("max_failures_per_ip", 3.0),
+            window_minutes: config.u64("window_minutes", 60),
+        };
+        if d.min_users == 0 || d.min_ips == 0 || d.window_minutes == 0 || d.max_failures_per_ip <= 0.0 {
+            return Err("min_users, min_ips, max_failures_per_ip and window_minutes must be greater than 0".into());
+        }
+        Ok(d)
+    }
+
+    fn on_event(&mut self, event: &Event, alerts: &mut Alerts) {
+        if !event.is("user.session.start") || !event.outcome().is("FAILURE") {
+            return;
+        }
+        let Some(ip) = event.client().ip() else { return };
+        let Some(user) = event.actor().alternate_id().map(|u| u.to_lowercase()) else { return };
+        let window = minutes(self.window_minutes);
+
+        let failures = state::count_in_window("fail", window);
+        let users = state::distinct_in_window("users", &user, window);
+        let ips = state::distinct_in_window("ips", &ip, window);
+        let per_ip = failures as f64 / ips.max(1) as f64;
+        if users < self.min_users || ips < self.min_ips || per_ip > self.max_failures_per_ip {
+            return;
+        }
+        if state::marked("fired") {
+            return;
+        }
+        state::mark("fired", window);
+
+        let mut ip_sample = state::distinct_members("ips", window);
+        ip_sample.sort();
+        ip_sample.truncate(10);
+        alerts.push(
+            Alert::new(format!(
+                "Password spray across the org: {failures} failed sign-ins for {users} users from {ips} IPs in {} min",
+                self.window_minutes
+            ))
+            .dedup("org")
+            .field("failures", failures)
+            .field("distinct_users", users)
+            .field("distinct_ips", ips)
+            .field("failures_per_ip", format!("{per_ip:.1}"))
+            .field("ips_sample", ip_sample.join(", "))
+            .field("window_minutes", self.window_minutes),
+        );
+    }
+}
+
+export_detection!(SprayManyIps);
