@@ -3,14 +3,17 @@
 //! Rule: within `window_minutes`, one user's successful sign-ins and single
 //! sign-ons (`user.session.start`, `user.authentication.sso`) carry at least
 //! `min_sessions` distinct `authenticationContext.externalSessionId`s that
-//! have not ended (`user.session.end` for that session id takes it out).
-//! A person works in one or two browsers; several live sessions at once is
-//! a session that was stolen and replayed beside the user's own, or a
-//! shared account. The alert names the number of sessions and of source
-//! IPs. Fires once per user per window.
+//! have not ended (`user.session.end` for that session id takes it out),
+//! and those live sessions come from at least `min_ips` distinct source IPs
+//! (each session counted at the IP it was first seen from). A person works
+//! in a browser or two and on a phone, from one network at a time; several
+//! live sessions across networks is a session stolen and replayed beside
+//! the user's own, or a shared account. The alert names the number of
+//! sessions and of source IPs. Fires once per user per window.
 //!
 //! Config keys (defaults):
 //! - `min_sessions = 3`
+//! - `min_ips = 2`: distinct IPs among the live sessions (1 = any)
 //! - `window_minutes = 60`
 //!
 //! References: Okta's LogEvent `authenticationContext.externalSessionId`;
@@ -20,6 +23,7 @@ use oktawatch_guest::prelude::*;
 
 struct ConcurrentSessions {
     min_sessions: u32,
+    min_ips: u32,
     window_minutes: u64,
 }
 
@@ -38,10 +42,11 @@ impl Detection for ConcurrentSessions {
     fn new(config: &Config) -> Result<Self, String> {
         let d = ConcurrentSessions {
             min_sessions: config.u32("min_sessions", 3),
+            min_ips: config.u32("min_ips", 2),
             window_minutes: config.u64("window_minutes", 60),
         };
-        if d.min_sessions < 2 || d.window_minutes == 0 {
-            return Err("min_sessions must be at least 2 and window_minutes greater than 0".into());
+        if d.min_sessions < 2 || d.min_ips == 0 || d.window_minutes == 0 {
+            return Err("min_sessions must be at least 2, min_ips and window_minutes greater than 0".into());
         }
         Ok(d)
     }
@@ -59,8 +64,11 @@ impl Detection for ConcurrentSessions {
         }
         let key = format!("sessions:{user}");
         state::distinct_in_window(&key, &session, window);
-        if let Some(ip) = event.client().ip() {
-            state::distinct_in_window(&format!("ips:{user}"), &ip, window);
+        let ip_key = format!("ip:{session}");
+        if state::recall(&ip_key).is_none()
+            && let Some(ip) = event.client().ip()
+        {
+            state::remember(&ip_key, &ip, window);
         }
         let live: Vec<String> = state::distinct_members(&key, window)
             .into_iter()
@@ -69,17 +77,23 @@ impl Detection for ConcurrentSessions {
         if (live.len() as u32) < self.min_sessions {
             return;
         }
+        let mut ips: Vec<String> = live.iter().filter_map(|s| state::recall(&format!("ip:{s}"))).collect();
+        ips.sort();
+        ips.dedup();
+        if (ips.len() as u32) < self.min_ips {
+            return;
+        }
         let fired = format!("fired:{user}");
         if state::marked(&fired) {
             return;
         }
         state::mark(&fired, window);
-        let ips = state::distinct_members(&format!("ips:{user}"), window);
         alerts.push(
             Alert::new(format!(
-                "{user} has {} concurrent Okta sessions from {} IPs within {} min",
+                "{user} has {} concurrent Okta sessions from {} {} within {} min",
                 live.len(),
                 ips.len(),
+                if ips.len() == 1 { "IP" } else { "IPs" },
                 self.window_minutes
             ))
             .dedup(user.clone())
