@@ -10,8 +10,6 @@ pub mod cli;
 pub mod config;
 pub mod deadletter;
 pub mod dedup;
-pub mod demo_feed;
-pub mod emulator;
 pub mod envelope;
 pub mod event;
 pub mod harden;
@@ -39,10 +37,13 @@ pub fn main() -> std::process::ExitCode {
     use std::io::IsTerminal;
     let dumps = harden::no_core_dumps();
     let cli = cli::Cli::parse();
-    if matches!(
-        cli.command,
-        cli::Command::Run { .. } | cli::Command::Replay { .. } | cli::Command::Check { .. } | cli::Command::Demo { .. }
-    ) {
+    let writes_files = match cli.command {
+        cli::Command::Run { .. } | cli::Command::Replay { .. } | cli::Command::Check { .. } => true,
+        #[cfg(feature = "demo")]
+        cli::Command::Demo { .. } => true,
+        _ => false,
+    };
+    if writes_files {
         harden::private_files();
     }
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-pub use oktawatch::emulator::{Emulator, EmulatorOptions, Fault};
+pub use oktawatch_emulator::{Emulator, EmulatorOptions, Fault};
 
 /// The oktawatch program (built by this package from the same library as the real binary).
 /// Cargo builds it next to the test executables (`target/<profile>/oktawatch`).

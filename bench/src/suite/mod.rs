@@ -145,15 +145,15 @@ pub const TOKEN: &str = "bench-token-not-a-secret";
 
 /// An Okta emulator on its own tokio runtime.
 pub struct Okta {
-    pub emulator: oktawatch::emulator::Emulator,
+    pub emulator: oktawatch_emulator::Emulator,
     _rt: tokio::runtime::Runtime,
 }
 
 impl Okta {
     pub fn start() -> Okta {
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
-        let opts = oktawatch::emulator::EmulatorOptions { token: TOKEN.into(), rate_limit: 100_000, ..Default::default() };
-        let emulator = rt.block_on(oktawatch::emulator::Emulator::start(opts)).unwrap();
+        let opts = oktawatch_emulator::EmulatorOptions { token: TOKEN.into(), rate_limit: 100_000, ..Default::default() };
+        let emulator = rt.block_on(oktawatch_emulator::Emulator::start(opts)).unwrap();
         Okta { emulator, _rt: rt }
     }
 }

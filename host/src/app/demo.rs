@@ -1,7 +1,7 @@
 //! `oktawatch demo`: the real pipeline against the built-in Okta emulator.
 
 use crate::config::OktaConfig;
-use crate::emulator::{Emulator, EmulatorOptions};
+use oktawatch_emulator::{Emulator, EmulatorOptions};
 use crate::pipeline::{Pipeline, PipelineOptions};
 use crate::sinks::{Sink, SinkError};
 use crate::sources::okta::OktaSource;
@@ -23,7 +23,7 @@ pub fn demo(json: bool, follow: bool, detections: Option<PathBuf>) -> anyhow::Re
         let token = "demo-token-not-a-secret";
         let emulator = Emulator::start(EmulatorOptions { token: token.into(), ..Default::default() }).await?;
         let now = chrono::Utc::now().timestamp_millis();
-        emulator.push(crate::demo_feed::demo_feed(now, 50 * 60 * 1000));
+        emulator.push(oktawatch_emulator::demo_feed::demo_feed(now, 50 * 60 * 1000));
         let total = emulator.event_count() as u64;
         eprintln!("demo: an Okta System Log emulator on {} serves {total} sample events", emulator.url());
 

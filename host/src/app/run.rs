@@ -25,6 +25,7 @@ pub fn run(config_path: &Path) -> anyhow::Result<ExitCode> {
 }
 
 /// Stops on SIGINT or SIGTERM.
+#[cfg(feature = "demo")]
 pub fn shutdown_on_signals() -> watch::Receiver<bool> {
     let (tx, rx) = watch::channel(false);
     stop_on_signals(tx);

@@ -33,7 +33,7 @@ fn runtime_with(cache: Option<&Path>, limits: Limits) -> Arc<Runtime> {
 }
 
 fn corpus(n: usize) -> Vec<Arc<Event>> {
-    let feed = oktawatch::demo_feed::demo_feed(chrono::Utc::now().timestamp_millis(), 50 * 60 * 1000);
+    let feed = oktawatch_emulator::demo_feed::demo_feed(chrono::Utc::now().timestamp_millis(), 50 * 60 * 1000);
     (0..n).map(|i| Arc::new(Event::parse(&feed[i % feed.len()].to_string()).unwrap())).collect()
 }
 

@@ -27,6 +27,9 @@ use sha2::{Digest, Sha256};
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, SystemTime};
 
+/// The `client_assertion_type` of a JWT client assertion (RFC 7523).
+pub const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
 /// The app as registered in the Admin Console.
 #[derive(Debug, Clone)]
 pub struct OAuthApp {
@@ -191,7 +194,7 @@ impl Server {
         if form.get("grant_type").map(String::as_str) != Some("client_credentials") {
             return Err(bad("unsupported_grant_type", "The authorization grant type is not supported by the authorization server."));
         }
-        if form.get("client_assertion_type").map(String::as_str) != Some(crate::sources::oauth::ASSERTION_TYPE) {
+        if form.get("client_assertion_type").map(String::as_str) != Some(ASSERTION_TYPE) {
             return Err(bad("invalid_request", "The client_assertion_type is missing or unsupported."));
         }
         let assertion = form.get("client_assertion").ok_or_else(|| bad("invalid_client", "Client authentication failed."))?;
@@ -378,7 +381,7 @@ impl Server {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sources::oauth::{ClientKey, DpopKey, client_assertion};
+    use oktawatch::sources::oauth::{ClientKey, DpopKey, client_assertion};
 
     const ORIGIN: &str = "http://127.0.0.1:9";
     const TOKEN_URL: &str = "http://127.0.0.1:9/oauth2/v1/token";
@@ -399,7 +402,7 @@ mod tests {
         url::form_urlencoded::Serializer::new(String::new())
             .append_pair("grant_type", "client_credentials")
             .append_pair("scope", "okta.logs.read")
-            .append_pair("client_assertion_type", crate::sources::oauth::ASSERTION_TYPE)
+            .append_pair("client_assertion_type", ASSERTION_TYPE)
             .append_pair("client_assertion", assertion)
             .finish()
             .into_bytes()

@@ -13,10 +13,18 @@
 //! recorded for the tests to inspect, also those to paths it does not serve.
 //!
 //! With [`EmulatorOptions::oauth`] it is also an OAuth 2.0 authorization
-//! server for one API Services app (see [`oauth`](mod@crate::emulator::oauth)):
+//! server for one API Services app (see [`oauth`](mod@crate::oauth)):
 //! `POST /oauth2/v1/token` verifies client assertions and DPoP proofs for
 //! real, and `/api/v1/logs` takes the access tokens it issued.
+//!
+//! [`demo_feed`](mod@demo_feed) is the sample feed `oktawatch demo` serves.
+//!
+//! This crate is the test harness, not the product: the service links it
+//! only for `oktawatch demo` (the host's default `demo` feature); the tests
+//! and the bench use it directly. It shares no code with the host, so that
+//! it checks the host against Okta's documented behaviour, not against itself.
 
+pub mod demo_feed;
 pub mod oauth;
 
 use axum::extract::{Query, State};
@@ -136,6 +144,12 @@ pub(crate) fn epoch_ms() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
+/// Okta's ISO 8601 timestamps (`2024-08-13T15:58:20.353Z`, also as `since`
+/// and `until`), as ms since the epoch.
+fn parse_time(s: &str) -> Option<i64> {
+    chrono::DateTime::parse_from_rfc3339(s.trim()).ok().map(|t| t.timestamp_millis())
+}
+
 impl Emulator {
     /// Starts on `127.0.0.1` on a free port, on the current tokio runtime.
     pub async fn start(opts: EmulatorOptions) -> std::io::Result<Emulator> {
@@ -187,7 +201,7 @@ impl Emulator {
     pub fn push<I: IntoIterator<Item = serde_json::Value>>(&self, events: I) {
         let mut s = self.state.lock().unwrap();
         for e in events {
-            let published = e.get("published").and_then(serde_json::Value::as_str).and_then(crate::event::parse_published);
+            let published = e.get("published").and_then(serde_json::Value::as_str).and_then(parse_time);
             s.events.push((published, e.to_string()));
         }
     }
@@ -198,7 +212,7 @@ impl Emulator {
         for text in events {
             let published = serde_json::from_str::<serde_json::Value>(&text)
                 .ok()
-                .and_then(|v| v.get("published").and_then(serde_json::Value::as_str).and_then(crate::event::parse_published));
+                .and_then(|v| v.get("published").and_then(serde_json::Value::as_str).and_then(parse_time));
             s.events.push((published, text));
         }
     }
@@ -470,7 +484,7 @@ fn answer(
             }
         },
         None => {
-            let since = q.get("since").map(|v| crate::event::parse_published(v));
+            let since = q.get("since").map(|v| parse_time(v));
             match since {
                 Some(None) => {
                     let r = okta_error(StatusCode::BAD_REQUEST, "E0000001", "Api validation failed: since");
@@ -482,7 +496,7 @@ fn answer(
         }
     };
     // A bounded request (`until`) ends at that time; the cursor carries it on.
-    let until = q.get("until").and_then(|v| crate::event::parse_published(v));
+    let until = q.get("until").and_then(|v| parse_time(v));
     let mut body = String::from("[");
     let mut next_index = start;
     let mut count = 0;
