@@ -35,10 +35,11 @@ impl Detection for AdAgent {
                  from an IP it never used: a rogue agent can accept any password for AD users.",
             )
             .event_types(&["system.agent.ad.*"])
+            .config_int("memory_days", 30, "how long an agent's source IPs are remembered")
     }
 
     fn new(config: &Config) -> Result<Self, String> {
-        let memory_days = config.u64("memory_days", 30);
+        let memory_days: u64 = config.get("memory_days")?;
         if memory_days == 0 {
             return Err("memory_days must be greater than 0".into());
         }

@@ -33,13 +33,11 @@ impl Detection for AdminRoleRevoked {
                  an intruder locking the real admins out.",
             )
             .event_types(&["user.account.privilege.revoke", "group.privilege.revoke"])
+            .config_list("roles", DEFAULT_ROLES, "case-insensitive fragments of the role names watched")
     }
 
     fn new(config: &Config) -> Result<Self, String> {
-        let mut roles = config.strings("roles");
-        if roles.is_empty() {
-            roles = DEFAULT_ROLES.iter().map(|s| s.to_string()).collect();
-        }
+        let roles: Vec<String> = config.get("roles")?;
         Ok(AdminRoleRevoked { roles: roles.iter().map(|s| s.to_lowercase()).collect() })
     }
 
@@ -71,7 +69,7 @@ impl Detection for AdminRoleRevoked {
         }) else {
             return;
         };
-        let actor = event.actor().alternate_id().unwrap_or_else(|| "unknown actor".into());
+        let actor = okta::actor_or_unknown(event);
         alerts.push(
             Alert::new(format!("{role} removed from {grantee} by {actor}"))
                 .dedup(format!("{grantee}|{role}"))

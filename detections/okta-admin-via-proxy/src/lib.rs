@@ -72,17 +72,16 @@ impl Detection for AdminViaProxy {
                  anonymizer: an admin session or token in someone else's hands.",
             )
             .event_types(EVENT_TYPES)
+            .config_list("admin_paths", DEFAULT_ADMIN_PATHS, "requestUri prefixes that are admin functions")
+            .config_list("allow_asns", &[], "AS numbers (as strings) never reported")
     }
 
     fn new(config: &Config) -> Result<Self, String> {
-        let mut admin_paths = config.strings("admin_paths");
-        if admin_paths.is_empty() {
-            admin_paths = DEFAULT_ADMIN_PATHS.iter().map(|s| s.to_string()).collect();
-        }
+        let admin_paths: Vec<String> = config.get("admin_paths")?;
         if let Some(bad) = admin_paths.iter().find(|p| !p.starts_with('/')) {
             return Err(format!("admin_paths: {bad:?} does not start with '/'"));
         }
-        Ok(AdminViaProxy { admin_paths, allow_asns: config.strings("allow_asns") })
+        Ok(AdminViaProxy { admin_paths, allow_asns: config.get("allow_asns")? })
     }
 
     fn on_event(&mut self, event: &Event, alerts: &mut Alerts) {
@@ -101,7 +100,7 @@ impl Detection for AdminViaProxy {
         if !console && !admin_path {
             return;
         }
-        let actor = event.actor().alternate_id().unwrap_or_else(|| "unknown actor".into());
+        let actor = okta::actor_or_unknown(event);
         let ip = event.client().ip().unwrap_or_else(|| "unknown IP".into());
         let what = if console { "the Admin Console".to_string() } else { format!("{} ({})", event.event_type(), uri.clone().unwrap_or_default()) };
         alerts.push(

@@ -34,10 +34,12 @@ impl Detection for AppMfaUnsatisfied {
                  passed none: someone holding the password is trying app after app.",
             )
             .event_types(&["policy.evaluate_sign_on", "user.authentication.sso"])
+            .config_int("min_apps", 3, "distinct apps whose MFA challenge was left unsatisfied")
+            .config_int("window_minutes", 30, "the window")
     }
 
     fn new(config: &Config) -> Result<Self, String> {
-        let d = AppMfaUnsatisfied { min_apps: config.u32("min_apps", 3), window_minutes: config.u64("window_minutes", 30) };
+        let d = AppMfaUnsatisfied { min_apps: config.get("min_apps")?, window_minutes: config.get("window_minutes")? };
         if d.min_apps == 0 || d.window_minutes == 0 {
             return Err("min_apps and window_minutes must be greater than 0".into());
         }
@@ -45,7 +47,7 @@ impl Detection for AppMfaUnsatisfied {
     }
 
     fn on_event(&mut self, event: &Event, alerts: &mut Alerts) {
-        let Some(user) = event.actor().alternate_id().map(|u| u.to_lowercase()) else { return };
+        let Some(user) = okta::actor_login(event) else { return };
         let Some(app) = event.target_of_type("AppInstance").and_then(|t| t.id.or(t.alternate_id).or(t.display_name)) else {
             return;
         };
@@ -69,11 +71,9 @@ impl Detection for AppMfaUnsatisfied {
         if (pending.len() as u32) < self.min_apps {
             return;
         }
-        let fired = format!("fired:{user}");
-        if state::marked(&fired) {
+        if !state::once_per(&user, window) {
             return;
         }
-        state::mark(&fired, window);
         alerts.push(
             Alert::new(format!(
                 "MFA challenges for {user} left unsatisfied on {} apps within {} min",

@@ -37,13 +37,16 @@ impl Detection for ConcurrentSessions {
                  the user's own, or a shared account.",
             )
             .event_types(&["user.session.start", "user.authentication.sso", "user.session.end"])
+            .config_int("min_sessions", 3, "live sessions of one user")
+            .config_int("min_ips", 2, "distinct IPs among the live sessions (1 = any)")
+            .config_int("window_minutes", 60, "the window")
     }
 
     fn new(config: &Config) -> Result<Self, String> {
         let d = ConcurrentSessions {
-            min_sessions: config.u32("min_sessions", 3),
-            min_ips: config.u32("min_ips", 2),
-            window_minutes: config.u64("window_minutes", 60),
+            min_sessions: config.get("min_sessions")?,
+            min_ips: config.get("min_ips")?,
+            window_minutes: config.get("window_minutes")?,
         };
         if d.min_sessions < 2 || d.min_ips == 0 || d.window_minutes == 0 {
             return Err("min_sessions must be at least 2, min_ips and window_minutes greater than 0".into());
@@ -52,7 +55,7 @@ impl Detection for ConcurrentSessions {
     }
 
     fn on_event(&mut self, event: &Event, alerts: &mut Alerts) {
-        let Some(user) = event.actor().alternate_id().map(|u| u.to_lowercase()) else { return };
+        let Some(user) = okta::actor_login(event) else { return };
         let Some(session) = event.session_id() else { return };
         let window = minutes(self.window_minutes);
         if event.is("user.session.end") {
@@ -83,11 +86,9 @@ impl Detection for ConcurrentSessions {
         if (ips.len() as u32) < self.min_ips {
             return;
         }
-        let fired = format!("fired:{user}");
-        if state::marked(&fired) {
+        if !state::once_per(&user, window) {
             return;
         }
-        state::mark(&fired, window);
         alerts.push(
             Alert::new(format!(
                 "{user} has {} concurrent Okta sessions from {} {} within {} min",

@@ -37,15 +37,20 @@ impl Detection for CountryList {
                  configured allow list.",
             )
             .event_types(&["user.session.start", "user.authentication.sso"])
+            .config_list("allow_countries", &[], "countries allowed (empty = no allow list)")
+            .config_list("deny_countries", &[], "countries denied")
+            .config_bool("include_sso", false, "also single sign-ons")
     }
 
     fn new(config: &Config) -> Result<Self, String> {
-        let lower = |k: &str| config.strings(k).iter().map(|c| c.trim().to_lowercase()).collect::<Vec<_>>();
-        let (allow, deny) = (lower("allow_countries"), lower("deny_countries"));
+        let lower = |k: &str| -> Result<Vec<String>, String> {
+            Ok(config.get::<Vec<String>>(k)?.iter().map(|c| c.trim().to_lowercase()).collect())
+        };
+        let (allow, deny) = (lower("allow_countries")?, lower("deny_countries")?);
         if let Some(c) = allow.iter().find(|c| deny.contains(c)) {
             return Err(format!("{c:?} is on both allow_countries and deny_countries"));
         }
-        Ok(CountryList { allow, deny, include_sso: config.bool("include_sso", false) })
+        Ok(CountryList { allow, deny, include_sso: config.get("include_sso")? })
     }
 
     fn on_event(&mut self, event: &Event, alerts: &mut Alerts) {
@@ -68,7 +73,7 @@ impl Detection for CountryList {
         } else {
             return;
         };
-        let user = event.actor().alternate_id().map(|u| u.to_lowercase()).unwrap_or_else(|| "unknown user".into());
+        let user = okta::actor_login(event).unwrap_or_else(|| "unknown user".into());
         alerts.push(
             Alert::new(format!("{user} signed in {title}: {country}"))
                 .severity(severity)

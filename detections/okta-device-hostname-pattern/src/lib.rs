@@ -36,16 +36,18 @@ impl Detection for DeviceHostname {
                  (from config): a personal or attacker machine now holds an Okta Verify credential.",
             )
             .event_types(&["device.enrollment.create", "device.user.add"])
+            .config_text("hostname_pattern", "", "the org's hostname naming pattern (regular expression); empty = off")
+            .config_bool("computers_only", true, "skip phones and tablets")
     }
 
     fn new(config: &Config) -> Result<Self, String> {
-        let text = config.string("hostname_pattern", "");
+        let text: String = config.get("hostname_pattern")?;
         let pattern = if text.trim().is_empty() {
             None
         } else {
             Some(Regex::new(&text).map_err(|e| format!("hostname_pattern {text:?}: {e}"))?)
         };
-        Ok(DeviceHostname { pattern, computers_only: config.bool("computers_only", true) })
+        Ok(DeviceHostname { pattern, computers_only: config.get("computers_only")? })
     }
 
     fn on_event(&mut self, event: &Event, alerts: &mut Alerts) {

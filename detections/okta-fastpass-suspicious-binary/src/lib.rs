@@ -42,13 +42,11 @@ impl Detection for FastPassBinary {
                  malware or an attacker's tool driving Okta Verify on the user's device.",
             )
             .event_types(&["user.authentication.auth_via_mfa", "user.authentication.verify"])
+            .config_list("trusted_binaries", DEFAULT_TRUSTED, "case-insensitive fragments of binaryIdentifier accepted as browsers")
     }
 
     fn new(config: &Config) -> Result<Self, String> {
-        let mut trusted = config.strings("trusted_binaries");
-        if trusted.is_empty() {
-            trusted = DEFAULT_TRUSTED.iter().map(|s| s.to_string()).collect();
-        }
+        let trusted: Vec<String> = config.get("trusted_binaries")?;
         Ok(FastPassBinary { trusted: trusted.iter().map(|s| s.to_lowercase()).collect() })
     }
 
@@ -74,7 +72,7 @@ impl Detection for FastPassBinary {
         if !unsigned && browser {
             return;
         }
-        let user = event.actor().alternate_id().map(|u| u.to_lowercase()).unwrap_or_else(|| "unknown user".into());
+        let user = okta::actor_login(event).unwrap_or_else(|| "unknown user".into());
         let name = binary.clone().unwrap_or_else(|| "an unnamed binary".into());
         let (title, severity) = if unsigned {
             (format!("Okta FastPass for {user} from an unsigned binary: {name}"), Severity::High)

@@ -38,14 +38,16 @@ impl Detection for IdpNewIssuer {
                 "user.authentication.auth_via_inbound_SAML",
                 "user.authentication.auth_via_social",
             ])
+            .config_int("memory_days", 90, "how long a seen issuer stays known")
+            .config_list("known_issuers", &[], "issuers never reported (your own IdPs)")
     }
 
     fn new(config: &Config) -> Result<Self, String> {
-        let memory_days = config.u64("memory_days", 90);
+        let memory_days: u64 = config.get("memory_days")?;
         if memory_days == 0 {
             return Err("memory_days must be greater than 0".into());
         }
-        Ok(IdpNewIssuer { memory_days, known: config.strings("known_issuers") })
+        Ok(IdpNewIssuer { memory_days, known: config.get("known_issuers")? })
     }
 
     fn on_event(&mut self, event: &Event, alerts: &mut Alerts) {

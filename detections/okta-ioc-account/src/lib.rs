@@ -41,13 +41,11 @@ impl Detection for IocAccount {
                 "user.session.start",
                 "user.account.privilege.grant",
             ])
+            .config_list("accounts", DEFAULT_ACCOUNTS, "indicator account names (whole login or the part before @)")
     }
 
     fn new(config: &Config) -> Result<Self, String> {
-        let mut accounts = config.strings("accounts");
-        if accounts.is_empty() {
-            accounts = DEFAULT_ACCOUNTS.iter().map(|s| s.to_string()).collect();
-        }
+        let accounts: Vec<String> = config.get("accounts")?;
         Ok(IocAccount { accounts: accounts.iter().map(|a| a.trim().to_lowercase()).filter(|a| !a.is_empty()).collect() })
     }
 
@@ -56,7 +54,7 @@ impl Detection for IocAccount {
         let subject = if signin {
             event.actor().alternate_id()
         } else {
-            event.target_of_type("User").and_then(|t| t.alternate_id.or(t.display_name))
+            okta::user_target(&event.targets())
         };
         let Some(subject) = subject else { return };
         let Some(ioc) = self.matching(&subject) else { return };
@@ -64,7 +62,7 @@ impl Detection for IocAccount {
         if signin && !outcome.success() && !outcome.failure() {
             return;
         }
-        let actor = event.actor().alternate_id().unwrap_or_else(|| "unknown actor".into());
+        let actor = okta::actor_or_unknown(event);
         let ip = event.client().ip();
         let (title, severity) = match event.event_type() {
             "user.session.start" => (

@@ -45,12 +45,14 @@ impl Detection for IpThreatIntel {
             .mitre(&["T1078"])
             .description("Okta activity from an IP address or network on the configured threat-intel list.")
             .event_types(EVENT_TYPES)
+            .config_list("networks", &[], "IP addresses and CIDR ranges, IPv4 or IPv6")
+            .config_text("label", "threat-intel list", "the list's name in alert titles")
     }
 
     fn new(config: &Config) -> Result<Self, String> {
         let mut networks = Vec::new();
         let mut bad = Vec::new();
-        for entry in config.strings("networks") {
+        for entry in config.get::<Vec<String>>("networks")? {
             let e = entry.trim();
             match e.parse::<IpNet>().or_else(|_| e.parse::<IpAddr>().map(IpNet::from)) {
                 Ok(n) => networks.push(n.trunc()),
@@ -60,7 +62,7 @@ impl Detection for IpThreatIntel {
         if !bad.is_empty() {
             return Err(format!("networks: not an IP address or CIDR range: {}", bad.join(", ")));
         }
-        Ok(IpThreatIntel { networks, label: config.string("label", "threat-intel list") })
+        Ok(IpThreatIntel { networks, label: config.get("label")? })
     }
 
     fn on_event(&mut self, event: &Event, alerts: &mut Alerts) {
@@ -70,7 +72,7 @@ impl Detection for IpThreatIntel {
         let Some(ip_text) = event.client().ip() else { return };
         let Ok(ip) = ip_text.parse::<IpAddr>() else { return };
         let Some(net) = self.networks.iter().find(|n| n.contains(&ip)) else { return };
-        let actor = event.actor().alternate_id().unwrap_or_else(|| "unknown actor".into());
+        let actor = okta::actor_or_unknown(event);
         let outcome = event.outcome();
         let severity = if outcome.failure() { Severity::Medium } else { Severity::High };
         alerts.push(

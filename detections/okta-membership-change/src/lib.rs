@@ -32,12 +32,14 @@ impl Detection for MembershipChange {
                 "application.user_membership.add",
                 "application.user_membership.remove",
             ])
+            .config_bool("enabled", false, "on: every membership change as an info alert")
+            .config_list("watch_groups", &[], "group names whose changes are low, not info")
     }
 
     fn new(config: &Config) -> Result<Self, String> {
         Ok(MembershipChange {
-            enabled: config.bool("enabled", false),
-            watch_groups: config.strings("watch_groups").iter().map(|g| g.to_lowercase()).collect(),
+            enabled: config.get("enabled")?,
+            watch_groups: config.get::<Vec<String>>("watch_groups")?.iter().map(|g| g.to_lowercase()).collect(),
         })
     }
 
@@ -48,18 +50,14 @@ impl Detection for MembershipChange {
         let group = event.is("group.*");
         let added = event.event_type().ends_with(".add");
         let targets = event.targets();
-        let user = targets
-            .iter()
-            .find(|t| t.kind.as_deref() == Some("User"))
-            .and_then(|t| t.alternate_id.clone().or_else(|| t.display_name.clone()))
-            .unwrap_or_else(|| "unknown user".into());
+        let user = okta::user_target(&targets).unwrap_or_else(|| "unknown user".into());
         let container_kind = if group { "UserGroup" } else { "AppInstance" };
         let container = targets
             .iter()
             .find(|t| t.kind.as_deref() == Some(container_kind))
             .and_then(|t| t.display_name.clone().or_else(|| t.alternate_id.clone()))
             .unwrap_or_else(|| "unknown".into());
-        let actor = event.actor().alternate_id().unwrap_or_else(|| "unknown actor".into());
+        let actor = okta::actor_or_unknown(event);
         let watched = group && self.watch_groups.iter().any(|g| g == &container.to_lowercase());
         let title = format!(
             "{user} {} {} {container} by {actor}",

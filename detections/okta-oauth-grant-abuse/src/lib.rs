@@ -46,10 +46,11 @@ impl Detection for OauthGrantAbuse {
                 "app.oauth2.as.token.grant.id_token",
                 "app.oauth2.as.token.grant.refresh_token",
             ])
+            .config_list("allow_clients", &[], "client ids never reported")
     }
 
     fn new(config: &Config) -> Result<Self, String> {
-        Ok(OauthGrantAbuse { allow_clients: config.strings("allow_clients") })
+        Ok(OauthGrantAbuse { allow_clients: config.get("allow_clients")? })
     }
 
     fn on_event(&mut self, event: &Event, alerts: &mut Alerts) {

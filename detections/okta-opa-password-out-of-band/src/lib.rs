@@ -32,10 +32,11 @@ impl Detection for OpaOutOfBand {
                  vaulted password was revealed.",
             )
             .event_types(&[OOB, "pam.server_account.password.reveal", "pam.service_account.password.reveal"])
+            .config_bool("include_reveal", true, "also vaulted password reveals, at low severity")
     }
 
     fn new(config: &Config) -> Result<Self, String> {
-        Ok(OpaOutOfBand { include_reveal: config.bool("include_reveal", true) })
+        Ok(OpaOutOfBand { include_reveal: config.get("include_reveal")? })
     }
 
     fn on_event(&mut self, event: &Event, alerts: &mut Alerts) {
@@ -47,7 +48,7 @@ impl Detection for OpaOutOfBand {
             .iter()
             .find(|t| t.kind.as_deref().is_some_and(|k| k.to_lowercase().contains("account")))
             .or(targets.first())
-            .and_then(|t| t.display_name.clone().or_else(|| t.alternate_id.clone()).or_else(|| t.id.clone()))
+            .and_then(okta::target_name)
             .unwrap_or_else(|| "an account".into());
         let server = targets
             .iter()
@@ -56,7 +57,7 @@ impl Detection for OpaOutOfBand {
                 k.contains("server") && !k.contains("account")
             }))
             .and_then(|t| t.display_name.clone().or_else(|| t.alternate_id.clone()));
-        let actor = event.actor().alternate_id().unwrap_or_else(|| "unknown actor".into());
+        let actor = okta::actor_or_unknown(event);
         let alert = if event.is(OOB) {
             Alert::new(format!(
                 "Okta Privileged Access: password of {account}{} changed out of band",

@@ -25,10 +25,11 @@ impl Detection for OwnPasswordChange {
             .mitre(&["T1098"])
             .description("A user changed their own Okta password (info; off by default).")
             .event_types(&["user.account.update_password"])
+            .config_bool("enabled", false, "on: every own password change as an info alert")
     }
 
     fn new(config: &Config) -> Result<Self, String> {
-        Ok(OwnPasswordChange { enabled: config.bool("enabled", false) })
+        Ok(OwnPasswordChange { enabled: config.get("enabled")? })
     }
 
     fn on_event(&mut self, event: &Event, alerts: &mut Alerts) {

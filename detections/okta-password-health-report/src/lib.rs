@@ -30,10 +30,11 @@ impl Detection for PasswordHealthReport {
             .mitre(&["T1201", "T1087.004"])
             .description("The Okta password health report (every user's password strength) was queried or exported.")
             .event_types(&["user.session.access_admin_app", "policy.evaluate_sign_on", "analytics.reports.export.*"])
+            .config_list("allow_admins", &[], "logins never reported")
     }
 
     fn new(config: &Config) -> Result<Self, String> {
-        Ok(PasswordHealthReport { allow_admins: config.strings("allow_admins") })
+        Ok(PasswordHealthReport { allow_admins: config.get("allow_admins")? })
     }
 
     fn on_event(&mut self, event: &Event, alerts: &mut Alerts) {

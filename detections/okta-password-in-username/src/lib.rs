@@ -37,13 +37,16 @@ impl Detection for PasswordInUsername {
                  into the username field and it is now in the System Log.",
             )
             .event_types(&["user.session.start"])
+            .config_int("min_length", 8, "shortest value taken for a password")
+            .config_int("min_classes", 3, "character classes (lower, upper, digit, symbol) a password has at least")
+            .config_bool("require_legacy_type", true, "only the legacy type core.user_auth.login_failed (unknown user)")
     }
 
     fn new(config: &Config) -> Result<Self, String> {
         let d = PasswordInUsername {
-            min_length: config.u32("min_length", 8) as usize,
-            min_classes: config.u32("min_classes", 3),
-            require_legacy_type: config.bool("require_legacy_type", true),
+            min_length: config.get("min_length")?,
+            min_classes: config.get("min_classes")?,
+            require_legacy_type: config.get("require_legacy_type")?,
         };
         if d.min_length == 0 || !(1..=4).contains(&d.min_classes) {
             return Err("min_length must be > 0 and min_classes between 1 and 4".into());

@@ -37,14 +37,18 @@ impl Detection for SprayManyIps {
                  times: a password spray spread across a proxy pool.",
             )
             .event_types(&["user.session.start"])
+            .config_int("min_users", 10, "distinct users failing org-wide")
+            .config_int("min_ips", 5, "distinct source IPs")
+            .config_float("max_failures_per_ip", 3.0, "average failures per IP at most this (few tries each)")
+            .config_int("window_minutes", 60, "the window")
     }
 
     fn new(config: &Config) -> Result<Self, String> {
         let d = SprayManyIps {
-            min_users: config.u32("min_users", 10),
-            min_ips: config.u32("min_ips", 5),
-            max_failures_per_ip: config.f64("max_failures_per_ip", 3.0),
-            window_minutes: config.u64("window_minutes", 60),
+            min_users: config.get("min_users")?,
+            min_ips: config.get("min_ips")?,
+            max_failures_per_ip: config.get("max_failures_per_ip")?,
+            window_minutes: config.get("window_minutes")?,
         };
         if d.min_users == 0 || d.min_ips == 0 || d.window_minutes == 0 || d.max_failures_per_ip <= 0.0 {
             return Err("min_users, min_ips, max_failures_per_ip and window_minutes must be greater than 0".into());
@@ -57,7 +61,7 @@ impl Detection for SprayManyIps {
             return;
         }
         let Some(ip) = event.client().ip() else { return };
-        let Some(user) = event.actor().alternate_id().map(|u| u.to_lowercase()) else { return };
+        let Some(user) = okta::actor_login(event) else { return };
         let window = minutes(self.window_minutes);
 
         let failures = state::count_in_window("fail", window);
@@ -67,14 +71,9 @@ impl Detection for SprayManyIps {
         if users < self.min_users || ips < self.min_ips || per_ip > self.max_failures_per_ip {
             return;
         }
-        if state::marked("fired") {
+        if !state::once_per("org", window) {
             return;
         }
-        state::mark("fired", window);
-
-        let mut ip_sample = state::distinct_members("ips", window);
-        ip_sample.sort();
-        ip_sample.truncate(10);
         alerts.push(
             Alert::new(format!(
                 "Password spray across the org: {failures} failed sign-ins for {users} users from {ips} IPs in {} min",
@@ -85,7 +84,7 @@ impl Detection for SprayManyIps {
             .field("distinct_users", users)
             .field("distinct_ips", ips)
             .field("failures_per_ip", format!("{per_ip:.1}"))
-            .field("ips_sample", ip_sample.join(", "))
+            .field("ips_sample", state::members_sample("ips", window, 10))
             .field("window_minutes", self.window_minutes),
         );
     }

@@ -35,21 +35,20 @@ impl Detection for ProtectedActions {
                  a super admin's password) was attempted.",
             )
             .event_types(&["security.protected_action.settings.update", "security.protected_action.attempt"])
+            .config_list("high_actions", &["super admin"], "case-insensitive fragments of action names whose attempt is high")
+            .config_bool("alert_attempts", true, "false keeps only settings changes")
     }
 
     fn new(config: &Config) -> Result<Self, String> {
-        let mut high_actions = config.strings("high_actions");
-        if high_actions.is_empty() {
-            high_actions = vec!["super admin".into()];
-        }
+        let high_actions: Vec<String> = config.get("high_actions")?;
         Ok(ProtectedActions {
             high_actions: high_actions.iter().map(|s| s.to_lowercase()).collect(),
-            alert_attempts: config.bool("alert_attempts", true),
+            alert_attempts: config.get("alert_attempts")?,
         })
     }
 
     fn on_event(&mut self, event: &Event, alerts: &mut Alerts) {
-        let actor = event.actor().alternate_id().unwrap_or_else(|| "unknown actor".into());
+        let actor = okta::actor_or_unknown(event);
         let outcome = event.outcome();
         let ip = event.client().ip();
         if event.is("security.protected_action.settings.update") {

@@ -30,13 +30,16 @@ impl Detection for RapidAppAccess {
             .mitre(&["T1078", "T1213"])
             .description("One user opened ten or more different apps through Okta within a minute.")
             .event_types(&["user.authentication.sso"])
+            .config_int("min_apps", 10, "distinct apps opened")
+            .config_int("window_seconds", 60, "the window")
+            .config_bool("idp_initiated_only", false, "only launches from the Okta dashboard (IDP_INITIATED)")
     }
 
     fn new(config: &Config) -> Result<Self, String> {
         let d = RapidAppAccess {
-            min_apps: config.u32("min_apps", 10),
-            window_seconds: config.u64("window_seconds", 60),
-            idp_initiated_only: config.bool("idp_initiated_only", false),
+            min_apps: config.get("min_apps")?,
+            window_seconds: config.get("window_seconds")?,
+            idp_initiated_only: config.get("idp_initiated_only")?,
         };
         if d.min_apps < 2 || d.window_seconds == 0 {
             return Err("min_apps must be at least 2 and window_seconds greater than 0".into());
@@ -51,7 +54,7 @@ impl Detection for RapidAppAccess {
         if self.idp_initiated_only && event.debug_data("initiationType").as_deref() != Some("IDP_INITIATED") {
             return;
         }
-        let Some(user) = event.actor().alternate_id().map(|u| u.to_lowercase()) else { return };
+        let Some(user) = okta::actor_login(event) else { return };
         let Some(app) = event.target_of_type("AppInstance").and_then(|t| t.display_name.or(t.alternate_id).or(t.id)) else {
             return;
         };
@@ -61,20 +64,15 @@ impl Detection for RapidAppAccess {
         if n < self.min_apps {
             return;
         }
-        let fired = format!("fired:{user}");
-        if state::marked(&fired) {
+        if !state::once_per(&user, window) {
             return;
         }
-        state::mark(&fired, window);
-        let mut apps = state::distinct_members(&key, window);
-        apps.sort();
-        apps.truncate(20);
         alerts.push(
             Alert::new(format!("{user} opened {n} apps through Okta within {} s", self.window_seconds))
                 .dedup(user.clone())
                 .field("user", &user)
                 .field("apps", n)
-                .field("app_names", apps.join(", "))
+                .field("app_names", state::members_sample(&key, window, 20))
                 .field("ip", event.client().ip())
                 .field("user_agent", event.client().user_agent()),
         );

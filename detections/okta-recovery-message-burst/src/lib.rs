@@ -46,10 +46,12 @@ impl Detection for RecoveryBurst {
                  minutes: someone is driving self-service recovery of that account.",
             )
             .event_types(&types)
+            .config_int("threshold", 3, "messages for one user")
+            .config_int("window_minutes", 15, "the window")
     }
 
     fn new(config: &Config) -> Result<Self, String> {
-        let d = RecoveryBurst { threshold: config.u32("threshold", 3), window_minutes: config.u64("window_minutes", 15) };
+        let d = RecoveryBurst { threshold: config.get("threshold")?, window_minutes: config.get("window_minutes")? };
         if d.threshold == 0 || d.window_minutes == 0 {
             return Err("threshold and window_minutes must be greater than 0".into());
         }
@@ -61,12 +63,7 @@ impl Detection for RecoveryBurst {
         if event.outcome().failure() {
             return;
         }
-        let user = event
-            .target_of_type("User")
-            .and_then(|t| t.alternate_id.or(t.display_name))
-            .or_else(|| event.actor().alternate_id())
-            .map(|u| u.to_lowercase());
-        let Some(user) = user else { return };
+        let Some(user) = okta::affected_user(event, &event.targets()) else { return };
         let window = minutes(self.window_minutes);
 
         let n = state::count_in_window(&format!("msg:{user}"), window);
@@ -75,11 +72,9 @@ impl Detection for RecoveryBurst {
         if n < self.threshold {
             return;
         }
-        let fired = format!("fired:{user}");
-        if state::marked(&fired) {
+        if !state::once_per(&user, window) {
             return;
         }
-        state::mark(&fired, window);
 
         let what = if kinds > 1 {
             "password-reset and unlock".to_string()
@@ -88,19 +83,18 @@ impl Detection for RecoveryBurst {
         } else {
             "account-unlock".to_string()
         };
-        let mut channels = state::distinct_members(&format!("channels:{user}"), window);
-        channels.sort();
+        let channels = state::members_sample(&format!("channels:{user}"), window, 3);
         alerts.push(
             Alert::new(format!(
                 "{n} {what} messages for {user} in {} min ({})",
                 self.window_minutes,
-                channels.join(", ")
+                channels
             ))
             .dedup(user.clone())
             .field("user", &user)
             .field("messages", n)
             .field("kind", what)
-            .field("channels", channels.join(", "))
+            .field("channels", &channels)
             .field("ip", event.client().ip())
             .field("window_minutes", self.window_minutes),
         );

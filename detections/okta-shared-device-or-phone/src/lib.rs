@@ -44,13 +44,16 @@ impl Detection for SharedDeviceOrPhone {
                 "system.sms.send_phone_verification_message",
                 "system.voice.send_phone_verification_call",
             ])
+            .config_int("min_users", 2, "distinct users on one device or phone number")
+            .config_int("window_days", 30, "the window")
+            .config_list("allow_ids", &[], "device or phone ids never reported (shared kiosks, test phones)")
     }
 
     fn new(config: &Config) -> Result<Self, String> {
         let d = SharedDeviceOrPhone {
-            min_users: config.u32("min_users", 2),
-            window_days: config.u64("window_days", 30),
-            allow_ids: config.strings("allow_ids"),
+            min_users: config.get("min_users")?,
+            window_days: config.get("window_days")?,
+            allow_ids: config.get("allow_ids")?,
         };
         if d.min_users < 2 || d.window_days == 0 {
             return Err("min_users must be at least 2 and window_days greater than 0".into());
@@ -86,19 +89,15 @@ impl Detection for SharedDeviceOrPhone {
             return;
         }
         // Once per device/phone and number of users: a further user is news.
-        let fired = format!("fired:{kind}:{id}:{n}");
-        if state::marked(&fired) {
+        if !state::once_per(&format!("{kind}:{id}:{n}"), window) {
             return;
         }
-        state::mark(&fired, window);
-        let mut logins = state::distinct_members(&format!("logins:{kind}:{id}"), window);
-        logins.sort();
-        logins.truncate(10);
+        let logins = state::members_sample(&format!("logins:{kind}:{id}"), window, 10);
         let label = name.clone().unwrap_or_else(|| id.clone());
         let title = if kind == "device" {
-            format!("Device {label} registered to {n} users: {}", logins.join(", "))
+            format!("Device {label} registered to {n} users: {logins}")
         } else {
-            format!("Phone number {label} verified for {n} users: {}", logins.join(", "))
+            format!("Phone number {label} verified for {n} users: {logins}")
         };
         alerts.push(
             Alert::new(title)
@@ -107,7 +106,7 @@ impl Detection for SharedDeviceOrPhone {
                 .field("id", &id)
                 .field("name", name)
                 .field("users", n)
-                .field("logins", logins.join(", "))
+                .field("logins", &logins)
                 .field("ip", event.client().ip()),
         );
     }

@@ -32,10 +32,12 @@ impl Detection for SsoUnknownDevice {
                  classifies as Unknown.",
             )
             .event_types(&["user.authentication.sso"])
+            .config_int("min_history", 5, "known-device sign-ons that make a baseline")
+            .config_int("memory_days", 30, "how long sign-ons are remembered")
     }
 
     fn new(config: &Config) -> Result<Self, String> {
-        let d = SsoUnknownDevice { min_history: config.u32("min_history", 5), memory_days: config.u64("memory_days", 30) };
+        let d = SsoUnknownDevice { min_history: config.get("min_history")?, memory_days: config.get("memory_days")? };
         if d.memory_days == 0 {
             return Err("memory_days must be greater than 0".into());
         }
@@ -46,7 +48,7 @@ impl Detection for SsoUnknownDevice {
         if !event.outcome().is("SUCCESS") {
             return;
         }
-        let Some(user) = event.actor().alternate_id().map(|u| u.to_lowercase()) else { return };
+        let Some(user) = okta::actor_login(event) else { return };
         // `str`, not `text`: "Unknown" is the value looked for, not a placeholder here.
         let device = event.str("client.device").unwrap_or_default();
         let memory = days(self.memory_days);

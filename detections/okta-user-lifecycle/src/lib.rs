@@ -30,10 +30,12 @@ impl Detection for UserLifecycle {
             .mitre(&["T1136.003", "T1531"])
             .description("A user was created, activated, deactivated, suspended or deleted (info; off by default).")
             .event_types(&["user.lifecycle.*"])
+            .config_bool("enabled", false, "on: every lifecycle change as an info alert")
+            .config_list("changes", &[], "only these suffixes of the event type (e.g. create, deactivate); empty = all")
     }
 
     fn new(config: &Config) -> Result<Self, String> {
-        Ok(UserLifecycle { enabled: config.bool("enabled", false), changes: config.strings("changes") })
+        Ok(UserLifecycle { enabled: config.get("enabled")?, changes: config.get("changes")? })
     }
 
     fn on_event(&mut self, event: &Event, alerts: &mut Alerts) {
@@ -44,11 +46,8 @@ impl Detection for UserLifecycle {
         if !self.changes.is_empty() && !self.changes.iter().any(|c| c == &change) {
             return;
         }
-        let user = event
-            .target_of_type("User")
-            .and_then(|t| t.alternate_id.or(t.display_name))
-            .unwrap_or_else(|| "unknown user".into());
-        let actor = event.actor().alternate_id().unwrap_or_else(|| "unknown actor".into());
+        let user = okta::user_target(&event.targets()).unwrap_or_else(|| "unknown user".into());
+        let actor = okta::actor_or_unknown(event);
         alerts.push(
             Alert::new(format!("User {user}: {} by {actor}", change.replace(['.', '_'], " ")))
                 .field("user", &user)
