@@ -2,9 +2,10 @@
 //!
 //! Rule: within `window_minutes`, failed sign-ins (`user.session.start`,
 //! `outcome.result` = `FAILURE`) across the whole org reach at least
-//! `min_users` distinct users from at least `min_ips` distinct source IPs,
-//! while the IPs try few times each: failures ÷ IPs is at most
-//! `max_failures_per_ip`. That is the shape of a spray spread over a
+//! `min_users` distinct users from at least `min_ips` distinct source IPs
+//! that each try few times: an IP with more than `max_failures_per_ip`
+//! failures in the window is left out (it is brute force, or a one-IP spray
+//! that `okta-password-spray` reports). That is the shape of a spray spread over a
 //! proxy pool or botnet, which `okta-password-spray` (one IP, many users)
 //! and `okta-distributed-brute-force` (one user, many IPs) do not see.
 //! Fires once per window for the org.
@@ -12,7 +13,7 @@
 //! Config keys (defaults):
 //! - `min_users = 10`: distinct users failing org-wide
 //! - `min_ips = 5`: distinct source IPs
-//! - `max_failures_per_ip = 3.0`: average failures per IP at most this (few tries each)
+//! - `max_failures_per_ip = 3`: an IP with more failures in the window is not counted
 //! - `window_minutes = 60`
 //!
 //! References: MITRE ATT&CK T1110.003 (Password Spraying); Okta ThreatInsight
@@ -23,7 +24,7 @@ use oktawatch_guest::prelude::*;
 struct SprayManyIps {
     min_users: u32,
     min_ips: u32,
-    max_failures_per_ip: f64,
+    max_failures_per_ip: u32,
     window_minutes: u64,
 }
 
@@ -39,7 +40,7 @@ impl Detection for SprayManyIps {
             .event_types(&["user.session.start"])
             .config_int("min_users", 10, "distinct users failing org-wide")
             .config_int("min_ips", 5, "distinct source IPs")
-            .config_float("max_failures_per_ip", 3.0, "average failures per IP at most this (few tries each)")
+            .config_int("max_failures_per_ip", 3, "an IP with more failures in the window is not counted")
             .config_int("window_minutes", 60, "the window")
     }
 
@@ -50,7 +51,7 @@ impl Detection for SprayManyIps {
             max_failures_per_ip: config.get("max_failures_per_ip")?,
             window_minutes: config.get("window_minutes")?,
         };
-        if d.min_users == 0 || d.min_ips == 0 || d.window_minutes == 0 || d.max_failures_per_ip <= 0.0 {
+        if d.min_users == 0 || d.min_ips == 0 || d.window_minutes == 0 || d.max_failures_per_ip == 0 {
             return Err("min_users, min_ips, max_failures_per_ip and window_minutes must be greater than 0".into());
         }
         Ok(d)
@@ -64,16 +65,30 @@ impl Detection for SprayManyIps {
         let Some(user) = okta::actor_login(event) else { return };
         let window = minutes(self.window_minutes);
 
-        let failures = state::count_in_window("fail", window);
+        if state::count_in_window(&format!("fail:{ip}"), window) > self.max_failures_per_ip {
+            return; // a heavy IP: not this shape
+        }
         let users = state::distinct_in_window("users", &user, window);
-        let ips = state::distinct_in_window("ips", &ip, window);
-        let per_ip = failures as f64 / ips.max(1) as f64;
-        if users < self.min_users || ips < self.min_ips || per_ip > self.max_failures_per_ip {
+        if state::distinct_in_window("ips", &ip, window) < self.min_ips || users < self.min_users {
             return;
         }
-        if !state::once_per("org", window) {
+        // The IPs that stayed light (one counted early may have turned heavy since).
+        let light: Vec<(String, u32)> = state::distinct_members("ips", window)
+            .into_iter()
+            .map(|i| {
+                let n = state::peek_count(&format!("fail:{i}"), window);
+                (i, n)
+            })
+            .filter(|(_, n)| *n <= self.max_failures_per_ip)
+            .collect();
+        let ips = light.len() as u32;
+        if ips < self.min_ips || !state::once_per("org", window) {
             return;
         }
+        let failures: u32 = light.iter().map(|(_, n)| n).sum();
+        let mut sample: Vec<String> = light.into_iter().map(|(i, _)| i).collect();
+        sample.sort();
+        sample.truncate(10);
         alerts.push(
             Alert::new(format!(
                 "Password spray across the org: {failures} failed sign-ins for {users} users from {ips} IPs in {} min",
@@ -83,8 +98,7 @@ impl Detection for SprayManyIps {
             .field("failures", failures)
             .field("distinct_users", users)
             .field("distinct_ips", ips)
-            .field("failures_per_ip", format!("{per_ip:.1}"))
-            .field("ips_sample", state::members_sample("ips", window, 10))
+            .field("ips_sample", sample.join(", "))
             .field("window_minutes", self.window_minutes),
         );
     }
