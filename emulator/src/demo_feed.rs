@@ -22,6 +22,8 @@
 
 use serde_json::{Map, Value, json};
 
+mod uncovered;
+
 const DOMAIN: &str = "acme.example";
 const MINUTE: f64 = 60_000.0;
 /// The span the attack durations are written for; a shorter span compresses them.
@@ -700,6 +702,7 @@ pub fn demo_feed(now_ms: i64, span_ms: i64) -> Vec<serde_json::Value> {
     g.anonymizer();
     g.admin_persistence();
     g.signals();
+    g.uncovered();
     g.out.sort_by_key(|(off, seq, _)| (*off, *seq));
     g.out.into_iter().map(|(_, _, event)| event).collect()
 }

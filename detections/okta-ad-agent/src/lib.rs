@@ -11,6 +11,9 @@
 //!   `memory_days`, once the agent has a baseline (it was seen before from
 //!   another IP). An agent host that moved, or a cloned agent token used elsewhere.
 //!
+//! The agent is a target whose type names an agent (when an admin acts on
+//! it), else the actor (the agent's own events).
+//!
 //! Failed events are ignored. The title says which of the three fired.
 //!
 //! Config keys (defaults):
@@ -50,8 +53,18 @@ impl Detection for AdAgent {
         if event.outcome().failure() {
             return;
         }
-        let agent = event.actor().id().or_else(|| event.actor().alternate_id()).unwrap_or_else(|| "unknown agent".into());
-        let agent_name = event.actor().display_name().unwrap_or_else(|| agent.clone());
+        // The agent: a target whose type names an agent (an admin creating one), else the actor (the agent itself).
+        let targets = event.targets();
+        let agent_target = targets.iter().find(|t| t.kind.as_deref().is_some_and(|k| k.to_lowercase().contains("agent")));
+        let agent = agent_target
+            .and_then(|t| t.id.clone())
+            .or_else(|| event.actor().id())
+            .or_else(|| event.actor().alternate_id())
+            .unwrap_or_else(|| "unknown agent".into());
+        let agent_name = agent_target
+            .and_then(okta::target_name)
+            .or_else(|| event.actor().display_name())
+            .unwrap_or_else(|| agent.clone());
         let ip = event.client().ip();
         let memory = days(self.memory_days);
         let kind = event.event_type().to_string();

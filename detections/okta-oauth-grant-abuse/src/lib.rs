@@ -69,7 +69,11 @@ impl Detection for OauthGrantAbuse {
         if self.allow_clients.iter().any(|c| c == &client) {
             return;
         }
-        let name = event.actor().display_name().unwrap_or_else(|| client.clone());
+        // The client's name when the actor is the client (not the user it acts for).
+        let name = match event.actor().kind().as_deref() {
+            Some("User") | None => client.clone(),
+            _ => event.actor().display_name().unwrap_or_else(|| client.clone()),
+        };
         let ip = event.client().ip();
         let alert = if mismatch {
             Alert::new(format!("OAuth token grant with a mismatched redirect URI for client {name}"))

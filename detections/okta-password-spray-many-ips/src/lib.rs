@@ -68,6 +68,7 @@ impl Detection for SprayManyIps {
         if state::count_in_window(&format!("fail:{ip}"), window) > self.max_failures_per_ip {
             return; // a heavy IP: not this shape
         }
+        let failures = state::count_in_window("light", window);
         let users = state::distinct_in_window("users", &user, window);
         if state::distinct_in_window("ips", &ip, window) < self.min_ips || users < self.min_users {
             return;
@@ -85,7 +86,6 @@ impl Detection for SprayManyIps {
         if ips < self.min_ips || !state::once_per("org", window) {
             return;
         }
-        let failures: u32 = light.iter().map(|(_, n)| n).sum();
         let mut sample: Vec<String> = light.into_iter().map(|(i, _)| i).collect();
         sample.sort();
         sample.truncate(10);
