@@ -14,10 +14,11 @@
 //! 7. admin persistence by mallory-admin@: Super Administrator for a new svc-backup@, API token,
 //!    SAML IdP with an unknown issuer, MFA rule downgraded, network zone widened, log stream off;
 //! 8. Okta signals: ThreatInsight, session roaming, user risk HIGH, 6 accounts locked in
-//!    4 minutes, Okta support access granted, an org rate-limit violation;
-//! 9–22. short scenes for the detections added for issue 15 (a spray spread over a proxy pool,
-//!    reset-email bombing, a password typed as a login, concurrent sessions, admin via Tor, …):
-//!    see the `uncovered` module.
+//!    4 minutes, Okta support access granted, an org rate-limit violation.
+//!
+//! Scenes 9 to 22, for the detections added for issue 15 (a spray spread over a proxy pool,
+//! reset-email bombing, a password typed as a login, concurrent sessions, admin via Tor, …), are
+//! in the `uncovered` module.
 //!
 //! Offices and most attackers use documentation address ranges. Timing and choices come from a
 //! fixed seed (the same story every run); ids and uuids from the arguments, so feeds generated at
