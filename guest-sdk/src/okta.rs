@@ -84,6 +84,45 @@ pub fn push_factor(event: &Event) -> Option<bool> {
     if methods.is_empty() { None } else { Some(methods.iter().any(|m| is_push(m))) }
 }
 
+/// Where an event stands in an Okta Verify push exchange (see [`push_step`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PushStep {
+    /// A push sent to the user's phone (`system.push.send_factor_verify_push`).
+    Sent,
+    /// A push denied or failed: `user.mfa.okta_verify.deny_push` (Classic), or an
+    /// `auth_via_mfa` FAILURE with a push factor, or with reason
+    /// `INVALID_CREDENTIALS` and no factor logged (how Identity Engine logs a denied push).
+    Denied,
+    /// A successful `user.authentication.auth_via_mfa` (any factor).
+    MfaSuccess,
+    /// Anything else: another factor's failure, another event type.
+    Other,
+}
+
+/// Sorts an event into its [`PushStep`].
+pub fn push_step(event: &Event) -> PushStep {
+    match event.event_type() {
+        "user.mfa.okta_verify.deny_push" => PushStep::Denied,
+        "system.push.send_factor_verify_push" => PushStep::Sent,
+        "user.authentication.auth_via_mfa" => {
+            let outcome = event.outcome();
+            if outcome.is("SUCCESS") {
+                return PushStep::MfaSuccess;
+            }
+            if !outcome.is("FAILURE") {
+                return PushStep::Other;
+            }
+            match push_factor(event) {
+                Some(true) => PushStep::Denied,
+                Some(false) => PushStep::Other,
+                None if outcome.reason.as_deref() == Some("INVALID_CREDENTIALS") => PushStep::Denied,
+                None => PushStep::Other,
+            }
+        }
+        _ => PushStep::Other,
+    }
+}
+
 /// The user an event is about when the actor is usually that user (sign-ins,
 /// MFA, pushes): the actor when it is a user, else the `User` target; lower-cased.
 pub fn subject_user(event: &Event) -> Option<String> {

@@ -112,6 +112,7 @@ impl Telemetry {
                     counter!(name, "detection" => id.clone()).absolute(v.load(Ordering::Relaxed));
                 };
                 c("oktawatch_detection_events_total", &k.events);
+                c("oktawatch_detection_prefiltered_total", &k.prefiltered);
                 c("oktawatch_detection_alerts_total", &k.alerts);
                 c("oktawatch_detection_traps_total", &k.traps);
                 c("oktawatch_detection_timeouts_total", &k.timeouts);

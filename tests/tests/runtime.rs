@@ -533,7 +533,7 @@ fn forbidden_and_broken_modules_are_rejected() {
     );
     install(
         &rig.dets,
-        &importing("oktawatch:detection/state@0.2.0", "(export \"count\" (func (param \"key\" string) (result u32)))"),
+        &importing("oktawatch:detection/state@0.3.0", "(export \"count\" (func (param \"key\" string) (result u32)))"),
         "future.wasm",
     );
     let host = rig.start();
@@ -543,7 +543,7 @@ fn forbidden_and_broken_modules_are_rejected() {
         ("garbage.wasm", "not_wasm", "not a WebAssembly file"),
         ("wasi-fs.wasm", "forbidden_import", "wasi:filesystem/preopens@0.2.0"),
         ("wasi-net.wasm", "forbidden_import", "wasi:sockets/tcp@0.2.0"),
-        ("future.wasm", "contract_version", "oktawatch:detection/state@0.2.0"),
+        ("future.wasm", "contract_version", "oktawatch:detection/state@0.3.0"),
     ] {
         let lines = log_lines(&log, &["detection rejected", file]);
         assert_eq!(lines.len(), 1, "rejection of {file}:\n{log}");

@@ -6,12 +6,15 @@
 //! JSON text of `debugData.logOnlySecurityData`, with the risk level Okta
 //! gave the sign-in (`risk.level`, also `debugData.risk`).
 //!
-//! Rule: a `policy.evaluate_sign_on` or `user.session.start` with at least one
+//! Rule: a `policy.evaluate_sign_on` or `user.session.start` that was not
+//! refused (`outcome.result` not FAILURE or DENY: a failed guess from a new
+//! place is the credential-attack detections' business) with at least one
 //! POSITIVE behaviour among `behaviors` → an alert naming them: low for one;
 //! medium for `medium_count` or more at once, for one of the
 //! `medium_behaviors` (impossible speed, a new country), or when Okta's risk
 //! level is HIGH. One alert per user and set of behaviours per suppression
-//! window (dedup key).
+//! window (dedup key). A sign-in Okta rates HIGH risk with no positive
+//! behaviour of the list is reported too, at medium.
 //!
 //! Config keys (defaults):
 //! - `behaviors = ["New Geo-Location", "New Country", "New State", "New City", "New Device", "New IP", "Velocity"]`:
@@ -56,19 +59,22 @@ impl Detection for BehaviorSignal {
     }
 
     fn on_event(&mut self, event: &Event, alerts: &mut Alerts) {
+        if event.outcome().failure() {
+            return;
+        }
         let counted = |b: &String, list: &[String]| list.iter().any(|x| x.eq_ignore_ascii_case(b));
         let mut positive: Vec<String> =
             okta::positive_behaviors(event).into_iter().filter(|b| counted(b, &self.behaviors)).collect();
-        if positive.is_empty() {
+        let risk = okta::risk_level(event);
+        if positive.is_empty() && risk.as_deref() != Some("HIGH") {
             return;
         }
         positive.sort();
-        let risk = okta::risk_level(event);
         let medium = positive.len() >= self.medium_count
             || positive.iter().any(|b| counted(b, &self.medium_behaviors))
             || risk.as_deref() == Some("HIGH");
         let user = okta::actor_login(event).unwrap_or_else(|| "unknown user".into());
-        let list = positive.join(", ");
+        let list = if positive.is_empty() { "HIGH risk".to_string() } else { positive.join(", ") };
         let ip = event.client().ip();
         alerts.push(
             Alert::new(format!(

@@ -22,6 +22,7 @@
 //! (Valid Accounts); the 2022 Uber and Cisco intrusions began this way, and
 //! Okta's push-fatigue guidance recommends alerting on an approval after a
 //! run of denials.
+use oktawatch_guest::okta::PushStep;
 use oktawatch_guest::prelude::*;
 
 struct BombingThenSuccess {
@@ -73,15 +74,15 @@ impl Detection for BombingThenSuccess {
     }
 
     fn on_event(&mut self, event: &Event, alerts: &mut Alerts) {
-        let step = classify(event);
-        if step == Step::Other {
+        let step = okta::push_step(event);
+        if step == PushStep::Other {
             return;
         }
         let Some(user) = okta::subject_user(event) else { return };
         let bombed = format!("bombed:{user}");
         match step {
-            Step::Denied | Step::Sent => {
-                let (count, threshold, window_minutes, what) = if step == Step::Denied {
+            PushStep::Denied | PushStep::Sent => {
+                let (count, threshold, window_minutes, what) = if step == PushStep::Denied {
                     let n = state::count_in_window(&format!("deny:{user}"), minutes(self.deny_window_minutes));
                     (n, self.deny_threshold, self.deny_window_minutes, "denied pushes")
                 } else {
@@ -93,7 +94,7 @@ impl Detection for BombingThenSuccess {
                     state::remember(&bombed, &summary, minutes(self.within_minutes));
                 }
             }
-            Step::MfaSuccess => {
+            PushStep::MfaSuccess => {
                 let Some(summary) = state::recall(&bombed) else { return };
                 state::forget(&bombed);
                 alerts.push(
@@ -108,41 +109,9 @@ impl Detection for BombingThenSuccess {
                         .field("user_agent", event.client().user_agent()),
                 );
             }
-            Step::Other => {}
+            PushStep::Other => {}
         }
     }
 }
-
-#[derive(PartialEq, Clone, Copy)]
-enum Step {
-    Denied,
-    Sent,
-    MfaSuccess,
-    Other,
-}
-
-fn classify(event: &Event) -> Step {
-    match event.event_type() {
-        "user.mfa.okta_verify.deny_push" => Step::Denied,
-        "system.push.send_factor_verify_push" => Step::Sent,
-        "user.authentication.auth_via_mfa" => {
-            let outcome = event.outcome();
-            if outcome.is("SUCCESS") {
-                return Step::MfaSuccess;
-            }
-            if !outcome.is("FAILURE") {
-                return Step::Other;
-            }
-            match okta::push_factor(event) {
-                Some(true) => Step::Denied,
-                Some(false) => Step::Other,
-                None if outcome.reason.as_deref() == Some("INVALID_CREDENTIALS") => Step::Denied,
-                None => Step::Other,
-            }
-        }
-        _ => Step::Other,
-    }
-}
-
 
 export_detection!(BombingThenSuccess);

@@ -22,6 +22,7 @@
 //! Generation); Okta's guidance on push fatigue (number challenge, ThreatInsight)
 //! and public Okta push-spam analytics that pair `system.push.send_factor_verify_push`
 //! with denied `auth_via_mfa` results.
+use oktawatch_guest::okta::PushStep;
 use oktawatch_guest::prelude::*;
 
 struct PushBombing {
@@ -65,13 +66,13 @@ impl Detection for PushBombing {
     }
 
     fn on_event(&mut self, event: &Event, alerts: &mut Alerts) {
-        let push = classify(event);
-        if push == Push::Other {
+        let push = okta::push_step(event);
+        if !matches!(push, PushStep::Denied | PushStep::Sent) {
             return;
         }
         let Some(user) = okta::subject_user(event) else { return };
         let (count, threshold, window_minutes, what) = match push {
-            Push::Denied => (
+            PushStep::Denied => (
                 state::count_in_window(&format!("deny:{user}"), minutes(self.deny_window_minutes)),
                 self.deny_threshold,
                 self.deny_window_minutes,
@@ -101,34 +102,5 @@ impl Detection for PushBombing {
         );
     }
 }
-
-#[derive(PartialEq)]
-enum Push {
-    Denied,
-    Sent,
-    Other,
-}
-
-/// Sorts an event into a denied push, a sent push, or neither.
-fn classify(event: &Event) -> Push {
-    match event.event_type() {
-        "user.mfa.okta_verify.deny_push" => Push::Denied,
-        "system.push.send_factor_verify_push" => Push::Sent,
-        "user.authentication.auth_via_mfa" => {
-            let outcome = event.outcome();
-            if !outcome.is("FAILURE") {
-                return Push::Other;
-            }
-            match okta::push_factor(event) {
-                Some(true) => Push::Denied,
-                Some(false) => Push::Other,
-                None if outcome.reason.as_deref() == Some("INVALID_CREDENTIALS") => Push::Denied,
-                None => Push::Other,
-            }
-        }
-        _ => Push::Other,
-    }
-}
-
 
 export_detection!(PushBombing);

@@ -78,18 +78,13 @@ impl Detection for PasswordSpray {
         let users = state::distinct_in_window(&format!("users:{ip}"), &user, window);
         let per_user = state::count_in_window(&format!("fail:{ip}:{user}"), window);
         if self.ip_failures > 0 && failures >= self.ip_failures && state::once_per(&format!("volume:{ip}"), window) {
-            alerts.push(
-                Alert::new(format!("{failures} failed sign-ins from {ip} in {} min ({})", self.window_minutes, okta::plural(users, "user", "users")))
-                    .severity(Severity::Medium)
-                    .dedup(format!("volume:{ip}"))
-                    .field("ip", &ip)
-                    .field("failures", failures)
-                    .field("distinct_users", users)
-                    .field("users_sample", state::members_sample(&format!("users:{ip}"), window, 10))
-                    .field("country", event.text("client.geographicalContext.country"))
-                    .field("as_org", event.text("securityContext.asOrg"))
-                    .field("window_minutes", self.window_minutes),
+            let title = format!(
+                "{failures} failed sign-ins from {ip} in {} min ({})",
+                self.window_minutes,
+                okta::plural(users, "user", "users")
             );
+            let alert = Alert::new(title).severity(Severity::Medium).dedup(format!("volume:{ip}"));
+            alerts.push(self.described(alert, event, &ip, failures, users));
         }
         let heavy = format!("heavy:{ip}");
         if per_user > self.max_failures_per_user {
@@ -103,20 +98,25 @@ impl Detection for PasswordSpray {
         if !state::once_per(&format!("fired:{ip}"), window) {
             return;
         }
-        alerts.push(
-            Alert::new(format!(
-                "Password spray from {ip}: {failures} failed sign-ins across {users} users in {} min",
-                self.window_minutes
-            ))
-            .dedup(ip.clone())
-            .field("ip", &ip)
+        let title = format!(
+            "Password spray from {ip}: {failures} failed sign-ins across {users} users in {} min",
+            self.window_minutes
+        );
+        alerts.push(self.described(Alert::new(title).dedup(ip.clone()), event, &ip, failures, users));
+    }
+}
+
+impl PasswordSpray {
+    /// The fields both alerts carry.
+    fn described(&self, alert: Alert, event: &Event, ip: &str, failures: u32, users: u32) -> Alert {
+        alert
+            .field("ip", ip)
             .field("failures", failures)
             .field("distinct_users", users)
-            .field("users_sample", state::members_sample(&format!("users:{ip}"), window, 10))
+            .field("users_sample", state::members_sample(&format!("users:{ip}"), minutes(self.window_minutes), 10))
             .field("country", event.text("client.geographicalContext.country"))
             .field("as_org", event.text("securityContext.asOrg"))
-            .field("window_minutes", self.window_minutes),
-        );
+            .field("window_minutes", self.window_minutes)
     }
 }
 

@@ -357,6 +357,12 @@ impl state::Host for HostCtx {
         let key = self.key(&key);
         Ok(self.state()?.last_seen(&key, &value, ttl_ms, now))
     }
+    fn once_per(&mut self, key: String, window_ms: u64) -> wasmtime::Result<bool> {
+        check_key(&key)?;
+        let now = self.now_ms;
+        let key = self.key(&key);
+        Ok(self.state()?.once_per(&key, window_ms, now))
+    }
 }
 
 impl log::Host for HostCtx {
