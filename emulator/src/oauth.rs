@@ -381,7 +381,8 @@ impl Server {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use oktawatch::sources::oauth::{ClientKey, DpopKey, client_assertion};
+    use oktawatch::sources::okta::auth::dpop::DpopKey;
+    use oktawatch::sources::okta::auth::keys::{ClientKey, client_assertion};
 
     const ORIGIN: &str = "http://127.0.0.1:9";
     const TOKEN_URL: &str = "http://127.0.0.1:9/oauth2/v1/token";

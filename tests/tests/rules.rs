@@ -20,7 +20,7 @@ use oktawatch::config::Config;
 use oktawatch::event::Event;
 use oktawatch::pipeline::{Pipeline, PipelineOptions};
 use oktawatch::sinks::file::FileSink;
-use oktawatch::stats::Stats;
+use oktawatch::telemetry::stats::Stats;
 use serde_json::Value;
 use oktawatch_tests::pack_infos;
 use oktawatch_tests::wazuh::{RULES, Rule, SEVERITIES, alternation, level_of, load_rules};

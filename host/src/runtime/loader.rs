@@ -50,7 +50,7 @@ pub enum LoadError {
     Componentize(anyhow::Error),
     #[error("does not compile: {0:#}")]
     Compile(anyhow::Error),
-    #[error("imports `{0}`, which is outside the detection contract (no files, network, clocks, environment)")]
+    #[error("imports `{0}`, which is outside the detection contract and the WASI 0.2 it links (no incoming HTTP, key-value stores, WASI 0.3 or other host services)")]
     ForbiddenImport(String),
     #[error("speaks contract `{found}`; this host speaks {PACKAGE}@{VERSION} and @0.1.0")]
     ContractVersion { found: String },
@@ -256,6 +256,10 @@ fn check_import(name: &str, is_type: bool) -> Result<(), LoadError> {
         return Ok(());
     }
     let shown = || super::cut(name, 256);
+    // WASI 0.2, linked with nothing behind it (see `super::wasi`).
+    if super::wasi::is_allowed(name) {
+        return Ok(());
+    }
     let Some(rest) = name.strip_prefix(PACKAGE).and_then(|r| r.strip_prefix('/')) else {
         return Err(LoadError::ForbiddenImport(shown()));
     };

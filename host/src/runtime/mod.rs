@@ -17,7 +17,6 @@
 //! field of a detection's choosing reaches a message, a log line or a status
 //! file unbounded.
 
-pub mod alert;
 pub mod bindings;
 pub mod config_schema;
 pub mod contract;
@@ -26,6 +25,7 @@ pub mod loader;
 pub mod prefilter;
 pub mod state;
 pub mod v01;
+pub mod wasi;
 pub mod watch;
 
 use crate::event::Event;
@@ -173,6 +173,8 @@ pub struct Counters {
     pub prefiltered: AtomicU64,
     pub instantiations: AtomicU64,
     pub nanos: AtomicU64,
+    /// Log lines over the per-second bound, not written.
+    pub logs_dropped: AtomicU64,
 }
 
 /// Why a call failed.
@@ -243,6 +245,12 @@ impl Loaded {
         }
     }
 
+    /// Its state's (quota hits, entries evicted to stay within the quota).
+    pub fn state_counts(&self) -> (u64, u64) {
+        let s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        (s.quota_hits, s.evicted)
+    }
+
     fn subscribes(&self, event_type: &str) -> bool {
         self.info.event_types.is_empty()
             || self.info.event_types.iter().any(|p| match p.strip_suffix('*') {
@@ -291,10 +299,6 @@ impl DetectionSet {
                 out.push(i);
             }
         }
-    }
-
-    pub fn by_id(&self, id: &str) -> Option<&Arc<Loaded>> {
-        self.detections.iter().find(|d| d.info.id == id)
     }
 }
 
@@ -386,6 +390,7 @@ impl Runtime {
         let mut linker = Linker::new(&engine);
         Detection::add_to_linker::<HostCtx, HasSelf<HostCtx>>(&mut linker, |c| c).map_err(anyhow::Error::from)?;
         v01::Detection::add_to_linker::<HostCtx, HasSelf<HostCtx>>(&mut linker, |c| c).map_err(anyhow::Error::from)?;
+        wasi::add_to_linker(&mut linker)?;
 
         let ticker_stop = Arc::new(AtomicBool::new(false));
         {
@@ -560,6 +565,7 @@ impl Runtime {
         let budget = host::Budget::start(cpu);
         store.set_epoch_deadline(budget.ticks(TICK));
         store.data_mut().budget = budget;
+        store.data_mut().wasi.begin_call();
     }
 
     fn new_store(&self, id: Arc<str>, state: Arc<Mutex<state::DetectionState>>) -> Store<HostCtx> {
@@ -734,6 +740,7 @@ impl Runtime {
         }
         let inst = slot.instance.as_mut().unwrap();
         inst.store.data_mut().begin_event(head.published_ms);
+        inst.store.data_mut().wasi.begin_event(head.published_ms, ev.key());
         if *inst.store.data().namespace != **org {
             inst.store.data_mut().namespace = org.clone();
         }
@@ -745,6 +752,8 @@ impl Runtime {
         let result = inst.bindings.on_event(&mut inst.store, res, head);
         let _ = inst.store.data_mut().table.delete(wasmtime::component::Resource::<EventRef>::new_own(rep));
         inst.calls += 1;
+        let dropped = std::mem::take(&mut inst.store.data_mut().logs_dropped);
+        det.counters.logs_dropped.fetch_add(dropped, Ordering::Relaxed);
         let outcome = match result {
             Ok(alerts) => self.bound_alerts(alerts),
             Err(e) => Err((classify(&inst.store, e), Vec::new())),

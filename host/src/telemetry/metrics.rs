@@ -10,10 +10,10 @@
 //! for longer than `unhealthy_lag`; at once when its sender or task ended;
 //! and while a damaged spool segment is kept for a look.
 
-use crate::journal::SpoolGauge;
+use crate::pipeline::spool::SpoolGauge;
 use crate::runtime::Runtime;
 use crate::runtime::watch::Folder;
-use crate::stats::Stats;
+use crate::telemetry::stats::Stats;
 use axum::http::StatusCode;
 use axum::routing::get;
 use metrics::{counter, gauge};
@@ -118,6 +118,10 @@ impl Telemetry {
                 c("oktawatch_detection_timeouts_total", &k.timeouts);
                 c("oktawatch_detection_limits_total", &k.limits);
                 c("oktawatch_detection_quarantines_total", &k.quarantines);
+                c("oktawatch_detection_logs_dropped_total", &k.logs_dropped);
+                let (quota_hits, evicted) = d.state_counts();
+                counter!("oktawatch_detection_state_quota_hits_total", "detection" => id.clone()).absolute(quota_hits);
+                counter!("oktawatch_detection_state_evicted_total", "detection" => id.clone()).absolute(evicted);
                 gauge!("oktawatch_detection_seconds_total", "detection" => id.clone())
                     .set(k.nanos.load(Ordering::Relaxed) as f64 / 1e9);
                 if d.status() != "running" {

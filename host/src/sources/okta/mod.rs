@@ -35,19 +35,30 @@
 //!   runs out, dropped and fetched again once after a 401; a DPoP nonce asked
 //!   for by the API is sent on one retry.
 
-use super::oauth::{OAuth, TokenError};
-use crate::checkpoint::{RateFile, RateState};
+pub mod auth;
+pub(crate) mod http;
+pub(crate) mod link;
+mod rate;
+
+use auth::Auth;
+use auth::oauth::{OAuth, TokenError};
+use auth::ssws::Token;
+pub(crate) use auth::ssws::take_env_tokens;
+use http::{BodyError, bounded, describe_reqwest, now_ms, read_capped, snippet};
+use link::link_next;
+use rate::Rate;
+use crate::pipeline::checkpoint::{RateFile, RateState};
 use crate::config::{AuthKind, OktaConfig};
-use crate::stats::Stats;
+use crate::shutdown::{Shutdown, sleep_or_shutdown};
+use crate::telemetry::stats::Stats;
 use anyhow::{Context, bail};
 use rand::RngExt;
 use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderMap, HeaderName, HeaderValue};
 use serde_json::value::RawValue;
 use std::path::Path;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use tokio::sync::watch;
+use std::sync::Arc;
+use std::time::Duration;
 use url::Url;
 
 /// The largest page body read from `/api/v1/logs`: 1000 events of 32 KiB
@@ -57,82 +68,6 @@ pub const MAX_PAGE_BYTES: usize = 32 << 20;
 pub const MAX_ERROR_BYTES: usize = 64 << 10;
 /// A `Date` further than this from the host clock is not believed.
 const MAX_SKEW_MS: u64 = 86_400_000;
-
-/// SSWS tokens taken out of the environment at start: (variable, value).
-static TAKEN_TOKENS: Mutex<Vec<(String, String)>> = Mutex::new(Vec::new());
-
-/// Reads the `token_env` variable of every SSWS org and removes it from the
-/// process environment, so that it is not inherited or readable in
-/// `/proc/<pid>/environ`. Call it before any thread is started (before the
-/// tokio runtime is built): changing the environment is only sound then.
-pub fn take_env_tokens(orgs: &[OktaConfig]) {
-    let mut taken = TAKEN_TOKENS.lock().unwrap_or_else(|e| e.into_inner());
-    for var in orgs.iter().filter(|o| o.auth == AuthKind::Ssws).filter_map(|o| o.token_env.as_deref()) {
-        if let Ok(value) = std::env::var(var) {
-            taken.push((var.to_string(), value));
-            scrub_env(var);
-        }
-    }
-}
-
-/// Overwrites the value of `var` where the process's environment keeps it
-/// (for the initial environment, the memory `/proc/<pid>/environ` shows),
-/// then removes the variable.
-fn scrub_env(var: &str) {
-    let Ok(name) = std::ffi::CString::new(var) else { return };
-    // SAFETY: no other thread runs yet (see `take_env_tokens`), so nothing reads or
-    // changes the environment meanwhile; `getenv` gives the NUL-terminated value in
-    // place, and exactly its `strlen` bytes are overwritten.
-    unsafe {
-        let value = libc::getenv(name.as_ptr());
-        if !value.is_null() {
-            std::ptr::write_bytes(value, b'x', libc::strlen(value));
-        }
-        std::env::remove_var(var);
-    }
-}
-
-fn env_token(var: &str) -> Option<String> {
-    let taken = TAKEN_TOKENS.lock().unwrap_or_else(|e| e.into_inner());
-    taken.iter().find(|(v, _)| v == var).map(|(_, t)| t.clone()).or_else(|| std::env::var(var).ok())
-}
-
-/// The API token; its Debug and Display never show it.
-#[derive(Clone)]
-pub struct Token(String);
-
-impl std::fmt::Debug for Token {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Token(***)")
-    }
-}
-
-impl Token {
-    /// Reads the token as the config says: from an environment variable or a file.
-    pub fn load(cfg: &OktaConfig) -> anyhow::Result<Token> {
-        let raw = match (&cfg.token_env, &cfg.token_file) {
-            (Some(var), _) => env_token(var)
-                .with_context(|| format!("org `{}`: environment variable {var} (token_env) is not set", cfg.name))?,
-            (None, Some(path)) => crate::secret_file::read(path, "token_file")
-                .with_context(|| format!("org `{}`: reading token_file {}", cfg.name, path.display()))?,
-            (None, None) => bail!("org `{}`: no token_env or token_file", cfg.name),
-        };
-        let t = raw.lines().next().unwrap_or("").trim().to_string();
-        if t.is_empty() {
-            bail!("org `{}`: the API token is empty", cfg.name);
-        }
-        if t.chars().any(|c| c.is_control() || c == ' ') {
-            bail!("org `{}`: the API token has spaces or control characters", cfg.name);
-        }
-        Ok(Token(t))
-    }
-
-    fn header(&self) -> HeaderValue {
-        let mut v = HeaderValue::from_str(&format!("SSWS {}", self.0)).expect("checked characters");
-        v.set_sensitive(true);
-        v
-    }
-}
 
 /// One page as Okta returned it.
 pub struct Fetched {
@@ -171,98 +106,6 @@ pub fn parse_events(raws: &[Box<RawValue>], from: &str, org: &str, stats: &Stats
     events
 }
 
-/// Shutdown signal shared by the async tasks.
-pub type Shutdown = watch::Receiver<bool>;
-
-/// Sleeps, unless shutdown comes first. True when it slept the whole time.
-pub async fn sleep_or_shutdown(d: Duration, shutdown: &mut Shutdown) -> bool {
-    if *shutdown.borrow() {
-        return false;
-    }
-    tokio::select! {
-        _ = tokio::time::sleep(d) => true,
-        _ = shutdown.changed() => false,
-    }
-}
-
-/// This client's view of the org's rate limit, and where it is kept.
-#[derive(Debug)]
-struct Rate {
-    /// What the last answers said (Okta's clock), as saved.
-    view: RateState,
-    /// What was last saved (to save only changes).
-    saved: RateState,
-    file: Option<RateFile>,
-    /// Okta's window; waits are capped at two.
-    window: Duration,
-    /// The next wait was announced at start: do not log it again.
-    announced: bool,
-    save_failed: bool,
-}
-
-impl Rate {
-    /// Now on Okta's clock (epoch ms), from the host clock and the last skew.
-    fn okta_now_ms(&self) -> u64 {
-        u64::try_from((now_ms() as i64).saturating_sub(self.view.skew_ms)).unwrap_or(0)
-    }
-
-    fn cap_ms(&self) -> u64 {
-        u64::try_from(self.window.as_millis().saturating_mul(2)).unwrap_or(u64::MAX)
-    }
-
-    /// How long until `at` (Okta's clock), at most two windows.
-    fn until(&self, at_ms: u64) -> Duration {
-        Duration::from_millis(at_ms.saturating_sub(self.okta_now_ms()).min(self.cap_ms()))
-    }
-
-    /// `at` (Okta's clock) as host time, for people; with Okta's time when the clocks differ.
-    fn describe(&self, at_ms: u64) -> String {
-        let time = |ms: i64| {
-            chrono::DateTime::from_timestamp_millis(ms)
-                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-                .unwrap_or_else(|| "?".into())
-        };
-        let okta = i64::try_from(at_ms).unwrap_or(i64::MAX);
-        let host = time(okta.saturating_add(self.view.skew_ms));
-        // `Date` has whole seconds: under 2 s is no news.
-        if self.view.skew_ms.unsigned_abs() < 2000 {
-            host
-        } else {
-            format!("{host} on the host clock, {} on Okta's (the host clock is {:.1}s off)", time(okta), self.view.skew_ms as f64 / 1000.0)
-        }
-    }
-
-    fn share(&self, limit: u64, share: f64) -> u64 {
-        ((limit as f64) * share).floor().max(1.0) as u64
-    }
-
-    /// Saves the view if it changed; a failure is logged once.
-    fn save(&mut self, org: &str) {
-        let Some(file) = &self.file else { return };
-        if self.view == self.saved {
-            return;
-        }
-        match file.save(&self.view) {
-            Ok(()) => {
-                self.saved = self.view.clone();
-                self.save_failed = false;
-            }
-            Err(e) if !self.save_failed => {
-                self.save_failed = true;
-                tracing::error!(org, "{e}: the rate-limit view will not survive a restart");
-            }
-            Err(_) => {}
-        }
-    }
-}
-
-/// How requests are authorized.
-#[derive(Debug)]
-enum Auth {
-    Ssws(Token),
-    OAuth(Box<OAuth>),
-}
-
 pub struct OktaSource {
     cfg: OktaConfig,
     org: Url,
@@ -273,16 +116,6 @@ pub struct OktaSource {
     retry_initial: Duration,
     retry_max: Duration,
     auth_retry: Duration,
-}
-
-/// Seconds since the Unix epoch.
-pub(crate) fn now_epoch() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
-}
-
-/// Milliseconds since the Unix epoch.
-fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
 impl OktaSource {
@@ -718,24 +551,6 @@ enum Failure {
     Retry(String),
 }
 
-/// `rel="next"` from a Link header (Okta sends `self` and `next` as separate headers).
-pub fn link_next(h: &HeaderMap) -> Option<String> {
-    for v in h.get_all(reqwest::header::LINK) {
-        let Ok(s) = v.to_str() else { continue };
-        for part in s.split(',') {
-            let mut pieces = part.split(';');
-            let target = pieces.next()?.trim();
-            if pieces.any(|p| {
-                let p = p.trim().replace(' ', "");
-                p == "rel=\"next\"" || p == "rel=next"
-            }) {
-                return Some(target.trim_start_matches('<').trim_end_matches('>').to_string());
-            }
-        }
-    }
-    None
-}
-
 /// Okta's error body (`errorCode`, `errorSummary`), or a short snippet.
 fn okta_error(body: &[u8]) -> String {
     #[derive(serde::Deserialize)]
@@ -752,72 +567,11 @@ fn okta_error(body: &[u8]) -> String {
     }
 }
 
-/// `s` for a log line: control characters as spaces, at most `max` characters (then `…`).
-pub(crate) fn bounded(s: &str, max: usize) -> String {
-    let mut out: String = s.chars().take(max).map(|c| if c.is_control() { ' ' } else { c }).collect();
-    if s.chars().nth(max).is_some() {
-        out.push('…');
-    }
-    out
-}
-
-/// Why a body was not read.
-#[derive(Debug, thiserror::Error)]
-pub(crate) enum BodyError {
-    #[error("larger than {} KiB", cap >> 10)]
-    TooLarge { cap: usize },
-    #[error(transparent)]
-    Read(reqwest::Error),
-}
-
-/// Reads a body of at most `cap` bytes. A larger one is refused, or with
-/// `cut` its first `cap` bytes are kept and the rest is not read.
-pub(crate) async fn read_capped(mut resp: reqwest::Response, cap: usize, cut: bool) -> Result<Vec<u8>, BodyError> {
-    if !cut && resp.content_length().is_some_and(|n| n > cap as u64) {
-        return Err(BodyError::TooLarge { cap });
-    }
-    let mut body = Vec::new();
-    while let Some(chunk) = resp.chunk().await.map_err(BodyError::Read)? {
-        if body.len() + chunk.len() > cap {
-            if !cut {
-                return Err(BodyError::TooLarge { cap });
-            }
-            body.extend_from_slice(&chunk[..cap - body.len()]);
-            break;
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
-}
-
-pub(crate) fn snippet(body: &[u8]) -> String {
-    let s = String::from_utf8_lossy(&body[..body.len().min(120)]);
-    let s: String = s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
-    if s.trim().is_empty() { "empty body".into() } else { format!("body starts `{}`", s.trim()) }
-}
-
 /// The URL without its query (cursors are long and say nothing to a reader).
 fn redact(u: &Url) -> String {
     let mut u = u.clone();
     u.set_query(None);
     u.to_string()
-}
-
-pub(crate) fn describe_reqwest(e: &reqwest::Error) -> String {
-    let mut msg = if e.is_timeout() {
-        "timed out".to_string()
-    } else if e.is_connect() {
-        "cannot connect".to_string()
-    } else {
-        "error".to_string()
-    };
-    let mut src = std::error::Error::source(e);
-    while let Some(s) = src {
-        msg.push_str(": ");
-        msg.push_str(&s.to_string());
-        src = s.source();
-    }
-    msg
 }
 
 /// `d` plus up to a tenth of it (at least 250 ms) at random; never overflows.
@@ -829,6 +583,7 @@ fn jitter(d: Duration) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http::now_epoch;
 
     #[test]
     fn next_link_parsing() {
@@ -949,11 +704,5 @@ mod tests {
         assert!(e.chars().count() < 400 && !e.contains('\n'), "{}", e.len());
         assert_eq!(bounded("abc", 2), "ab…");
         assert_eq!(bounded("ab", 2), "ab");
-    }
-
-    #[test]
-    fn token_is_never_shown() {
-        let t = Token("00abcSECRET".into());
-        assert!(!format!("{t:?}").contains("SECRET"));
     }
 }

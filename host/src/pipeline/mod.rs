@@ -1,23 +1,33 @@
-//! One org's pipeline: page → dedup → detections → envelopes → journal → sink.
+//! One org's pipeline: page → dedup → detections → envelopes → spool → sink.
 //!
 //! [`Pipeline::handle_page`] is the unit of progress. It skips events
 //! delivered before, runs the detections, appends the page's messages and a
-//! commit record (cursor + dedup keys) to the journal, then saves the
-//! checkpoint. The sender thread delivers from the journal. After a crash,
-//! [`Pipeline::open`] finds commits newer than the checkpoint in the journal
+//! commit record (cursor + dedup keys) to the spool, then saves the
+//! checkpoint. The sender thread delivers from the spool. After a crash,
+//! [`Pipeline::open`] finds commits newer than the checkpoint in the spool
 //! and adopts them, so a page is never both lost and never delivered twice
 //! (at most the one datagram in flight is repeated).
 
-use crate::checkpoint::CheckpointFile;
-use crate::deadletter::DeadLetters;
-use crate::dedup::{self, DedupSet};
-use crate::envelope::{Envelope, Fit};
+pub(crate) mod alert;
+pub(crate) mod checkpoint;
+pub(crate) mod deadletter;
+pub(crate) mod dedup;
+pub(crate) mod deliver;
+pub mod envelope;
+pub(crate) mod poll;
+pub mod spool;
+
+use crate::pipeline::checkpoint::CheckpointFile;
+use crate::pipeline::deadletter::DeadLetters;
+use crate::pipeline::dedup::DedupSet;
+use crate::pipeline::envelope::{Envelope, Fit};
 use crate::event::Event;
-use crate::journal::{Journal, JournalError};
+use crate::pipeline::spool::{Spool, SpoolError};
 use crate::runtime::Runtime;
-use crate::runtime::alert::{Suppressor, alert_body, disabled_body};
-use crate::sinks::{self, Abort, Sink};
-use crate::stats::Stats;
+use crate::pipeline::alert::{Suppressor, alert_body, disabled_body};
+use crate::pipeline::deliver::Abort;
+use crate::sinks::Sink;
+use crate::telemetry::stats::Stats;
 use anyhow::Context;
 use std::path::Path;
 use std::sync::Arc;
@@ -25,7 +35,7 @@ use std::sync::atomic::Ordering;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-/// The most events handled as one journal page (its commit record: 16 bytes each).
+/// The most events handled as one spool page (its commit record: 16 bytes each).
 const MAX_BATCH: usize = 50_000;
 
 /// Settings of one pipeline.
@@ -54,7 +64,7 @@ pub struct Pipeline {
     name: String,
     envelope: Envelope,
     runtime: Option<Arc<Runtime>>,
-    journal: Journal,
+    spool: Spool,
     dedup: Option<DedupSet>,
     checkpoint: Option<CheckpointFile>,
     suppressor: Suppressor,
@@ -85,7 +95,7 @@ fn decode_commit(b: &[u8]) -> Option<(Option<String>, Vec<dedup::Key>)> {
 }
 
 impl Pipeline {
-    /// Opens the pipeline's state in `dir` (journal, dedup set, checkpoint) and recovers.
+    /// Opens the pipeline's state in `dir` (spool, dedup set, checkpoint) and recovers.
     pub fn open(
         dir: &Path,
         opts: PipelineOptions,
@@ -98,8 +108,8 @@ impl Pipeline {
             Some(cp) => cp.load()?,
             None => None,
         };
-        let claimed = saved.as_ref().map(|c| c.journal_end).unwrap_or(0);
-        let (journal, recovery) = Journal::open(&dir.join("spool"), opts.spool_max_bytes, opts.fsync, claimed)?;
+        let claimed = saved.as_ref().map(|c| c.spool_end).unwrap_or(0);
+        let (spool, recovery) = Spool::open(&dir.join("spool"), opts.spool_max_bytes, opts.fsync, claimed)?;
         if recovery.truncated_bytes > 0 {
             tracing::warn!(org = %opts.name, "spool: cut {} bytes of an unfinished page after a crash; that page will be fetched again", recovery.truncated_bytes);
         }
@@ -133,9 +143,9 @@ impl Pipeline {
                 tracing::info!(org = %opts.name, "recovered {adopted} page(s) spooled after the last checkpoint");
                 cp_file.save(cursor.as_deref(), end)?;
             }
-            journal.set_durable(end);
+            spool.set_durable(end);
         }
-        let pending = journal.unsent();
+        let pending = spool.unsent();
         if pending > 0 {
             tracing::info!(org = %opts.name, "{pending} bytes waiting in the spool from the last run; they go first");
         }
@@ -143,7 +153,7 @@ impl Pipeline {
             name: opts.name.clone(),
             envelope: Envelope::new(&opts.name, &opts.location),
             runtime,
-            journal,
+            spool,
             dedup,
             checkpoint,
             suppressor: Suppressor::new(opts.suppression),
@@ -155,20 +165,20 @@ impl Pipeline {
     }
 
     /// The spool's unsent bytes, readable from other tasks.
-    pub fn spool_gauge(&self) -> crate::journal::SpoolGauge {
-        self.journal.gauge()
+    pub fn spool_gauge(&self) -> crate::pipeline::spool::SpoolGauge {
+        self.spool.gauge()
     }
 
     pub fn envelope(&self) -> &Envelope {
         &self.envelope
     }
 
-    /// Starts delivering from the journal to `sink`.
+    /// Starts delivering from the spool to `sink`.
     pub fn start_sender(&mut self, sink: Box<dyn Sink>) -> anyhow::Result<()> {
         let abort = Abort::default();
-        let reader = self.journal.reader()?;
+        let reader = self.spool.reader()?;
         let handle =
-            sinks::spawn_sender(self.name.clone(), reader, sink, self.stats.clone(), self.dead.clone(), abort.clone());
+            deliver::spawn_sender(self.name.clone(), reader, sink, self.stats.clone(), self.dead.clone(), abort.clone());
         self.sender = Some((handle, abort));
         Ok(())
     }
@@ -196,21 +206,21 @@ impl Pipeline {
     }
 
     /// None when there is room in the spool, else the reason (Wazuh down for long).
-    pub fn spool_full(&self) -> Option<JournalError> {
-        self.journal.check_room().err()
+    pub fn spool_full(&self) -> Option<SpoolError> {
+        self.spool.check_room().err()
     }
 
     pub fn wait_room(&self, timeout: Duration) -> bool {
-        self.journal.wait_room(timeout)
+        self.spool.wait_room(timeout)
     }
 
-    /// Processes one page and hands it to the journal; `cursor` is the link
+    /// Processes one page and hands it to the spool; `cursor` is the link
     /// to follow after this page (saved with it). A `None` cursor (an event
     /// hook batch) leaves the saved cursor where it was; the batch's dedup
     /// keys are committed and remembered all the same.
     pub fn handle_page(&mut self, mut events: Vec<Event>, cursor: Option<&str>) -> anyhow::Result<Handled> {
         // A commit record holds 16 bytes per event: huge batches (a hook body of
-        // tiny events) go in parts so that it stays far below the journal's record bound.
+        // tiny events) go in parts so that it stays far below the spool's record bound.
         if events.len() > MAX_BATCH {
             let mut done = Handled { fresh: 0, duplicates: 0 };
             while events.len() > MAX_BATCH {
@@ -299,7 +309,7 @@ impl Pipeline {
             self.stats.newest_published_ms.fetch_max(newest, Ordering::Relaxed);
         }
         let commit = encode_commit(cursor, &keys);
-        let end = self.journal.append(messages.iter().map(|m| m.as_bytes()), &commit)?;
+        let end = self.spool.append(messages.iter().map(|m| m.as_bytes()), &commit)?;
 
         if let Some(d) = self.dedup.as_mut() {
             d.insert_all(&keys).context("recording delivered event ids")?;
@@ -311,11 +321,11 @@ impl Pipeline {
         match &self.checkpoint {
             Some(cp) => {
                 cp.save(cursor.or(self.cursor.as_deref()), end)?;
-                self.journal.set_durable(end);
+                self.spool.set_durable(end);
             }
             // No checkpoint (replays): nothing will resume from the spool, so
             // sent segments may go at once instead of piling up on disk.
-            None => self.journal.set_durable(end),
+            None => self.spool.set_durable(end),
         }
         if cursor.is_some() {
             self.cursor = cursor.map(str::to_string);
@@ -326,15 +336,15 @@ impl Pipeline {
     /// Lets the sender deliver what is spooled (up to `grace`), then stops it.
     /// Returns the bytes left in the spool for the next run.
     pub fn finish(mut self, grace: Duration) -> u64 {
-        self.journal.close();
-        let drained = self.journal.wait_drained(grace);
+        self.spool.close();
+        let drained = self.spool.wait_drained(grace);
         if let Some((handle, abort)) = self.sender.take() {
             if !drained {
                 abort.abort();
             }
             let _ = handle.join();
         }
-        let left = self.journal.unsent();
+        let left = self.spool.unsent();
         if left > 0 {
             tracing::warn!(org = %self.name, "{left} bytes stay in the spool (the sink is unavailable); they go first next time");
         }

@@ -8,7 +8,7 @@
 //! entry is counted (`oktawatch_dead_letters_total`); the log says so at most
 //! once a minute, with how many went unlogged.
 
-use crate::stats::Stats;
+use crate::telemetry::stats::Stats;
 use serde_json::json;
 use std::fs::{File, OpenOptions};
 use std::io::Write;

@@ -10,7 +10,7 @@
 //! after the window carries how many were suppressed. The keys remembered
 //! are bounded per detection (least recently seen forgotten first).
 
-use super::{Disabled, Raised, severity_name};
+use crate::runtime::{Disabled, Raised, severity_name};
 use crate::event::{Event, JsonContainerTrait, JsonValueTrait, format_ms};
 use serde_json::{Map, Value, json};
 use lru::LruCache;
@@ -182,6 +182,7 @@ impl Suppressor {
     }
 
     /// Keys remembered for one detection.
+    #[cfg(test)]
     pub fn keys(&self, detection: &str) -> usize {
         self.open.get(detection).map_or(0, |k| k.len())
     }

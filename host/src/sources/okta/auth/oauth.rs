@@ -16,294 +16,17 @@
 //! - Keys, assertions, proofs and tokens never reach a log, an error or a
 //!   Debug output; header values carrying them are marked sensitive.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
-use jsonwebtoken::jwk::{AlgorithmParameters, CommonParameters, EllipticCurve, EllipticCurveKeyParameters, EllipticCurveKeyType, Jwk};
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use rand::RngExt;
+use super::dpop::{DpopKey, htu};
+use super::keys::{ASSERTION_TYPE, ClientKey, KeyError, client_assertion};
+use crate::secret::Secret;
 use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderName, HeaderValue};
-use sha2::{Digest, Sha256};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use url::Url;
-
-/// The `client_assertion_type` of `private_key_jwt`.
-pub const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
-/// How long a client assertion is valid.
-const ASSERTION_LIFE: u64 = 300;
 /// The longest life believed for an access token (Okta's are one hour).
 pub const MAX_TOKEN_LIFE: Duration = Duration::from_secs(86_400);
 /// The largest token endpoint answer read (Okta's are about 1 KiB).
 pub const MAX_ANSWER_BYTES: usize = 64 << 10;
-
-/// A secret string; Debug shows `***`.
-struct Secret(String);
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("***")
-    }
-}
-
-/// A key file that cannot be used; the message never holds key material.
-#[derive(Debug, thiserror::Error)]
-pub enum KeyError {
-    #[error("reading private_key_file {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
-    #[error("private_key_file {path}: {what}")]
-    Invalid { path: PathBuf, what: String },
-}
-
-/// The app's private key, ready to sign client assertions.
-#[derive(Clone)]
-pub struct ClientKey {
-    key: EncodingKey,
-    alg: Algorithm,
-    /// The `kid` a JWK file names.
-    kid: Option<String>,
-}
-
-impl std::fmt::Debug for ClientKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "ClientKey({:?}, ***)", self.alg)
-    }
-}
-
-impl ClientKey {
-    /// Reads a PEM (PKCS#8, PKCS#1 or SEC1) or JWK file holding an RSA or EC P-256 private key.
-    pub fn load(path: &Path) -> Result<ClientKey, KeyError> {
-        let text = crate::secret_file::read(path, "private_key_file").map_err(|source| KeyError::Read { path: path.into(), source })?;
-        Self::parse(&text).map_err(|what| KeyError::Invalid { path: path.into(), what })
-    }
-
-    /// The key from a PEM or JWK text; the error says what is wrong without quoting it.
-    pub fn parse(text: &str) -> Result<ClientKey, String> {
-        let t = text.trim();
-        if t.starts_with('{') {
-            return Self::from_jwk(t);
-        }
-        let Some(begin) = t.find("-----BEGIN ") else {
-            return Err("neither a PEM private key nor a JWK (JSON) file".into());
-        };
-        let block = &t[begin..];
-        let label = block["-----BEGIN ".len()..].split("-----").next().unwrap_or("");
-        let end_marker = format!("-----END {label}-----");
-        let Some(end) = block.find(&end_marker) else {
-            return Err(format!("the PEM block `{label}` has no END line"));
-        };
-        let pem = &block[..end + end_marker.len()];
-        match label {
-            "PRIVATE KEY" => {
-                use rsa::pkcs8::DecodePrivateKey;
-                if let Ok(k) = rsa::RsaPrivateKey::from_pkcs8_pem(pem) {
-                    return Self::from_rsa(k, None);
-                }
-                p256::SecretKey::from_pkcs8_pem(pem)
-                    .map_err(|_| "a PKCS#8 key that is neither RSA nor EC P-256 (or is damaged)".to_string())
-                    .and_then(|k| Self::from_ec(&k, None))
-            }
-            "RSA PRIVATE KEY" => {
-                use rsa::pkcs1::DecodeRsaPrivateKey;
-                let k = rsa::RsaPrivateKey::from_pkcs1_pem(pem).map_err(|_| "a damaged PKCS#1 RSA key".to_string())?;
-                Self::from_rsa(k, None)
-            }
-            "EC PRIVATE KEY" => {
-                let k = p256::SecretKey::from_sec1_pem(pem)
-                    .map_err(|_| "a SEC1 EC key that is not on P-256 (or is damaged)".to_string())?;
-                Self::from_ec(&k, None)
-            }
-            "ENCRYPTED PRIVATE KEY" => Err("encrypted keys are not supported; store the key unencrypted, readable by oktawatch only".into()),
-            other => Err(format!("a PEM `{other}` is not a private key")),
-        }
-    }
-
-    fn from_jwk(text: &str) -> Result<ClientKey, String> {
-        let mut v: serde_json::Value = serde_json::from_str(text)
-            .map_err(|e| format!("not valid JSON (line {}, column {})", e.line(), e.column()))?;
-        if let Some(keys) = v.get("keys").and_then(|k| k.as_array()) {
-            // A JWK Set with one key, as some tools save it.
-            if keys.len() != 1 {
-                return Err(format!("a JWK Set with {} keys; keep the one private key", keys.len()));
-            }
-            v = keys[0].clone();
-        }
-        let field = |name: &str| v.get(name).and_then(|x| x.as_str());
-        let kid = field("kid").map(str::to_string);
-        if field("d").is_none() {
-            return Err("a public JWK; the private key (with `d`) is needed".into());
-        }
-        match field("kty") {
-            Some("EC") => {
-                if field("crv") != Some("P-256") {
-                    return Err("an EC JWK not on P-256 (only P-256 / ES256 is supported)".into());
-                }
-                // Only the key's own members: `kid`, `use`, `alg` and the like are not for the parser.
-                let minimal = serde_json::json!({
-                    "kty": "EC", "crv": "P-256", "x": field("x"), "y": field("y"), "d": field("d"),
-                });
-                let k = p256::SecretKey::from_jwk_str(&minimal.to_string()).map_err(|_| "a damaged EC JWK".to_string())?;
-                Self::from_ec(&k, kid)
-            }
-            Some("RSA") => {
-                let num = |name: &str| -> Result<rsa::BigUint, String> {
-                    let s = field(name).ok_or_else(|| format!("the RSA JWK has no `{name}`"))?;
-                    let bytes = B64.decode(s.trim_end_matches('=')).map_err(|_| format!("the RSA JWK's `{name}` is not base64url"))?;
-                    Ok(rsa::BigUint::from_bytes_be(&bytes))
-                };
-                let k = rsa::RsaPrivateKey::from_components(num("n")?, num("e")?, num("d")?, vec![num("p")?, num("q")?])
-                    .map_err(|_| "the RSA JWK's numbers do not make a key".to_string())?;
-                Self::from_rsa(k, kid)
-            }
-            Some(other) => Err(format!("a JWK of type `{other}`; use RSA or EC P-256")),
-            None => Err("a JSON file that is not a JWK (no `kty`)".into()),
-        }
-    }
-
-    fn from_rsa(k: rsa::RsaPrivateKey, kid: Option<String>) -> Result<ClientKey, String> {
-        use rsa::pkcs1::EncodeRsaPrivateKey;
-        use rsa::traits::PublicKeyParts;
-        k.validate().map_err(|_| "the RSA key is not consistent".to_string())?;
-        if k.size() < 256 {
-            return Err(format!("a {}-bit RSA key; Okta requires at least 2048 bits", k.size() * 8));
-        }
-        let der = k.to_pkcs1_der().map_err(|_| "cannot encode the RSA key".to_string())?;
-        Ok(ClientKey { key: EncodingKey::from_rsa_der(der.as_bytes()), alg: Algorithm::RS256, kid })
-    }
-
-    fn from_ec(k: &p256::SecretKey, kid: Option<String>) -> Result<ClientKey, String> {
-        use p256::pkcs8::EncodePrivateKey;
-        let der = k.to_pkcs8_der().map_err(|_| "cannot encode the EC key".to_string())?;
-        Ok(ClientKey { key: EncodingKey::from_ec_der(der.as_bytes()), alg: Algorithm::ES256, kid })
-    }
-
-    /// RS256 or ES256.
-    pub fn algorithm(&self) -> Algorithm {
-        self.alg
-    }
-
-    /// The `kid` a JWK file carried.
-    pub fn kid(&self) -> Option<&str> {
-        self.kid.as_deref()
-    }
-}
-
-/// The claims of a client assertion.
-#[derive(Debug, serde::Serialize, serde::Deserialize)]
-pub struct AssertionClaims {
-    pub iss: String,
-    pub sub: String,
-    pub aud: String,
-    pub iat: u64,
-    pub exp: u64,
-    pub jti: String,
-}
-
-/// A signed client assertion for `token_url`.
-pub fn client_assertion(key: &ClientKey, kid: Option<&str>, client_id: &str, token_url: &str) -> jsonwebtoken::errors::Result<String> {
-    let iat = super::okta::now_epoch();
-    let claims = AssertionClaims {
-        iss: client_id.into(),
-        sub: client_id.into(),
-        aud: token_url.into(),
-        iat,
-        exp: iat + ASSERTION_LIFE,
-        jti: random_id(),
-    };
-    let mut header = Header::new(key.alg);
-    header.kid = kid.or(key.kid.as_deref()).map(str::to_string);
-    jsonwebtoken::encode(&header, &claims, &key.key)
-}
-
-/// The claims of a DPoP proof.
-#[derive(Debug, serde::Serialize, serde::Deserialize)]
-pub struct ProofClaims {
-    pub htm: String,
-    pub htu: String,
-    pub iat: u64,
-    pub jti: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub nonce: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub ath: Option<String>,
-}
-
-/// This process's DPoP key pair (EC P-256), made at start and never stored.
-pub struct DpopKey {
-    key: EncodingKey,
-    jwk: Jwk,
-}
-
-impl std::fmt::Debug for DpopKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("DpopKey(ES256, ***)")
-    }
-}
-
-impl DpopKey {
-    pub fn generate() -> DpopKey {
-        use p256::elliptic_curve::sec1::ToEncodedPoint;
-        use p256::pkcs8::EncodePrivateKey;
-        let secret = loop {
-            let bytes: [u8; 32] = rand::rng().random();
-            // Fails only for zero or a value past the group order: practically never.
-            if let Ok(k) = p256::SecretKey::from_slice(&bytes) {
-                break k;
-            }
-        };
-        let point = secret.public_key().to_encoded_point(false);
-        let (x, y) = (point.x().expect("uncompressed"), point.y().expect("uncompressed"));
-        let jwk = Jwk {
-            common: CommonParameters::default(),
-            algorithm: AlgorithmParameters::EllipticCurve(EllipticCurveKeyParameters {
-                key_type: EllipticCurveKeyType::EC,
-                curve: EllipticCurve::P256,
-                x: B64.encode(x),
-                y: B64.encode(y),
-            }),
-        };
-        let der = secret.to_pkcs8_der().expect("a P-256 key encodes");
-        DpopKey { key: EncodingKey::from_ec_der(der.as_bytes()), jwk }
-    }
-
-    /// The public key, as put in each proof's header.
-    pub fn jwk(&self) -> &Jwk {
-        &self.jwk
-    }
-
-    /// A proof for one request; `access_token` gives `ath` (API calls).
-    pub fn proof(&self, htm: &str, htu: &str, nonce: Option<&str>, access_token: Option<&str>) -> jsonwebtoken::errors::Result<String> {
-        let claims = ProofClaims {
-            htm: htm.into(),
-            htu: htu.into(),
-            iat: super::okta::now_epoch(),
-            jti: random_id(),
-            nonce: nonce.map(str::to_string),
-            ath: access_token.map(ath),
-        };
-        let mut header = Header::new(Algorithm::ES256);
-        header.typ = Some("dpop+jwt".into());
-        header.jwk = Some(self.jwk.clone());
-        jsonwebtoken::encode(&header, &claims, &self.key)
-    }
-}
-
-/// `htu`: the request URL without its query and fragment.
-pub fn htu(url: &Url) -> String {
-    let mut u = url.clone();
-    u.set_query(None);
-    u.set_fragment(None);
-    u.to_string()
-}
-
-/// `ath`: base64url (no padding) of the SHA-256 of the access token.
-pub fn ath(access_token: &str) -> String {
-    B64.encode(Sha256::digest(access_token.as_bytes()))
-}
-
-fn random_id() -> String {
-    let bytes: [u8; 16] = rand::rng().random();
-    hex::encode(bytes)
-}
 
 /// Why no token could be had.
 #[derive(Debug, thiserror::Error)]
@@ -408,7 +131,7 @@ impl OAuth {
             Some(_) => "a Bearer token",
             None => "no token",
         };
-        format!("OAuth app {} ({:?} client assertion), {kind}", self.client_id, self.key.alg)
+        format!("OAuth app {} ({:?} client assertion), {kind}", self.client_id, self.key.algorithm())
     }
 
     /// Drops the token (the API refused it); the next request gets a new one.
@@ -453,13 +176,13 @@ impl OAuth {
     pub fn headers(&self, method: &str, url: &Url) -> Result<Vec<(HeaderName, HeaderValue)>, TokenError> {
         let t = self.token.as_ref().ok_or_else(|| TokenError::Unavailable("no access token yet".into()))?;
         let scheme = if t.dpop { "DPoP" } else { "Bearer" };
-        let auth = sensitive(&format!("{scheme} {}", t.value.0))
+        let auth = sensitive(&format!("{scheme} {}", t.value.expose()))
             .ok_or_else(|| TokenError::Unavailable("the access token has characters a header cannot carry".into()))?;
         let mut out = vec![(AUTHORIZATION, auth)];
         if t.dpop {
             let proof = self
                 .dpop
-                .proof(method, &htu(url), self.rs_nonce.as_deref(), Some(&t.value.0))
+                .proof(method, &htu(url), self.rs_nonce.as_deref(), Some(t.value.expose()))
                 .map_err(|e| TokenError::Unavailable(format!("signing a DPoP proof: {e}")))?;
             out.push((HeaderName::from_static("dpop"), sensitive(&proof).expect("base64url")));
         }
@@ -508,16 +231,16 @@ impl OAuth {
             }
             tracing::debug!(org = %self.org, dpop = self.use_dpop, "requesting an OAuth access token from {url}");
             let resp = req.body(body).send().await.map_err(|e| {
-                TokenError::Unavailable(format!("token request to {url} failed: {}", super::okta::describe_reqwest(&e)))
+                TokenError::Unavailable(format!("token request to {url} failed: {}", crate::sources::okta::http::describe_reqwest(&e)))
             })?;
             let status = resp.status();
             if let Some(n) = resp.headers().get("dpop-nonce").and_then(|v| v.to_str().ok()) {
                 self.as_nonce = Some(n.to_string());
             }
-            let bytes = super::okta::read_capped(resp, MAX_ANSWER_BYTES, false).await.map_err(|e| match e {
-                super::okta::BodyError::TooLarge { .. } => TokenError::Unavailable(format!("the answer from {url} is {e}; refused")),
-                super::okta::BodyError::Read(e) => {
-                    TokenError::Unavailable(format!("reading the answer from {url}: {}", super::okta::describe_reqwest(&e)))
+            let bytes = crate::sources::okta::http::read_capped(resp, MAX_ANSWER_BYTES, false).await.map_err(|e| match e {
+                crate::sources::okta::http::BodyError::TooLarge { .. } => TokenError::Unavailable(format!("the answer from {url} is {e}; refused")),
+                crate::sources::okta::http::BodyError::Read(e) => {
+                    TokenError::Unavailable(format!("reading the answer from {url}: {}", crate::sources::okta::http::describe_reqwest(&e)))
                 }
             })?;
             if status.is_success() {
@@ -526,11 +249,11 @@ impl OAuth {
             let Ok(mut err) = serde_json::from_slice::<ErrorAnswer>(&bytes) else {
                 return Err(TokenError::Unavailable(format!(
                     "the token endpoint {url} answered {status} ({})",
-                    super::okta::snippet(&bytes)
+                    crate::sources::okta::http::snippet(&bytes)
                 )));
             };
-            err.error = super::okta::bounded(&err.error, 64);
-            err.error_description = err.error_description.map(|d| super::okta::bounded(&d, 300));
+            err.error = crate::sources::okta::http::bounded(&err.error, 64);
+            err.error_description = err.error_description.map(|d| crate::sources::okta::http::bounded(&d, 300));
             if err.error == "use_dpop_nonce" && self.use_dpop && !nonce_retried && self.as_nonce.is_some() {
                 tracing::info!(org = %self.org, "the token endpoint asked for a DPoP nonce (use_dpop_nonce); retrying with it");
                 nonce_retried = true;
@@ -590,7 +313,7 @@ impl OAuth {
             if dpop { "DPoP-bound" } else { "Bearer" },
             self.scopes
         );
-        Ok(AccessToken { value: Secret(answer.access_token), dpop, renew_at: now + life - ahead, expires_at: now + life })
+        Ok(AccessToken { value: Secret::new(answer.access_token), dpop, renew_at: now + life - ahead, expires_at: now + life })
     }
 }
 
@@ -603,7 +326,10 @@ fn sensitive(s: &str) -> Option<HeaderValue> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use jsonwebtoken::{DecodingKey, Validation};
+    use super::super::dpop::{ProofClaims, ath};
+    use super::super::keys::AssertionClaims;
+    use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+    use rand::RngExt;
 
     fn ec_key() -> p256::SecretKey {
         loop {
@@ -686,7 +412,7 @@ mod tests {
 
     #[test]
     fn secrets_are_not_shown() {
-        let s = Secret("AT-SECRET".into());
+        let s = Secret::new("AT-SECRET");
         assert_eq!(format!("{s:?}"), "***");
         let e = TokenError::Refused {
             url: "https://x/oauth2/v1/token".into(),

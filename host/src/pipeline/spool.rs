@@ -1,10 +1,10 @@
-//! The spool: an append-only, bounded journal of messages on disk.
+//! The spool: an append-only, bounded spool of messages on disk.
 //!
 //! Every message goes through it: the pipeline appends a page's messages and
 //! then a commit record (the page's cursor and dedup keys), and the sender
 //! sends from it in order, recording its position after each send. So:
 //! - a page is "handed to the sink" once its commit record is written;
-//! - while Wazuh is down the journal grows (up to its bound, then the
+//! - while Wazuh is down the spool grows (up to its bound, then the
 //!   pipeline holds the source back) and drains in order when it returns;
 //! - after a crash, a torn or uncommitted tail is cut off (that page is
 //!   fetched again), and at most the one message in flight is sent twice;
@@ -40,7 +40,7 @@ pub const MAX_RECORD: u32 = 16 << 20;
 const MAX_SEGMENT_GAP: u64 = 4 * SEGMENT_BYTES;
 
 #[derive(Debug, thiserror::Error)]
-pub enum JournalError {
+pub enum SpoolError {
     #[error("spool {path}: {source}")]
     Io { path: PathBuf, source: io::Error },
     #[error("spool is full ({used} of {bound} bytes unsent): is Wazuh down? holding the source back")]
@@ -51,14 +51,14 @@ pub enum JournalError {
     Damaged { path: PathBuf, why: String },
 }
 
-fn io_err(path: &Path) -> impl FnOnce(io::Error) -> JournalError + '_ {
-    move |source| JournalError::Io { path: path.to_path_buf(), source }
+fn io_err(path: &Path) -> impl FnOnce(io::Error) -> SpoolError + '_ {
+    move |source| SpoolError::Io { path: path.to_path_buf(), source }
 }
 
-/// A commit record found on disk when the journal was opened.
+/// A commit record found on disk when the spool was opened.
 #[derive(Debug, Clone)]
 pub struct Commit {
-    /// Journal offset just past the commit record.
+    /// Spool offset just past the commit record.
     pub end: u64,
     pub payload: Vec<u8>,
 }
@@ -81,7 +81,7 @@ pub struct Repair {
     pub segment: PathBuf,
     /// The damaged original, kept for a look.
     pub kept: PathBuf,
-    /// The unreadable byte ranges (journal offsets), now padding.
+    /// The unreadable byte ranges (spool offsets), now padding.
     pub holes: Vec<(u64, u64)>,
 }
 
@@ -135,8 +135,8 @@ impl SpoolGauge {
     }
 }
 
-/// The writing side (the pipeline); [`Journal::reader`] gives the sending side.
-pub struct Journal {
+/// The writing side (the pipeline); [`Spool::reader`] gives the sending side.
+pub struct Spool {
     shared: Arc<Shared>,
     file: File,
     file_start: u64,
@@ -145,11 +145,11 @@ pub struct Journal {
     fsync: bool,
 }
 
-impl Journal {
-    /// Opens (or creates) the journal in `dir`, recovering from a crash.
+impl Spool {
+    /// Opens (or creates) the spool in `dir`, recovering from a crash.
     /// `claimed` is the offset the saved checkpoint covers (0 without one):
     /// nothing before it is ever cut, damaged or not.
-    pub fn open(dir: &Path, bound: u64, fsync: bool, claimed: u64) -> Result<(Journal, Recovery), JournalError> {
+    pub fn open(dir: &Path, bound: u64, fsync: bool, claimed: u64) -> Result<(Spool, Recovery), SpoolError> {
         fs::create_dir_all(dir).map_err(io_err(dir))?;
         let mut starts: Vec<u64> = fs::read_dir(dir)
             .map_err(io_err(dir))?
@@ -204,8 +204,8 @@ impl Journal {
             }),
             changed: Condvar::new(),
         });
-        let journal = Journal { shared, file, file_start, buf: Vec::with_capacity(1 << 20), bound, fsync };
-        Ok((journal, recovery))
+        let spool = Spool { shared, file, file_start, buf: Vec::with_capacity(1 << 20), bound, fsync };
+        Ok((spool, recovery))
     }
 
     /// A handle that reads the unsent bytes from elsewhere (metrics).
@@ -220,9 +220,9 @@ impl Journal {
     }
 
     /// Refuses when the unsent bytes exceed the bound (the caller waits and retries).
-    pub fn check_room(&self) -> Result<(), JournalError> {
+    pub fn check_room(&self) -> Result<(), SpoolError> {
         let used = self.unsent();
-        if used >= self.bound { Err(JournalError::Full { used, bound: self.bound }) } else { Ok(()) }
+        if used >= self.bound { Err(SpoolError::Full { used, bound: self.bound }) } else { Ok(()) }
     }
 
     /// Waits up to `timeout` for the sender to make room; true when there is room.
@@ -239,7 +239,7 @@ impl Journal {
         &mut self,
         messages: impl IntoIterator<Item = &'a [u8]>,
         commit: &'a [u8],
-    ) -> Result<u64, JournalError> {
+    ) -> Result<u64, SpoolError> {
         let start = self.shared.pos.lock().unwrap().committed;
         if start - self.file_start >= SEGMENT_BYTES {
             self.roll(start)?;
@@ -248,7 +248,7 @@ impl Journal {
         for (kind, m) in messages.into_iter().map(|m| (KIND_MESSAGE, m)).chain([(KIND_COMMIT, commit)]) {
             if m.len() > MAX_RECORD as usize {
                 self.buf.clear();
-                return Err(JournalError::TooLarge { len: m.len() });
+                return Err(SpoolError::TooLarge { len: m.len() });
             }
             encode(&mut self.buf, kind, m);
         }
@@ -267,7 +267,7 @@ impl Journal {
         Ok(end)
     }
 
-    fn roll(&mut self, start: u64) -> Result<(), JournalError> {
+    fn roll(&mut self, start: u64) -> Result<(), SpoolError> {
         let path = segment_path(&self.shared.dir, start);
         let file = OpenOptions::new().create(true).append(true).open(&path).map_err(io_err(&path))?;
         sync_dir(&self.shared.dir);
@@ -277,7 +277,7 @@ impl Journal {
         Ok(())
     }
 
-    /// Tells the journal that a checkpoint covering everything up to `end` is
+    /// Tells the spool that a checkpoint covering everything up to `end` is
     /// saved: sent segments before it may now be deleted.
     pub fn set_durable(&self, end: u64) {
         let mut p = self.shared.pos.lock().unwrap();
@@ -287,12 +287,12 @@ impl Journal {
     }
 
     /// The sending side, starting at the saved send position.
-    pub fn reader(&self) -> Result<JournalReader, JournalError> {
+    pub fn reader(&self) -> Result<SpoolReader, SpoolError> {
         let sent = self.shared.pos.lock().unwrap().sent;
         let path = self.shared.dir.join("sent");
         let sent_file =
             OpenOptions::new().create(true).truncate(false).write(true).open(&path).map_err(io_err(&path))?;
-        Ok(JournalReader { shared: self.shared.clone(), pos: sent, file: None, record: Vec::new(), sent_file })
+        Ok(SpoolReader { shared: self.shared.clone(), pos: sent, file: None, record: Vec::new(), sent_file })
     }
 
     /// Wakes a waiting reader and makes it return `None` once it has sent everything committed.
@@ -335,7 +335,7 @@ impl Shared {
 }
 
 /// Reads committed messages in order for the sender.
-pub struct JournalReader {
+pub struct SpoolReader {
     shared: Arc<Shared>,
     pos: u64,
     file: Option<(u64, BufReader<File>)>,
@@ -344,18 +344,18 @@ pub struct JournalReader {
     sent_file: File,
 }
 
-impl JournalReader {
-    /// The next unsent message, waiting for one; `None` once the journal is
+impl SpoolReader {
+    /// The next unsent message, waiting for one; `None` once the spool is
     /// closed and everything committed was read. Call [`Self::ack`] after sending it.
     #[allow(clippy::should_implement_trait)] // it lends from self: not an Iterator
-    pub fn next(&mut self) -> Result<Option<&[u8]>, JournalError> {
+    pub fn next(&mut self) -> Result<Option<&[u8]>, SpoolError> {
         self.next_or_idle(|| {})
     }
 
     /// [`Self::next`], calling `idle` once before it waits for more (the sender
     /// flushes a buffering sink there: commit records after the last message
     /// are read past before waiting, so "caught up" is known only here).
-    pub fn next_or_idle(&mut self, mut idle: impl FnMut()) -> Result<Option<&[u8]>, JournalError> {
+    pub fn next_or_idle(&mut self, mut idle: impl FnMut()) -> Result<Option<&[u8]>, SpoolError> {
         loop {
             let (committed, seg_start, seg_end) = {
                 let mut p = self.shared.pos.lock().unwrap();
@@ -467,7 +467,7 @@ struct Scan {
 /// Reads a segment starting at offset `start`, repairing it when needed.
 /// `next`: where the following segment starts (this one must reach it);
 /// None for the last one. `claimed`: offsets below it must stay readable.
-fn scan_segment(path: &Path, start: u64, next: Option<u64>, claimed: u64) -> Result<Scan, JournalError> {
+fn scan_segment(path: &Path, start: u64, next: Option<u64>, claimed: u64) -> Result<Scan, SpoolError> {
     let data = fs::read(path).map_err(io_err(path))?;
     let file_end = start + data.len() as u64;
     // Where this segment must end (for the last one: as far as the checkpoint claims).
@@ -478,7 +478,7 @@ fn scan_segment(path: &Path, start: u64, next: Option<u64>, claimed: u64) -> Res
         None => claimed.max(start),
     };
     if must_end > file_end.saturating_add(MAX_SEGMENT_GAP) {
-        return Err(JournalError::Damaged {
+        return Err(SpoolError::Damaged {
             path: path.to_path_buf(),
             why: format!(
                 "it ends at offset {file_end} but {} at {must_end}; move the spool folder aside to start over (the checkpoint's page is then fetched again)",
@@ -651,7 +651,7 @@ fn sync_dir(dir: &Path) {
 mod tests {
     use super::*;
 
-    fn drain(r: &mut JournalReader, n: usize) -> Vec<String> {
+    fn drain(r: &mut SpoolReader, n: usize) -> Vec<String> {
         (0..n)
             .map(|_| {
                 let m = String::from_utf8(r.next().unwrap().unwrap().to_vec()).unwrap();
@@ -664,14 +664,14 @@ mod tests {
     #[test]
     fn append_read_ack_and_reopen() {
         let dir = tempfile::tempdir().unwrap();
-        let (mut j, rec) = Journal::open(dir.path(), 1 << 30, false, 0).unwrap();
+        let (mut j, rec) = Spool::open(dir.path(), 1 << 30, false, 0).unwrap();
         assert!(rec.commits.is_empty());
         j.append([b"a".as_slice(), b"b"], b"c1").unwrap();
         j.append([b"c".as_slice()], b"c2").unwrap();
         let mut r = j.reader().unwrap();
         assert_eq!(drain(&mut r, 1), ["a"]);
         drop((r, j));
-        let (j, rec) = Journal::open(dir.path(), 1 << 30, false, 0).unwrap();
+        let (j, rec) = Spool::open(dir.path(), 1 << 30, false, 0).unwrap();
         assert_eq!(rec.commits.len(), 2);
         assert_eq!(rec.commits[1].payload, b"c2");
         let mut r = j.reader().unwrap();
@@ -683,7 +683,7 @@ mod tests {
     #[test]
     fn torn_tail_and_uncommitted_page_are_cut() {
         let dir = tempfile::tempdir().unwrap();
-        let (mut j, _) = Journal::open(dir.path(), 1 << 30, false, 0).unwrap();
+        let (mut j, _) = Spool::open(dir.path(), 1 << 30, false, 0).unwrap();
         j.append([b"kept".as_slice()], b"c1").unwrap();
         drop(j);
         // A page whose commit never made it, then half a record.
@@ -694,7 +694,7 @@ mod tests {
         encode(&mut buf, KIND_MESSAGE, b"torn");
         f.write_all(&buf[..buf.len() - 2]).unwrap();
         drop(f);
-        let (j, rec) = Journal::open(dir.path(), 1 << 30, false, 0).unwrap();
+        let (j, rec) = Spool::open(dir.path(), 1 << 30, false, 0).unwrap();
         assert_eq!(rec.commits.len(), 1);
         assert!(rec.truncated_bytes > 0);
         let mut r = j.reader().unwrap();
@@ -706,10 +706,10 @@ mod tests {
     #[test]
     fn bound_is_enforced() {
         let dir = tempfile::tempdir().unwrap();
-        let (mut j, _) = Journal::open(dir.path(), 64, false, 0).unwrap();
+        let (mut j, _) = Spool::open(dir.path(), 64, false, 0).unwrap();
         assert!(j.check_room().is_ok());
         j.append([[0u8; 100].as_slice()], b"c").unwrap();
-        assert!(matches!(j.check_room(), Err(JournalError::Full { .. })));
+        assert!(matches!(j.check_room(), Err(SpoolError::Full { .. })));
         let mut r = j.reader().unwrap();
         r.next().unwrap().unwrap();
         r.ack();
@@ -719,7 +719,7 @@ mod tests {
     /// Writes `pages` pages of messages `m<page>-<i>` (each its own record), returns every
     /// message with its record's range and the offset past the last commit.
     fn fill(dir: &Path, pages: &[usize]) -> (Vec<(String, u64, u64)>, u64) {
-        let (mut j, _) = Journal::open(dir, u64::MAX, false, 0).unwrap();
+        let (mut j, _) = Spool::open(dir, u64::MAX, false, 0).unwrap();
         let mut records = Vec::new();
         let mut pos = 0u64;
         for (p, &n) in pages.iter().enumerate() {
@@ -734,7 +734,7 @@ mod tests {
     }
 
     fn read_all(dir: &Path, claimed: u64) -> (Vec<String>, Recovery) {
-        let (j, rec) = Journal::open(dir, u64::MAX, false, claimed).unwrap();
+        let (j, rec) = Spool::open(dir, u64::MAX, false, claimed).unwrap();
         let mut r = j.reader().unwrap();
         j.close();
         let mut out = Vec::new();
@@ -748,9 +748,9 @@ mod tests {
     #[test]
     fn a_record_over_the_bound_is_refused_at_append() {
         let dir = tempfile::tempdir().unwrap();
-        let (mut j, _) = Journal::open(dir.path(), u64::MAX, false, 0).unwrap();
+        let (mut j, _) = Spool::open(dir.path(), u64::MAX, false, 0).unwrap();
         let big = vec![b'x'; MAX_RECORD as usize + 1];
-        assert!(matches!(j.append([b"ok".as_slice(), &big], b"c"), Err(JournalError::TooLarge { .. })));
+        assert!(matches!(j.append([b"ok".as_slice(), &big], b"c"), Err(SpoolError::TooLarge { .. })));
         j.append([b"after".as_slice()], b"c").unwrap();
         let mut r = j.reader().unwrap();
         assert_eq!(drain(&mut r, 1), ["after"], "nothing of the refused page was written");
@@ -759,7 +759,7 @@ mod tests {
     #[test]
     fn a_truncated_segment_before_the_last_keeps_the_next_one() {
         let dir = tempfile::tempdir().unwrap();
-        let (mut j, _) = Journal::open(dir.path(), u64::MAX, false, 0).unwrap();
+        let (mut j, _) = Spool::open(dir.path(), u64::MAX, false, 0).unwrap();
         let end1 = j.append([b"a".as_slice(), b"b", b"c"], b"c1").unwrap();
         j.roll(end1).unwrap();
         let end2 = j.append([b"d".as_slice()], b"c2").unwrap();

@@ -101,7 +101,7 @@ impl Envelope {
         (body, Fit::Shrunk)
     }
 
-    /// An alert or notice message (see [`crate::runtime::alert`] for the fields).
+    /// An alert or notice message (see [`crate::pipeline::alert`] for the fields).
     pub fn alert(&self, mut alert: Value) -> String {
         if let Some(obj) = alert.as_object_mut() {
             obj.insert("org".into(), Value::String(self.org.clone()));

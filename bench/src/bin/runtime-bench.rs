@@ -4,7 +4,7 @@
 //! from a new `.wasm` landing in the folder to the new version handling
 //! events.
 //!
-//! `cargo run --release -p oktawatch-tests --bin runtime-bench`
+//! `cargo run --release -p oktawatch-bench --bin runtime-bench`
 
 use oktawatch::event::JsonValueTrait;
 use oktawatch::event::Event;
@@ -134,7 +134,7 @@ fn main() {
     let _watcher = folder.watch().unwrap();
     let v = |n: u8| std::fs::read(guests.join(format!("probe_reload_v{n}.wasm"))).unwrap();
     let reload_event = |i: usize| {
-        let text = format!(r#"{{"uuid":"{}","eventType":"test.reload","published":"2026-01-01T00:00:00.000Z"}}"#, oktawatch_tests::uuid_for("r", i));
+        let text = format!(r#"{{"uuid":"{}","eventType":"test.reload","published":"2026-01-01T00:00:00.000Z"}}"#, oktawatch_testkit::uuid_for("r", i));
         Arc::new(Event::parse(&text).unwrap())
     };
     let mut samples = Vec::new();

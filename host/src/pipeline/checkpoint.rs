@@ -4,8 +4,8 @@
 //! Both are written atomically (temp file, `sync_all`, rename, directory
 //! sync), so a crash leaves either the old or the new state, never a torn
 //! one. The cursor is the full `next` URL of the last page whose events were
-//! all handed to the journal; `journal_end` ties it to the journal's commit
-//! record for that page (see [`crate::journal`]). A checkpoint that cannot be
+//! all handed to the spool; `spool_end` (`journal_end` in the file) ties it to the spool's commit
+//! record for that page (see [`crate::pipeline::spool`]). A checkpoint that cannot be
 //! read stops the start with an error saying how to recover; a rate-limit
 //! file that cannot be read is only advice and is ignored with a warning.
 
@@ -22,8 +22,10 @@ pub struct Checkpoint {
     pub version: u32,
     /// The `next` link to request; None before the first page.
     pub cursor: Option<String>,
-    /// Journal offset just past the commit record of the page `cursor` follows.
-    pub journal_end: u64,
+    /// Spool offset just past the commit record of the page `cursor` follows
+    /// (`journal_end` in the file, as written by every version so far).
+    #[serde(rename = "journal_end")]
+    pub spool_end: u64,
     /// When it was saved (RFC 3339), for people reading the file.
     pub saved_at: String,
 }
@@ -54,6 +56,7 @@ impl CheckpointFile {
         CheckpointFile { path: dir.join("checkpoint.json") }
     }
 
+    #[cfg(test)]
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -80,11 +83,11 @@ impl CheckpointFile {
     }
 
     /// Saves atomically.
-    pub fn save(&self, cursor: Option<&str>, journal_end: u64) -> Result<(), CheckpointError> {
+    pub fn save(&self, cursor: Option<&str>, spool_end: u64) -> Result<(), CheckpointError> {
         let cp = Checkpoint {
             version: VERSION,
             cursor: cursor.map(str::to_string),
-            journal_end,
+            spool_end,
             saved_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         };
         let text = serde_json::to_string_pretty(&cp).expect("serializes");
@@ -153,6 +156,7 @@ impl RateFile {
         RateFile { path: dir.join("ratelimit.json") }
     }
 
+    #[cfg(test)]
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -196,7 +200,7 @@ mod tests {
         f.save(Some("https://x.okta.com/api/v1/logs?after=1"), 42).unwrap();
         let cp = f.load().unwrap().unwrap();
         assert_eq!(cp.cursor.as_deref(), Some("https://x.okta.com/api/v1/logs?after=1"));
-        assert_eq!(cp.journal_end, 42);
+        assert_eq!(cp.spool_end, 42);
         fs::write(f.path(), r#"{"version":9}"#).unwrap();
         assert!(matches!(f.load(), Err(CheckpointError::Version { found: 9, .. })));
         fs::write(f.path(), "{\"version\":1,\"cur").unwrap();

@@ -173,16 +173,14 @@ impl DedupSet {
         }
     }
 
+    #[cfg(test)]
     pub fn contains(&self, k: Key) -> bool {
         self.verdict(k) == Verdict::Copy
     }
 
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.set.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.set.is_empty()
     }
 
     fn remember(&mut self, k: Key) {

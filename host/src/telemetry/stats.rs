@@ -29,7 +29,7 @@ pub struct Stats {
     pub requests: Mutex<BTreeMap<u16, u64>>,
     /// `X-Rate-Limit-Remaining` of the last answer (u64::MAX until known).
     pub rate_remaining: AtomicU64,
-    /// The newest `published` handed to the journal (ms), for the cursor lag.
+    /// The newest `published` handed to the spool (ms), for the cursor lag.
     pub newest_published_ms: AtomicI64,
     /// Since when (ms) the source / the sink has been failing; 0 = working.
     pub source_failing_since_ms: AtomicI64,
@@ -42,9 +42,9 @@ pub struct Stats {
     /// before: their content differs (say, a copy pushed to the event hook
     /// that does not match Okta's polled one).
     pub differing_copies: AtomicU64,
-    /// Raw events handed to the journal.
+    /// Raw events handed to the spool.
     pub events: AtomicU64,
-    /// Alerts handed to the journal.
+    /// Alerts handed to the spool.
     pub alerts: AtomicU64,
     /// Alerts suppressed within their suppression window.
     pub suppressed: AtomicU64,
