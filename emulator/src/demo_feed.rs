@@ -22,11 +22,17 @@
 //!    and mistyped MFA, a push asked for through a proxy and answered at the office, unassigned apps
 //!    probed, FastPass refusing a phish, a console access from a new device, a five-network brute force.
 //!
+//! Scenes 10 to 23, for the detections added for issue 15 (a spray spread over a proxy pool,
+//! reset-email bombing, a password typed as a login, concurrent sessions, admin via Tor, …), are
+//! in the `uncovered` module.
+//!
 //! Offices and most attackers use documentation address ranges. Timing and choices come from a
 //! fixed seed (the same story every run); ids and uuids from the arguments, so feeds generated at
 //! different times share no uuid.
 
 use serde_json::{Map, Value, json};
+
+mod uncovered;
 
 const DOMAIN: &str = "acme.example";
 const MINUTE: f64 = 60_000.0;
@@ -793,6 +799,7 @@ pub fn demo_feed(now_ms: i64, span_ms: i64) -> Vec<serde_json::Value> {
     g.admin_persistence();
     g.signals();
     g.pack_scenarios();
+    g.uncovered();
     g.out.sort_by_key(|(off, seq, _)| (*off, *seq));
     g.out.into_iter().map(|(_, _, event)| event).collect()
 }

@@ -16,6 +16,32 @@ use std::time::Duration;
 
 type Tally = Arc<Mutex<BTreeMap<String, (String, u64)>>>;
 
+/// The settings of the detections that do nothing until an org configures
+/// them (lists, a naming pattern, the info-level audit trails), as a team
+/// would write them for Acme, so that the demo shows them too.
+const DEMO_CONFIG: &str = r#"
+[detections.config.okta-ip-threat-intel]
+networks = ["185.220.101.0/24", "109.70.100.0/24"]
+label = "Tor exit list"
+
+[detections.config.okta-country-list]
+allow_countries = ["United States", "United Kingdom"]
+deny_countries = ["Austria"]
+
+[detections.config.okta-device-hostname-pattern]
+hostname_pattern = "^ACME-(LT|DT)-[0-9]{4}$"
+
+[detections.config.okta-user-lifecycle]
+enabled = true
+
+[detections.config.okta-membership-change]
+enabled = true
+watch_groups = ["Okta Admins"]
+
+[detections.config.okta-own-password-change]
+enabled = true
+"#;
+
 pub fn demo(json: bool, follow: bool, detections: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(async move {
@@ -27,7 +53,7 @@ pub fn demo(json: bool, follow: bool, detections: Option<PathBuf>) -> anyhow::Re
         let total = emulator.event_count() as u64;
         eprintln!("demo: an Okta System Log emulator on {} serves {total} sample events", emulator.url());
 
-        let config = crate::config::Config::parse("").expect("empty config");
+        let config = crate::config::Config::parse(DEMO_CONFIG).expect("the demo's detection config");
         let runtime = super::runtime(&config, None)?;
         super::load_detections(&runtime, detections.as_deref(), scratch.path())?;
         let loaded = runtime.current().detections.len();
