@@ -1,6 +1,7 @@
 //! Helpers for the end-to-end tests: a real Wazuh-like datagram socket, the
 //! oktawatch process, the Okta emulator, configs and synthetic events.
 
+pub mod polyglot;
 pub mod wazuh;
 
 use serde_json::{Value, json};

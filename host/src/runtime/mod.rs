@@ -59,7 +59,9 @@ pub struct Limits {
     pub max_alert_bytes: usize,
     /// A Store is replaced after this many events (linear memory never shrinks).
     pub recycle_every: u64,
-    /// … or once its memory passed this mark.
+    /// … or once its memory grew this much past what it had when ready (after
+    /// `configure`): a language runtime starts with tens of MiB of its own,
+    /// which is no reason to start it again after every event.
     pub recycle_memory: usize,
     /// Failures within [`Self::failure_window`] that quarantine a detection.
     pub max_failures: usize,
@@ -158,6 +160,9 @@ pub struct Counters {
     pub quarantines: AtomicU64,
     pub skipped: AtomicU64,
     pub instantiations: AtomicU64,
+    /// Instances dropped after a call (a failure, [`Limits::recycle_every`] or
+    /// [`Limits::recycle_memory`]).
+    pub recycles: AtomicU64,
     pub nanos: AtomicU64,
 }
 
@@ -183,6 +188,8 @@ struct Instance {
     store: Store<HostCtx>,
     bindings: Detection,
     calls: u64,
+    /// Linear memory when it was ready, before any event (see [`Limits::recycle_memory`]).
+    ready_memory: usize,
 }
 
 struct Slot {
@@ -396,6 +403,11 @@ impl Runtime {
         &self.engine
     }
 
+    /// Where compiled detections are cached, if anywhere.
+    pub fn cache_dir(&self) -> Option<&Path> {
+        self.cache_dir.as_deref()
+    }
+
     /// The detections in force now.
     pub fn current(&self) -> Arc<DetectionSet> {
         self.set.load_full()
@@ -539,7 +551,11 @@ impl Runtime {
         self.arm(&mut store, self.limits.timeout * 10);
         let bindings = det.pre.instantiate(&mut store).map_err(|e| classify(&store, e))?;
         match bindings.call_configure(&mut store, &det.config) {
-            Ok(Ok(())) => Ok(Instance { store, bindings, calls: 0 }),
+            Ok(Ok(())) => {
+                let ready_memory = store.data().limiter.memory;
+                tracing::debug!(detection = %det.info.id, "instantiated with {} KiB of linear memory", ready_memory >> 10);
+                Ok(Instance { store, bindings, calls: 0, ready_memory })
+            }
             Ok(Err(msg)) => Err(Failure::Trap(format!("configure refused: {}", cut(&msg, MAX_REASON)))),
             Err(e) => Err(classify(&store, e)),
         }
@@ -711,8 +727,9 @@ impl Runtime {
         };
         let recycle = outcome.is_err()
             || inst.calls >= self.limits.recycle_every
-            || inst.store.data().limiter.peak_memory > self.limits.recycle_memory;
+            || inst.store.data().limiter.peak_memory > inst.ready_memory.saturating_add(self.limits.recycle_memory);
         if recycle {
+            det.counters.recycles.fetch_add(1, Ordering::Relaxed);
             slot.instance = None;
         }
         outcome
@@ -755,6 +772,13 @@ fn classify(store: &Store<HostCtx>, e: wasmtime::Error) -> Failure {
     }
     if let Some(limit) = e.downcast_ref::<host::StateLimit>() {
         return Failure::Limit(limit.to_string());
+    }
+    // What the deny-all WASI refused, or a guest's own exit, without the backtrace in front.
+    if let Some(denied) = e.downcast_ref::<wasi::Denied>() {
+        return Failure::Trap(denied.to_string());
+    }
+    if let Some(exit) = e.downcast_ref::<wasmtime_wasi::I32Exit>() {
+        return Failure::Trap(format!("exited (wasi:cli/exit, status {})", exit.0));
     }
     if is_hostcall_fuel(&e) {
         return Failure::Limit(format!("hostcall data: over {} MiB moved from the guest in one call", host::HOSTCALL_FUEL >> 20));
