@@ -118,7 +118,7 @@ if want c; then
             missing+=("wit-bindgen $WIT_BINDGEN_VERSION")
         else
             say "building wit-bindgen-cli $WIT_BINDGEN_VERSION (crates.io) into $cache/cargo (a few minutes)"
-            cargo install -q --locked --root "$cache/cargo" --version "$WIT_BINDGEN_VERSION" wit-bindgen-cli >&2 \
+            cargo install -q --locked --root "$cache/cargo" --version "$WIT_BINDGEN_VERSION" --no-default-features --features c wit-bindgen-cli >&2 \
                 || die 3 "cargo install wit-bindgen-cli $WIT_BINDGEN_VERSION failed"
         fi
     fi

@@ -365,9 +365,10 @@ impl Runtime {
                 .total_memories(n * 2)
                 .total_tables(n * 4)
                 .max_memory_size(limits.memory_bytes)
-                .max_memories_per_component(2)
-                .max_tables_per_component(4)
-                .max_core_instances_per_component(8);
+                // As many as the Store limiter allows (componentize-py's output needs 38 instances).
+                .max_memories_per_component(host::MAX_MEMORIES as u32)
+                .max_tables_per_component(host::MAX_TABLES as u32)
+                .max_core_instances_per_component(host::MAX_INSTANCES as u32);
             cfg.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
         }
         let engine = Engine::new(&cfg).map_err(anyhow::Error::from)?;

@@ -8,7 +8,10 @@
 //! touched path is examined again: new or changed content is loaded and
 //! swapped in between two pages (state kept: it is keyed by detection id); a
 //! removed file is unloaded; a broken file is rejected with a clear log line
-//! while the previous version keeps running.
+//! while the previous version keeps running. In the background load, a large
+//! file with nothing in the compile cache (a Python or JavaScript runtime:
+//! seconds of CPU) is compiled after the rest of the set is installed, and
+//! joins it when ready ([`LARGE_BYTES`]).
 //!
 //! A detection id belongs to one file. Each file is first compiled and
 //! described with no state and no config; when two or more files claim the

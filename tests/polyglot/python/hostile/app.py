@@ -41,7 +41,8 @@ PROBES = {
     "passwd": read_passwd,
     "listdir": lambda: os.listdir("/"),
     "socket": connect,
-    "resolve": lambda: socket.getaddrinfo("localhost", 80),
+    # Bytes: a str host would need the idna codec, which is not bundled.
+    "resolve": lambda: socket.getaddrinfo(b"localhost", 80),
     "env": lambda: json.dumps(dict(os.environ)),
     "argv": lambda: json.dumps(sys.argv),
     "cwd": os.getcwd,
