@@ -223,3 +223,36 @@ fn a_python_instance_is_kept_across_events_despite_its_large_starting_memory() {
     // Instantiated once at load: CPython's own memory is its starting point, not a reason to recycle.
     assert_eq!((det.counters.instantiations.load(Relaxed), det.counters.recycles.load(Relaxed)), (1, 0));
 }
+
+#[test]
+fn a_large_uncached_component_compiles_after_the_rest_is_running() {
+    use oktawatch_tests::{EmulatorOptions, Host, Okta, TOKEN, Wazuh, write_config};
+    let Some(python) = polyglot::build("python", "privilege") else { return };
+    let tmp = tempfile::Builder::new().prefix("ow").tempdir_in("/tmp").unwrap();
+    let dets = tmp.path().join("det");
+    std::fs::create_dir(&dets).unwrap();
+    copy_into(&dets, &oktawatch_tests::guest("probe-privilege"), "rust-privilege.wasm");
+    copy_into(&dets, &python, "py-privilege.wasm");
+    let wazuh = Wazuh::bind(&tmp.path().join("q"));
+    let okta = Okta::start(EmulatorOptions { token: TOKEN.into(), ..Default::default() });
+    // The state dir, and with it the compile cache, is new: CPython compiles cold.
+    let extra = format!("\n[detections]\ndir = \"{}\"\nsuppression = \"0s\"\ntimeout = \"250ms\"\n", dets.display());
+    let cfg = write_config(tmp.path(), &okta.url(), &wazuh.path, &extra);
+    let host = Host::start(&["run", "--config", cfg.to_str().unwrap()], &[("OKTAWATCH_TEST_TOKEN", TOKEN), ("NO_COLOR", "1")]);
+    let wait = std::time::Duration::from_secs(240);
+    host.wait_log("1 detections loaded", wait);
+    let log = host.log();
+    assert!(log.contains("compiling 1 large detection file(s) in the background") && log.contains("py-privilege.wasm"), "{log}");
+    host.wait_log("detection loaded", wait);
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    okta.push([grant("50000000-0000-4000-8000-000000000001", &now, "SUCCESS", "bob@example.com")]);
+    wazuh.wait("both alerts", wait, |w| {
+        let ids: Vec<Value> = w.alerts().iter().map(|a| a["detection"]["id"].clone()).collect();
+        ids.contains(&json!("rust-privilege-grant")) && ids.contains(&json!("py-privilege-grant"))
+    });
+    let (_, log) = host.terminate(std::time::Duration::from_secs(20));
+    // The Rust detection was in force before CPython had compiled.
+    let first = log.find("1 detections loaded").unwrap();
+    let python_in = log.find("detection loaded").unwrap();
+    assert!(first < python_in, "{log}");
+}
