@@ -154,7 +154,7 @@ pub fn run(rt: &Runtime, targets: &[Target]) -> Vec<CaseResult> {
             results.push(fail("(cases.json)", "no cases".into()));
             continue;
         }
-        let compiled = match loader::compile_bytes(rt.engine(), &t.wasm, None) {
+        let compiled = match loader::compile_bytes(rt.engine(), &t.wasm, rt.cache_dir()) {
             Ok(c) => c,
             Err(e) => {
                 results.push(fail("(load)", e.to_string()));

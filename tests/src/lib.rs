@@ -2,6 +2,7 @@
 //! configs, synthetic events and one org's set-up; the oktawatch process and
 //! the Okta emulator come from `oktawatch-testkit` (shared with the bench).
 
+pub mod polyglot;
 pub mod wazuh;
 
 use serde_json::{Value, json};

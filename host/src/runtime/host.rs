@@ -171,11 +171,12 @@ impl HostCtx {
 }
 
 /// Core instances one Store may create. A Rust or C detection makes a few;
-/// componentize-py makes 38 (CPython and its libraries linked dynamically,
-/// the preview1 adapter, shims); twice that leaves room for a larger Python.
+/// componentize-py 0.25 makes 38 (CPython and its libraries linked
+/// dynamically, the preview1 adapter, shims: 14 modules), componentize-js
+/// 0.23 fewer; twice that leaves room for a Python with more libraries.
 pub const MAX_INSTANCES: usize = 80;
-/// Tables and memories one Store may create: componentize-py makes 3 and 3
-/// (CPython's, the adapter's, a shim's), componentize-js 2 and 2.
+/// Tables and memories one Store may create: both componentize-py and
+/// componentize-js define 2 tables and 1 memory.
 pub const MAX_TABLES: usize = 16;
 pub const MAX_MEMORIES: usize = 8;
 

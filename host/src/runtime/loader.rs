@@ -160,6 +160,18 @@ pub fn compile_bytes(engine: &Engine, bytes: &[u8], cache: Option<&Path>) -> Res
     Ok(Compiled { component, sha256, from_cache: false })
 }
 
+/// Whether the file at `path` is larger than `bytes` and has no usable
+/// compiled artifact in `cache` (compiling it will take seconds).
+pub fn is_slow_to_load(engine: &Engine, path: &Path, bytes: u64, cache: Option<&Path>) -> bool {
+    if std::fs::metadata(path).map_or(true, |m| m.len() <= bytes) {
+        return false;
+    }
+    let Some(cache) = cache.filter(|dir| dir.exists() && trusted(dir, false)) else { return true };
+    let Ok(content) = read_bounded(path) else { return false };
+    let file = cache.join(format!("{}-{:016x}.cwasm", hex::encode(Sha256::digest(&content)), engine_hash(engine)));
+    !(file.symlink_metadata().is_ok() && trusted(&file, true))
+}
+
 /// An error whose text may quote the file (names of its imports, exports,
 /// functions), cut to [`super::MAX_REASON`] bytes.
 pub fn bounded(e: anyhow::Error) -> anyhow::Error {

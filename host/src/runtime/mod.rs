@@ -66,7 +66,9 @@ pub struct Limits {
     pub max_alert_bytes: usize,
     /// A Store is replaced after this many events (linear memory never shrinks).
     pub recycle_every: u64,
-    /// … or once its memory passed this mark.
+    /// … or once its memory grew this much past what it had when ready (after
+    /// `configure`): a language runtime starts with tens of MiB of its own,
+    /// which is no reason to start it again after every event.
     pub recycle_memory: usize,
     /// Failures within [`Self::failure_window`] that quarantine a detection.
     pub max_failures: usize,
@@ -175,6 +177,9 @@ pub struct Counters {
     /// Events of its types that its prefilters kept from it.
     pub prefiltered: AtomicU64,
     pub instantiations: AtomicU64,
+    /// Instances dropped after a call (a failure, [`Limits::recycle_every`] or
+    /// [`Limits::recycle_memory`]).
+    pub recycles: AtomicU64,
     pub nanos: AtomicU64,
     /// Log lines over the per-second bound, not written.
     pub logs_dropped: AtomicU64,
@@ -202,6 +207,8 @@ struct Instance {
     store: Store<HostCtx>,
     bindings: Bindings,
     calls: u64,
+    /// Linear memory when it was ready, before any event (see [`Limits::recycle_memory`]).
+    ready_memory: usize,
 }
 
 struct Slot {
@@ -384,9 +391,10 @@ impl Runtime {
                 .total_memories(n * 2)
                 .total_tables(n * 4)
                 .max_memory_size(limits.memory_bytes)
-                .max_memories_per_component(2)
-                .max_tables_per_component(4)
-                .max_core_instances_per_component(8);
+                // As many as the Store limiter allows (componentize-py's output needs 38 instances).
+                .max_memories_per_component(host::MAX_MEMORIES as u32)
+                .max_tables_per_component(host::MAX_TABLES as u32)
+                .max_core_instances_per_component(host::MAX_INSTANCES as u32);
             cfg.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
         }
         let engine = Engine::new(&cfg).map_err(anyhow::Error::from)?;
@@ -421,6 +429,11 @@ impl Runtime {
 
     pub fn engine(&self) -> &Engine {
         &self.engine
+    }
+
+    /// Where compiled detections are cached, if anywhere.
+    pub fn cache_dir(&self) -> Option<&Path> {
+        self.cache_dir.as_deref()
     }
 
     /// The detections in force now.
@@ -587,7 +600,11 @@ impl Runtime {
         self.arm(&mut store, self.limits.timeout * 10);
         let bindings = det.pre.instantiate(&mut store).map_err(|e| classify(&store, e))?;
         match bindings.configure(&mut store, &ConfigInput { toml: &det.config, values: &det.values }) {
-            Ok(Ok(())) => Ok(Instance { store, bindings, calls: 0 }),
+            Ok(Ok(())) => {
+                let ready_memory = store.data().limiter.memory;
+                tracing::debug!(detection = %det.info.id, "instantiated with {} KiB of linear memory", ready_memory >> 10);
+                Ok(Instance { store, bindings, calls: 0, ready_memory })
+            }
             Ok(Err(msg)) => Err(Failure::Trap(format!("configure refused: {}", cut(&msg, MAX_REASON)))),
             Err(e) => Err(classify(&store, e)),
         }
@@ -763,8 +780,9 @@ impl Runtime {
         };
         let recycle = outcome.is_err()
             || inst.calls >= self.limits.recycle_every
-            || inst.store.data().limiter.peak_memory > self.limits.recycle_memory;
+            || inst.store.data().limiter.peak_memory > inst.ready_memory.saturating_add(self.limits.recycle_memory);
         if recycle {
+            det.counters.recycles.fetch_add(1, Ordering::Relaxed);
             slot.instance = None;
         }
         outcome
@@ -830,6 +848,13 @@ fn classify(store: &Store<HostCtx>, e: wasmtime::Error) -> Failure {
     }
     if let Some(limit) = e.downcast_ref::<host::StateLimit>() {
         return Failure::Limit(limit.to_string());
+    }
+    // What the deny-all WASI refused, or a guest's own exit, without the backtrace in front.
+    if let Some(denied) = e.downcast_ref::<wasi::Denied>() {
+        return Failure::Trap(denied.to_string());
+    }
+    if let Some(exit) = e.downcast_ref::<wasmtime_wasi::I32Exit>() {
+        return Failure::Trap(format!("exited (wasi:cli/exit, status {})", exit.0));
     }
     if is_hostcall_fuel(&e) {
         return Failure::Limit(format!("hostcall data: over {} MiB moved from the guest in one call", host::HOSTCALL_FUEL >> 20));

@@ -8,7 +8,10 @@
 //! touched path is examined again: new or changed content is loaded and
 //! swapped in between two pages (state kept: it is keyed by detection id); a
 //! removed file is unloaded; a broken file is rejected with a clear log line
-//! while the previous version keeps running.
+//! while the previous version keeps running. In the background load, a large
+//! file with nothing in the compile cache (a Python or JavaScript runtime:
+//! seconds of CPU) is compiled after the rest of the set is installed, and
+//! joins it when ready ([`LARGE_BYTES`]).
 //!
 //! A detection id belongs to one file. Each file is first compiled and
 //! described with no state and no config; when two or more files claim the
@@ -31,6 +34,12 @@ use std::time::{Duration, Instant};
 
 /// How long the folder must be quiet before changes are acted on.
 const QUIET: Duration = Duration::from_millis(150);
+
+/// In a background load, files over this size with no compiled artifact in
+/// the cache (a language runtime: CPython, SpiderMonkey; 10-20 MiB, seconds
+/// of CPU to compile) are loaded after the others are installed, so that
+/// they hold up neither the orgs nor the rest of the detections.
+pub const LARGE_BYTES: u64 = 4 << 20;
 
 /// What happened to one file.
 #[derive(Debug, Clone, Serialize)]
@@ -84,7 +93,7 @@ impl Folder {
     /// Loads every detection in `dir` (in parallel) and installs the set.
     pub fn load(runtime: Arc<Runtime>, dir: &Path) -> anyhow::Result<Arc<Folder>> {
         let folder = Folder::new(runtime, dir)?;
-        folder.load_all()?;
+        folder.load_all(false)?;
         Ok(folder)
     }
 
@@ -94,7 +103,7 @@ impl Folder {
         let folder = Folder::new(runtime, dir)?;
         let f = folder.clone();
         std::thread::Builder::new().name("detections".into()).spawn(move || {
-            if let Err(e) = f.load_all() {
+            if let Err(e) = f.load_all(true) {
                 tracing::error!("loading the detections folder: {e:#}");
                 // Nothing to wait for: events go on without detections.
                 f.loaded.send_replace(true);
@@ -115,7 +124,8 @@ impl Folder {
         tokio::time::timeout(timeout, rx.wait_for(|done| *done)).await.is_ok_and(|r| r.is_ok())
     }
 
-    fn load_all(&self) -> anyhow::Result<()> {
+    /// `defer_large`: install the set before compiling large files (see [`LARGE_BYTES`]).
+    fn load_all(&self, defer_large: bool) -> anyhow::Result<()> {
         let _changing = self.changing.lock().unwrap_or_else(|p| p.into_inner());
         let started = Instant::now();
         let mut paths: Vec<PathBuf> = std::fs::read_dir(&self.dir)
@@ -124,6 +134,9 @@ impl Folder {
             .filter(|p| is_candidate(p) && p.is_file())
             .collect();
         paths.sort();
+        let (engine, cache) = (self.runtime.engine(), self.runtime.cache_dir());
+        let (later, paths): (Vec<PathBuf>, Vec<PathBuf>) =
+            paths.into_iter().partition(|p| defer_large && loader::is_slow_to_load(engine, p, LARGE_BYTES, cache));
         let described: Vec<(PathBuf, Result<Described, LoadError>)> =
             paths.into_par_iter().map(|p| (p.clone(), self.runtime.describe_file(&p))).collect();
         let mut claims: BTreeMap<String, Vec<PathBuf>> = BTreeMap::new();
@@ -166,6 +179,18 @@ impl Folder {
         self.runtime.install(DetectionSet::new(loaded));
         self.loaded.send_replace(true);
         tracing::info!("{n} detections loaded from {} in {:.2?}", self.dir.display(), started.elapsed());
+        if !later.is_empty() {
+            tracing::info!(
+                "compiling {} large detection file(s) in the background (each is installed when ready): {}",
+                later.len(),
+                later.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+            );
+            let described: Vec<(PathBuf, Result<Described, LoadError>)> =
+                later.into_par_iter().map(|p| (p.clone(), self.runtime.describe_file(&p))).collect();
+            for (path, d) in described {
+                self.settle(&path, d);
+            }
+        }
         Ok(())
     }
 
@@ -253,7 +278,14 @@ impl Folder {
                 return;
             }
         }
-        let described = match self.runtime.describe_file(path) {
+        self.settle(path, self.runtime.describe_file(path));
+    }
+
+    /// A file compiled and described (or not): loads, replaces or rejects it.
+    fn settle(&self, path: &Path, described: Result<Described, LoadError>) {
+        let set = self.runtime.current();
+        let current = set.detections.iter().find(|d| d.source == path).cloned();
+        let described = match described {
             Ok(d) => d,
             Err(e) => return self.record_rejected(path, &e, None, current.is_some()),
         };
