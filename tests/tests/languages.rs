@@ -134,6 +134,15 @@ fn build(lang: &Lang) -> Option<PathBuf> {
     Some(wasm)
 }
 
+/// A compile cache kept between runs (the pack and the languages' large components
+/// compile once); the host trusts only a folder no one else may write.
+fn compile_cache() -> PathBuf {
+    use std::os::unix::fs::DirBuilderExt;
+    let dir = repo().join("target/languages/cache");
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(&dir).unwrap();
+    dir
+}
+
 fn oktawatch_test(wasm: &Path) -> (bool, String) {
     let out = Command::new(bin()).arg("test").arg(wasm).env("OKTAWATCH_LOG", "warn").output().unwrap();
     (out.status.success(), format!("{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
@@ -197,7 +206,7 @@ fn replays_next_to_the_rust_pack(lang: &'static Lang) {
     let out = Command::new(bin())
         .args(["replay", input.to_str().unwrap(), "--detections", dets.to_str().unwrap(), "--socket", wazuh.path.to_str().unwrap()])
         .env("OKTAWATCH_LOG", "warn")
-        .env("OKTAWATCH_CACHE_DIR", dir.path().join("cache"))
+        .env("OKTAWATCH_CACHE_DIR", compile_cache())
         .output()
         .unwrap();
     let log = String::from_utf8_lossy(&out.stderr);
