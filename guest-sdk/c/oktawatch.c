@@ -2,9 +2,12 @@
 // on-event) over wit-bindgen's C bindings, implemented with the detection's
 // `ow_detection`, `ow_setup` and `ow_on_event`. See oktawatch.h.
 //
-// Contract 0.1 (guest-sdk/wit-0.1): the config section arrives as TOML text
-// and is checked here against the declared keys; prefilters are evaluated
-// here (one host call); once-per is kept with state get/set.
+// Contract 0.2 (guest-sdk/wit; the Makefile defines OW_CONTRACT_MINOR from
+// the WIT's package version): the host checks the config, evaluates the
+// prefilters and hands over the event's head. Contract 0.1
+// (guest-sdk/wit-0.1): the config section arrives as TOML text and is
+// checked here against the declared keys; prefilters are evaluated here (one
+// host call); once-per is kept with state get/set.
 #include "oktawatch.h"
 
 #include <stdarg.h>
@@ -13,6 +16,10 @@
 #include <strings.h>
 
 #include "detection.h"
+
+#ifndef OW_CONTRACT_MINOR
+#define OW_CONTRACT_MINOR 2
+#endif
 
 // ------------------------------------------------------------ small helpers
 
@@ -155,6 +162,7 @@ static void set_defaults(void) {
     }
 }
 
+#if OW_CONTRACT_MINOR < 2
 // A TOML basic or literal string at *p; NULL when not one.
 static char *parse_string(const char **p) {
     const char *s = *p;
@@ -290,6 +298,7 @@ static char *parse_config(const char *text) {
     free(problems);
     return NULL;
 }
+#endif
 
 // ------------------------------------------------------------ exports
 
@@ -303,6 +312,44 @@ void exports_detection_describe(detection_detection_info_t *ret) {
     ret->mitre = dup_list(ow_detection.mitre);
     ret->description = dup_str(ow_detection.description);
     ret->event_types = dup_list(ow_detection.event_types);
+#if OW_CONTRACT_MINOR >= 2
+    size_t np = ow_detection.n_prefilters, nk = ow_detection.n_config;
+    ret->prefilters.len = np;
+    ret->prefilters.ptr = np ? calloc(np, sizeof *ret->prefilters.ptr) : NULL;
+    for (size_t i = 0; i < np; i++) {
+        const ow_prefilter *p = &ow_detection.prefilters[i];
+        oktawatch_detection_types_list_condition_t *all = &ret->prefilters.ptr[i].all;
+        all->len = p->n;
+        all->ptr = p->n ? calloc(p->n, sizeof *all->ptr) : NULL;
+        for (size_t j = 0; j < p->n; j++) {
+            const ow_condition *c = &p->all[j];
+            oktawatch_detection_types_condition_t *w = &all->ptr[j];
+            w->path = dup_str(c->path);
+            w->negate = c->negate;
+            w->test.tag = (uint8_t)c->test; // same order as the contract's `test`
+            if (c->test == OW_EQUALS) w->test.val.equals = dup_str(c->arg);
+            if (c->test == OW_PREFIX) w->test.val.prefix = dup_str(c->arg);
+            if (c->test == OW_ONE_OF) w->test.val.one_of = dup_list(c->args);
+        }
+    }
+    ret->config.len = nk;
+    ret->config.ptr = nk ? calloc(nk, sizeof *ret->config.ptr) : NULL;
+    for (size_t i = 0; i < nk; i++) {
+        const ow_key *k = &ow_detection.config[i];
+        oktawatch_detection_types_config_key_t *w = &ret->config.ptr[i];
+        w->name = dup_str(k->name);
+        w->kind = (oktawatch_detection_types_config_type_t)k->kind; // same order as `config-type`
+        w->doc = dup_str(k->doc);
+        w->default_.tag = (uint8_t)k->kind;
+        switch (k->kind) {
+        case OW_BOOLEAN: w->default_.val.boolean = k->boolean; break;
+        case OW_INTEGER: w->default_.val.integer = k->integer; break;
+        case OW_FLOAT: w->default_.val.float_ = k->number; break;
+        case OW_TEXT: w->default_.val.text = dup_str(k->text); break;
+        case OW_TEXT_LIST: w->default_.val.text_list = dup_list(k->text_list); break;
+        }
+    }
+#endif
 }
 
 static bool start(const char **error) {
@@ -310,6 +357,37 @@ static bool start(const char **error) {
     return started;
 }
 
+#if OW_CONTRACT_MINOR >= 2
+// The host's checked values, one per declared key.
+bool exports_detection_configure(detection_list_tuple2_string_config_value_t *config, detection_string_t *err) {
+    set_defaults();
+    for (size_t i = 0; i < config->len; i++) {
+        char *name = cstr(&config->ptr[i].f0);
+        const oktawatch_detection_types_config_value_t *w = &config->ptr[i].f1;
+        for (size_t j = 0; j < n_values; j++) {
+            value_t *v = &values[j];
+            if (strcmp(v->key->name, name) != 0 || (uint8_t)v->key->kind != w->tag) continue;
+            switch (v->key->kind) {
+            case OW_BOOLEAN: v->boolean = w->val.boolean; break;
+            case OW_INTEGER: v->integer = w->val.integer; break;
+            case OW_FLOAT: v->number = w->val.float_; break;
+            case OW_TEXT:
+                free(v->text);
+                v->text = cstr(&w->val.text);
+                break;
+            case OW_TEXT_LIST:
+                for (size_t k = 0; k < v->n_list; k++) free(v->list[k]);
+                free(v->list);
+                v->n_list = w->val.text_list.len;
+                v->list = calloc(v->n_list ? v->n_list : 1, sizeof(char *));
+                for (size_t k = 0; k < v->n_list; k++) v->list[k] = cstr(&w->val.text_list.ptr[k]);
+                break;
+            }
+        }
+        free(name);
+    }
+    detection_list_tuple2_string_config_value_free(config);
+#else
 bool exports_detection_configure(detection_string_t *config, detection_string_t *err) {
     char *text = cstr(config);
     detection_string_free(config);
@@ -320,6 +398,7 @@ bool exports_detection_configure(detection_string_t *config, detection_string_t 
         free(problems);
         return false;
     }
+#endif
     const char *error = "setup failed";
     if (!start(&error)) {
         *err = dup_str(error);
@@ -458,6 +537,7 @@ void ow_targets_free(ow_target *t, size_t n) {
 }
 
 // ------------------------------------------------------------ prefilters (0.1: evaluated here)
+#if OW_CONTRACT_MINOR < 2
 
 static bool holds(const ow_condition *c, const oktawatch_detection_event_option_value_t *v) {
     bool present = v->is_some && v->val.tag != OKTAWATCH_DETECTION_TYPES_VALUE_NULL;
@@ -498,6 +578,7 @@ static bool passes(ow_event *e) {
     oktawatch_detection_event_list_option_value_free(&got);
     return any;
 }
+#endif
 
 // ------------------------------------------------------------ state
 
@@ -540,6 +621,10 @@ bool ow_last_seen(const char *key, const char *value, uint64_t ttl_ms, char **pr
     return true;
 }
 bool ow_once_per(const char *key, uint64_t window_ms) {
+#if OW_CONTRACT_MINOR >= 2
+    detection_string_t wk = view(key);
+    return oktawatch_detection_state_once_per(&wk, window_ms);
+#else
     char *k = ow_join("once:", key, NULL);
     char *seen = ow_recall(k);
     bool first = seen == NULL;
@@ -547,6 +632,7 @@ bool ow_once_per(const char *key, uint64_t window_ms) {
     free(seen);
     free(k);
     return first;
+#endif
 }
 
 // ------------------------------------------------------------ alerts
@@ -608,10 +694,32 @@ ow_alert *ow_alert_field_bool(ow_alert *a, const char *name, bool value) {
     return ow_alert_field(a, name, value ? "true" : "false");
 }
 
+#if OW_CONTRACT_MINOR >= 2
+static char *opt_text(const detection_option_string_t *s) {
+    if (!s->is_some) return NULL;
+    char *out = cstr(&s->val);
+    if (placeholder(out)) {
+        free(out);
+        return NULL;
+    }
+    return out;
+}
+
+void exports_detection_on_event(detection_borrow_okta_event_t raw, detection_event_head_t *h, detection_list_alert_t *ret) {
+    ow_event e = {.raw = raw, .have_head = true, .published_ms = h->published_ms};
+    e.event_type = cstr(&h->event_type);
+    e.outcome_result = opt_text(&h->outcome_result);
+    e.actor_alternate_id = opt_text(&h->actor_alternate_id);
+    e.client_ip = opt_text(&h->client_ip);
+    detection_event_head_free(h);
+    ow_alerts alerts = {0};
+    {
+#else
 void exports_detection_on_event(detection_borrow_okta_event_t raw, detection_list_alert_t *ret) {
     ow_event e = {.raw = raw};
     ow_alerts alerts = {0};
     if (passes(&e)) {
+#endif
         const char *error = "setup failed";
         if (!started && !start(&error)) {
             set_defaults();
