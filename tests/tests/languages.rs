@@ -19,6 +19,10 @@ use std::sync::OnceLock;
 
 /// The contract the templates are built against: the one the host loads.
 const WIT: &str = "wit-0.1";
+/// Whether the host links a deny-all WASI 0.2, so the toolchains' default
+/// output loads; without it Python and JavaScript are built with their
+/// no-WASI flags (`--stub-wasi`, `-d stdio random clocks http fetch-event`).
+const HOST_HAS_WASI: bool = false;
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
@@ -56,7 +60,7 @@ const C: Lang = Lang { folder: "example-c", id: "example-c-admin-grant", toolcha
 
 /// `make` variables (tool paths and flags) and environment for a language, or None when its toolchain is missing.
 fn toolchain_of(lang: &Lang) -> Option<(Vec<String>, Vec<(String, String)>)> {
-    let wasi_flags = WIT == "wit-0.1";
+    let wasi_flags = !HOST_HAS_WASI;
     match lang.folder {
         "template-python" => {
             let bin = tool("py/bin", "componentize-py")?;
@@ -112,7 +116,7 @@ fn build(lang: &Lang) -> Option<PathBuf> {
         println!("skipped: {} not installed", lang.toolchain);
         return None;
     };
-    let out = repo().join("target/languages").join(WIT);
+    let out = repo().join("target/languages").join(format!("{WIT}{}", if HOST_HAS_WASI { "" } else { "-nowasi" }));
     let mut cmd = Command::new("make");
     cmd.arg("-C")
         .arg(repo().join("detections").join(lang.folder))
