@@ -58,8 +58,14 @@ const PYTHON: Lang = Lang { folder: "template-python", id: "example-python-admin
 const JS: Lang = Lang { folder: "template-js", id: "example-js-admin-grant", toolchain: "componentize-js" };
 const C: Lang = Lang { folder: "example-c", id: "example-c-admin-grant", toolchain: "clang with wasi-libc and wit-bindgen" };
 
-/// `make` variables (tool paths and flags) and environment for a language, or None when its toolchain is missing.
-fn toolchain_of(lang: &Lang) -> Option<(Vec<String>, Vec<(String, String)>)> {
+/// How to run a language's build: `make` variables (tool paths, flags) and environment.
+struct Toolchain {
+    vars: Vec<String>,
+    env: Vec<(String, String)>,
+}
+
+/// The language's toolchain, or None when it is missing.
+fn toolchain_of(lang: &Lang) -> Option<Toolchain> {
     let wasi_flags = !HOST_HAS_WASI;
     match lang.folder {
         "template-python" => {
@@ -69,7 +75,7 @@ fn toolchain_of(lang: &Lang) -> Option<(Vec<String>, Vec<(String, String)>)> {
                 vars.push("FLAGS=--stub-wasi".into());
             }
             let env = vec![("PYTHONPATH".to_string(), toolchains().join("py").display().to_string())];
-            Some((vars, env))
+            Some(Toolchain { vars, env })
         }
         "template-js" => {
             let bin = tool("js/node_modules/.bin", "componentize-js")?;
@@ -78,7 +84,7 @@ fn toolchain_of(lang: &Lang) -> Option<(Vec<String>, Vec<(String, String)>)> {
             if wasi_flags {
                 vars.push("FLAGS=-d stdio random clocks http fetch-event".into());
             }
-            Some((vars, Vec::new()))
+            Some(Toolchain { vars, env: Vec::new() })
         }
         _ => {
             let bindgen = tool("cargo/bin", "wit-bindgen")?;
@@ -89,7 +95,7 @@ fn toolchain_of(lang: &Lang) -> Option<(Vec<String>, Vec<(String, String)>)> {
             if !crt.is_absolute() || !crt.is_file() {
                 return None;
             }
-            Some((vec![format!("WIT_BINDGEN={}", bindgen.display()), format!("CC={}", cc.display())], Vec::new()))
+            Some(Toolchain { vars: vec![format!("WIT_BINDGEN={}", bindgen.display()), format!("CC={}", cc.display())], env: Vec::new() })
         }
     }
 }
@@ -107,7 +113,7 @@ fn built(lang: &'static Lang) -> Option<PathBuf> {
 }
 
 fn build(lang: &Lang) -> Option<PathBuf> {
-    let Some((vars, env)) = toolchain_of(lang) else {
+    let Some(Toolchain { vars, env }) = toolchain_of(lang) else {
         assert!(
             std::env::var("OKTAWATCH_REQUIRE_TOOLCHAINS").as_deref() != Ok("1"),
             "{} not installed (OKTAWATCH_REQUIRE_TOOLCHAINS=1): run tests/toolchains/install.sh",
