@@ -128,6 +128,11 @@ export const key = Object.fromEntries(
   ]),
 );
 
+// The Rust SDK's names (`Info::config_int`, `config_bool`, `config_list`).
+key.int = key.integer;
+key.bool = key.boolean;
+key.list = key.textList;
+
 /** A config error: the section does not fit the declared keys, or a key is not declared. */
 export class ConfigError extends Error {}
 

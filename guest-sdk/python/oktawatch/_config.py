@@ -50,6 +50,11 @@ class Key:
     def text_list(name: str, default: Iterable[str] = (), doc: str = "") -> "Key":
         return Key(name, "text_list", list(default), doc)
 
+    # The Rust SDK's names (`Info::config_int`, `config_bool`, `config_list`).
+    int = integer
+    bool = boolean
+    list = text_list
+
     def to_wit(self):
         kind = {
             "boolean": wit_types.ConfigType.BOOLEAN,
