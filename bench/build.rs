@@ -1,7 +1,9 @@
 //! Lists the detection pack for the native harness (figure 2): one module per
 //! `detections/okta-*/src/lib.rs`, included by path, so the bench compiles
 //! the detections' own sources against the guest SDK's `native` backend
-//! while the pack's crates stay plain wasm `cdylib`s.
+//! while the pack's crates stay plain wasm `cdylib`s. Also builds the test
+//! guests (`tests/guests/`) for wasm, for `runtime-bench`
+//! (`OKTAWATCH_TEST_GUESTS`).
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -28,4 +30,10 @@ fn main() {
     )
     .unwrap();
     std::fs::write(Path::new(&std::env::var("OUT_DIR").unwrap()).join("pack.rs"), out).unwrap();
+
+    let guests = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/guests").canonicalize().expect("../tests/guests");
+    oktawatch_guest_build::watch_sources(&guests, &[]);
+    oktawatch_guest_build::watch_sources(&guests.join("../../guest-sdk"), &[]);
+    let release = oktawatch_guest_build::build_release(&guests, "the test guests");
+    println!("cargo::rustc-env=OKTAWATCH_TEST_GUESTS={}", release.display());
 }

@@ -3,7 +3,6 @@
 //! tests share one build of the guests. Off with `--no-default-features`.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 fn main() {
     println!("cargo::rerun-if-changed=build.rs");
@@ -17,28 +16,9 @@ fn main() {
     let pack = manifest_dir.join("../detections").canonicalize().expect("the detections folder");
     let sdk = manifest_dir.join("../guest-sdk").canonicalize().expect("the guest-sdk folder");
     // Sources only: the guest build writes into detections/target, which must not retrigger us.
-    watch_sources(&pack);
-    watch_sources(&sdk);
-    let target_dir = pack.join("target");
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut cmd = Command::new(cargo);
-    cmd.current_dir(&pack)
-        .args(["build", "--release", "--target", "wasm32-unknown-unknown", "--target-dir"])
-        .arg(&target_dir);
-    // Do not leak the outer build's settings into the guest build.
-    for (k, _) in std::env::vars_os() {
-        let k = k.to_string_lossy().into_owned();
-        if k.starts_with("CARGO_") && k != "CARGO_HOME" || k == "RUSTFLAGS" || k == "RUSTC_WRAPPER" || k == "RUSTC_WORKSPACE_WRAPPER" {
-            cmd.env_remove(k);
-        }
-    }
-    let status = cmd.status().expect("running cargo for the detection pack");
-    if !status.success() {
-        panic!(
-            "building the detection pack failed (is the wasm target installed? `rustup target add wasm32-unknown-unknown`)"
-        );
-    }
-    let release = target_dir.join("wasm32-unknown-unknown/release");
+    oktawatch_guest_build::watch_sources(&pack, &["template"]);
+    oktawatch_guest_build::watch_sources(&sdk, &[]);
+    let release = oktawatch_guest_build::build_release(&pack, "the detection pack");
     let mut crates: Vec<PathBuf> = std::fs::read_dir(&pack)
         .unwrap()
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -59,22 +39,6 @@ fn main() {
     }
     src.push_str("];\n");
     std::fs::write(&pack_rs, src).unwrap();
-}
-
-/// `rerun-if-changed` for everything under `dir` except build output and standalone crates.
-fn watch_sources(dir: &Path) {
-    for entry in std::fs::read_dir(dir).unwrap().flatten() {
-        let p = entry.path();
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if name == "target" || name == "template" || name.starts_with('.') && name != ".cargo" {
-            continue;
-        }
-        if p.is_dir() {
-            watch_sources(&p);
-        } else {
-            println!("cargo::rerun-if-changed={}", p.display());
-        }
-    }
 }
 
 fn path_str(p: &Path) -> String {

@@ -4,12 +4,12 @@
 //! Each group has its baseline beside it: the event parse against a
 //! `serde_json::Value` parse of the same text (what the floor program and the
 //! host did before), lookups against the same lookups on that tree, and the
-//! envelope and journal steps per event.
+//! envelope and spool steps per event.
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
-use oktawatch::envelope::Envelope;
+use oktawatch::pipeline::envelope::Envelope;
 use oktawatch::event::{Event, JsonValueTrait};
-use oktawatch::journal::Journal;
+use oktawatch::pipeline::spool::Spool;
 use std::hint::black_box;
 
 const EVENTS: usize = 2_000;
@@ -87,11 +87,11 @@ fn deliver(c: &mut Criterion) {
     });
     g.bench_function("Envelope::raw_event", |b| b.iter(|| events.iter().for_each(|e| drop(black_box(env.raw_event(e))))));
     let bodies: Vec<String> = events.iter().map(|e| env.raw_event(e).0).collect();
-    g.bench_function("Journal::append, pages of 1000", |b| {
+    g.bench_function("Spool::append, pages of 1000", |b| {
         b.iter_batched(
             || {
                 let dir = tempfile::tempdir().unwrap();
-                let (j, _) = Journal::open(dir.path(), u64::MAX, false, 0).unwrap();
+                let (j, _) = Spool::open(dir.path(), u64::MAX, false, 0).unwrap();
                 (dir, j)
             },
             |(dir, mut j)| {

@@ -10,12 +10,7 @@ pub mod procfs;
 pub mod report;
 pub mod suite;
 
-/// CLOCK_MONOTONIC in ns: comparable across the processes of one machine.
-pub fn mono_ns() -> u64 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
-}
+pub use oktawatch_testkit::mono_ns;
 
 /// The built binaries sit next to each other in `target/<profile>/`.
 pub fn sibling(name: &str) -> std::path::PathBuf {

@@ -31,6 +31,7 @@
 pub mod config;
 pub mod event;
 pub mod geo;
+pub mod okta;
 pub mod state;
 
 #[doc(hidden)]
@@ -54,6 +55,7 @@ pub mod prelude {
     pub use crate::event::{Actor, Client, Event, Geo, Outcome, SecurityContext, Target};
     pub use crate::geo::{distance_km, speed_kmh};
     pub use crate::log;
+    pub use crate::okta;
     pub use crate::state;
     pub use crate::time::{days, hours, minutes, seconds};
     pub use crate::{Alert, Alerts, Detection, Info, Severity, Value, export_detection};
@@ -98,6 +100,7 @@ pub struct Info {
     mitre: Vec<String>,
     description: String,
     event_types: Vec<String>,
+    config: Vec<config::Key>,
 }
 
 impl Info {
@@ -110,6 +113,7 @@ impl Info {
             mitre: Vec::new(),
             description: String::new(),
             event_types: Vec::new(),
+            config: Vec::new(),
         }
     }
     pub fn version(mut self, version: &str) -> Self {
@@ -254,7 +258,7 @@ pub mod rt {
     use core::cell::RefCell;
 
     pub fn configure<D: Detection>(slot: &RefCell<Option<D>>, text: &str) -> Result<(), String> {
-        let config = Config::parse(text)?;
+        let config = Config::for_keys(text, D::info().config_keys())?;
         *slot.borrow_mut() = Some(D::new(&config)?);
         Ok(())
     }
@@ -262,7 +266,8 @@ pub mod rt {
     pub fn on_event<D: Detection>(slot: &RefCell<Option<D>>, raw: crate::imports::Raw<'_>) -> Vec<bindings::Alert> {
         let mut slot = slot.borrow_mut();
         if slot.is_none() {
-            match D::new(&Config::default()) {
+            let defaults = Config::for_keys("", D::info().config_keys()).expect("no section, no problem");
+            match D::new(&defaults) {
                 Ok(d) => *slot = Some(d),
                 Err(e) => panic!("detection cannot start with its default config: {e}"),
             }

@@ -83,6 +83,7 @@ pub enum Command {
         #[arg(long, hide = true, default_value_t = 1)]
         repeat_detections: usize,
     },
+    #[cfg(feature = "demo")]
     /// Run the real pipeline against a built-in Okta emulator serving a sample
     /// feed (with attacks), using the built-in detection pack; print what would
     /// go to Wazuh.

@@ -2,29 +2,25 @@
 //!
 //! The binary is a thin [`main`]; the parts are modules named by role:
 //! `sources` (Okta poller, event hook listener, NDJSON replay) → `pipeline` (dedup, `runtime`,
-//! `envelope`, `journal`, `checkpoint`) → `sinks` (Wazuh socket, stdout, file).
+//! `envelope`, `spool`, `checkpoint`) → `sinks` (Wazuh socket, stdout, file).
 
+// What the tests, the bench and the emulator's tests use; everything else is
+// the binary's own (pub(crate)), so that the compiler sees what is dead.
 pub mod app;
-pub mod checkpoint;
-pub mod cli;
 pub mod config;
-pub mod deadletter;
-pub mod dedup;
-pub mod demo_feed;
-pub mod emulator;
-pub mod envelope;
 pub mod event;
-pub mod harden;
-pub mod journal;
-pub mod metrics;
 pub mod pack;
 pub mod pipeline;
 pub mod runtime;
-pub mod secret_file;
 pub mod sinks;
 pub mod sources;
-pub mod stats;
-pub mod testing;
+pub mod telemetry;
+
+pub(crate) mod cli;
+pub(crate) mod harden;
+pub(crate) mod secret;
+pub(crate) mod shutdown;
+pub(crate) mod testing;
 
 /// The whole program: harden the process, parse the command line, set up
 /// logging, run, report errors (`{:#}`).
@@ -39,10 +35,13 @@ pub fn main() -> std::process::ExitCode {
     use std::io::IsTerminal;
     let dumps = harden::no_core_dumps();
     let cli = cli::Cli::parse();
-    if matches!(
-        cli.command,
-        cli::Command::Run { .. } | cli::Command::Replay { .. } | cli::Command::Check { .. } | cli::Command::Demo { .. }
-    ) {
+    let writes_files = match cli.command {
+        cli::Command::Run { .. } | cli::Command::Replay { .. } | cli::Command::Check { .. } => true,
+        #[cfg(feature = "demo")]
+        cli::Command::Demo { .. } => true,
+        _ => false,
+    };
+    if writes_files {
         harden::private_files();
     }
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()

@@ -1,28 +1,17 @@
-//! Helpers for the end-to-end tests: a real Wazuh-like datagram socket, the
-//! oktawatch process, the Okta emulator, configs and synthetic events.
+//! Helpers for the end-to-end tests: a real Wazuh-like datagram socket,
+//! configs, synthetic events and one org's set-up; the oktawatch process and
+//! the Okta emulator come from `oktawatch-testkit` (shared with the bench).
 
 pub mod wazuh;
 
 use serde_json::{Value, json};
-use std::io::{BufRead, BufReader};
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-pub use oktawatch::emulator::{Emulator, EmulatorOptions, Fault};
-
-/// The oktawatch program (built by this package from the same library as the real binary).
-/// Cargo builds it next to the test executables (`target/<profile>/oktawatch`).
-pub fn bin() -> PathBuf {
-    let exe = std::env::current_exe().expect("the test executable");
-    let dir = exe.parent().and_then(Path::parent).expect("target/<profile>/deps");
-    let p = dir.join("oktawatch");
-    assert!(p.is_file(), "{} is missing", p.display());
-    p
-}
+pub use oktawatch_testkit::{Emulator, EmulatorOptions, Fault, Host, Okta, oktawatch_bin as bin, uuid_for};
 
 /// A compiled test guest (see `tests/guests/`), by crate name.
 pub fn guest(name: &str) -> PathBuf {
@@ -146,135 +135,6 @@ pub fn split_header(m: &str) -> (&str, &str) {
     panic!("no location separator: {m}");
 }
 
-/// A running oktawatch process; its stderr is collected.
-pub struct Host {
-    child: Child,
-    log: Arc<Mutex<String>>,
-    stdout: Arc<Mutex<String>>,
-}
-
-impl Host {
-    /// `oktawatch <args…>` with extra environment variables.
-    pub fn start(args: &[&str], env: &[(&str, &str)]) -> Host {
-        let mut cmd = Command::new(bin());
-        cmd.args(args).stdout(Stdio::piped()).stderr(Stdio::piped()).stdin(Stdio::null());
-        cmd.env("OKTAWATCH_LOG", "info");
-        cmd.env_remove("RUST_LOG");
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let mut child = cmd.spawn().expect("starting oktawatch");
-        let log = Arc::new(Mutex::new(String::new()));
-        let stdout = Arc::new(Mutex::new(String::new()));
-        collect(child.stderr.take().unwrap(), log.clone());
-        collect(child.stdout.take().unwrap(), stdout.clone());
-        Host { child, log, stdout }
-    }
-
-    pub fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    /// What it logged so far.
-    pub fn log(&self) -> String {
-        self.log.lock().unwrap().clone()
-    }
-
-    pub fn stdout(&self) -> String {
-        self.stdout.lock().unwrap().clone()
-    }
-
-    /// Waits until the log contains `needle`.
-    pub fn wait_log(&self, needle: &str, timeout: Duration) {
-        let started = Instant::now();
-        while !self.log().contains(needle) {
-            assert!(started.elapsed() < timeout, "timed out waiting for log line {needle:?}; log:\n{}", self.log());
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    /// SIGKILL, no chance to clean up.
-    pub fn kill9(mut self) -> String {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-        std::thread::sleep(Duration::from_millis(50));
-        self.log()
-    }
-
-    /// SIGTERM, then waits for the exit.
-    pub fn terminate(mut self, timeout: Duration) -> (ExitStatus, String) {
-        unsafe {
-            libc::kill(self.child.id() as i32, libc::SIGTERM);
-        }
-        let started = Instant::now();
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                std::thread::sleep(Duration::from_millis(50));
-                return (status, self.log());
-            }
-            if started.elapsed() > timeout {
-                self.child.kill().unwrap();
-                panic!("oktawatch did not stop within {timeout:?} after SIGTERM; log:\n{}", self.log());
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// Waits for it to exit by itself.
-    pub fn wait_exit(mut self, timeout: Duration) -> (ExitStatus, String, String) {
-        let started = Instant::now();
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                std::thread::sleep(Duration::from_millis(100));
-                return (status, self.stdout(), self.log());
-            }
-            if started.elapsed() > timeout {
-                self.child.kill().unwrap();
-                panic!("oktawatch did not exit within {timeout:?}; log:\n{}", self.log());
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Host {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn collect(r: impl std::io::Read + Send + 'static, into: Arc<Mutex<String>>) {
-    std::thread::spawn(move || {
-        for line in BufReader::new(r).lines().map_while(Result::ok) {
-            let mut s = into.lock().unwrap();
-            s.push_str(&line);
-            s.push('\n');
-        }
-    });
-}
-
-/// A tokio runtime running an Okta emulator.
-pub struct Okta {
-    pub emulator: Emulator,
-    _rt: tokio::runtime::Runtime,
-}
-
-impl Okta {
-    pub fn start(opts: EmulatorOptions) -> Okta {
-        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
-        let emulator = rt.block_on(Emulator::start(opts)).unwrap();
-        Okta { emulator, _rt: rt }
-    }
-}
-
-impl std::ops::Deref for Okta {
-    type Target = Emulator;
-    fn deref(&self) -> &Emulator {
-        &self.emulator
-    }
-}
-
 /// The token the emulator accepts in tests.
 pub const TOKEN: &str = "00test-TOKEN-a1b2c3d4e5f6-never-log-me";
 
@@ -330,12 +190,6 @@ pub fn make_events(n: usize, start_ms: i64, tag: &str) -> Vec<Value> {
             })
         })
         .collect()
-}
-
-/// A deterministic, well-formed UUID for test event `i` of `tag`.
-pub fn uuid_for(tag: &str, i: usize) -> String {
-    let h = tag.bytes().fold(0u32, |a, b| a.wrapping_mul(31).wrapping_add(b as u32));
-    format!("{h:08x}-0000-4000-8000-{i:012x}")
 }
 
 /// Now, in ms since the epoch.

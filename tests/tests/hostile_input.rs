@@ -4,7 +4,7 @@
 //! scenario asserts exact counts: every raw event delivered once (or, for
 //! damaged bytes, every intact one), datagram sizes, exit and health codes.
 
-use oktawatch::journal::Journal;
+use oktawatch::pipeline::spool::Spool;
 use oktawatch_tests::*;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
@@ -143,7 +143,7 @@ fn json_nested_too_deep_is_refused_by_replay_and_by_the_poller() {
 /// An org state dir with a spool holding `messages` and a commit, as an older version left it.
 fn spool_with(state: &Path, messages: &[Vec<u8>]) {
     let dir = state.join("orgs/test/spool");
-    let (mut j, _) = Journal::open(&dir, u64::MAX, true, 0).unwrap();
+    let (mut j, _) = Spool::open(&dir, u64::MAX, true, 0).unwrap();
     j.append(messages.iter().map(|m| m.as_slice()), b"").unwrap();
 }
 

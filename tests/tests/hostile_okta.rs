@@ -4,7 +4,7 @@
 //! memory; a damaged checkpoint says how to recover; the SSWS token leaves
 //! the process environment.
 
-use oktawatch::emulator::oauth::OAuthApp;
+use oktawatch_emulator::oauth::OAuthApp;
 use oktawatch_tests::*;
 use serde_json::Value;
 use std::collections::HashMap;

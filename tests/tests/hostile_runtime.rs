@@ -434,7 +434,7 @@ fn oversized_and_forbidden_files_are_refused_before_compiling() {
     std::io::Write::write_all(&mut &huge, b"\0asm\x0d\0\x01\0").unwrap();
     huge.set_len(65 << 20).unwrap();
     // A forbidden import before a section that would not compile: refused for the import.
-    let mut bytes = importing("wasi:filesystem/preopens@0.2.0", "(export \"get-directories\" (func (result (list u32))))");
+    let mut bytes = importing("wasi:keyvalue/store@0.2.0-draft", "(export \"open\" (func (param \"x\" u32)))");
     bytes.extend_from_slice(&[0x7f, 0x05, 0xff, 0xff, 0xff, 0xff, 0xff]);
     install_bytes(&rig.dets, &bytes, "wasi-then-junk.wasm");
     let host = rig.start();
@@ -444,7 +444,7 @@ fn oversized_and_forbidden_files_are_refused_before_compiling() {
     assert!(lines[0].contains("too_large") && lines[0].contains("file of 68157440 bytes, over the bound of 67108864 bytes"), "{}", lines[0]);
     let lines = log_lines(&log, &["detection rejected", "wasi-then-junk.wasm"]);
     assert_eq!(lines.len(), 1, "{log}");
-    assert!(lines[0].contains("forbidden_import") && lines[0].contains("wasi:filesystem/preopens@0.2.0"), "{}", lines[0]);
+    assert!(lines[0].contains("forbidden_import") && lines[0].contains("wasi:keyvalue/store@0.2.0-draft"), "{}", lines[0]);
     assert!(log.contains("1 detections loaded"), "{log}");
     let ev = events(1, "huge", |_, e| e["eventType"] = "test.single".into());
     rig.okta.push(ev.clone());

@@ -221,9 +221,13 @@ fn a_state_churning_detection_is_bounded_and_quarantined() {
     assert_eq!(series("oktawatch_detection_timeouts_total", "hostile-churn"), Some(0.0));
     assert_eq!(series("oktawatch_detection_quarantines_total", "hostile-churn"), Some(1.0));
     assert_eq!(series("oktawatch_detection_events_total", "hostile-churn"), Some(300.0));
+    // Its state reached the quota and entries were evicted to stay within it.
+    assert!(series("oktawatch_detection_state_quota_hits_total", "hostile-churn").unwrap_or(0.0) >= 1.0);
+    assert!(series("oktawatch_detection_state_evicted_total", "hostile-churn").unwrap_or(0.0) >= 1.0);
     // The pack's detection beside it saw every event and fired once.
     assert_eq!(series("oktawatch_detection_events_total", "okta-brute-force-user"), Some(1000.0));
     assert_eq!(series("oktawatch_detection_limits_total", "okta-brute-force-user"), Some(0.0));
+    assert_eq!(series("oktawatch_detection_state_evicted_total", "okta-brute-force-user"), Some(0.0));
     let brute = of_kind(&rig.wazuh, "alert", "okta-brute-force-user");
     assert_eq!(brute.len(), 1, "{brute:?}");
     assert_eq!(brute[0]["event"]["uuid"], json!(all[509]));

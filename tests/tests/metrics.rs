@@ -45,6 +45,10 @@ fn metrics_and_health_follow_the_pipeline() {
     assert_eq!(metric(&body, r#"oktawatch_dead_letters_total{org="test"}"#), Some(0.0), "{body}");
     assert_eq!(metric(&body, r#"oktawatch_detection_events_total{detection="test-single"}"#), Some(10.0), "{body}");
     assert_eq!(metric(&body, r#"oktawatch_detection_alerts_total{detection="test-single"}"#), Some(10.0), "{body}");
+    for quiet in ["logs_dropped", "state_quota_hits", "state_evicted"] {
+        let series = format!("oktawatch_detection_{quiet}_total{{detection=\"test-single\"}}");
+        assert_eq!(metric(&body, &series), Some(0.0), "{body}");
+    }
     assert!(metric(&body, r#"oktawatch_okta_requests_total{org="test",status="200"}"#).unwrap_or(0.0) >= 1.0, "{body}");
     assert!(metric(&body, r#"oktawatch_cursor_lag_seconds{org="test"}"#).is_some(), "{body}");
     assert_eq!(metric(&body, "oktawatch_detections_loaded"), Some(1.0), "{body}");

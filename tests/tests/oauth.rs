@@ -5,7 +5,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
-use oktawatch::emulator::oauth::OAuthApp;
+use oktawatch_emulator::oauth::OAuthApp;
 use oktawatch_tests::*;
 use rsa::pkcs1::EncodeRsaPrivateKey;
 use rsa::pkcs8::{EncodePrivateKey, LineEnding};

@@ -20,7 +20,7 @@ use oktawatch::config::Config;
 use oktawatch::event::Event;
 use oktawatch::pipeline::{Pipeline, PipelineOptions};
 use oktawatch::sinks::file::FileSink;
-use oktawatch::stats::Stats;
+use oktawatch::telemetry::stats::Stats;
 use serde_json::Value;
 use oktawatch_tests::pack_infos;
 use oktawatch_tests::wazuh::{RULES, Rule, SEVERITIES, alternation, level_of, load_rules};
@@ -217,7 +217,7 @@ fn pipeline_messages(dir: &Path) -> Vec<Value> {
     pipeline.start_sender(Box::new(FileSink::open(&out).expect("opening the file sink"))).expect("starting the sender");
 
     let now = chrono::Utc::now().timestamp_millis();
-    let feed = oktawatch::demo_feed::demo_feed(now, 50 * 60_000);
+    let feed = oktawatch_emulator::demo_feed::demo_feed(now, 50 * 60_000);
     assert!(!feed.is_empty());
     for page in feed.chunks(100) {
         let events: Vec<Event> =

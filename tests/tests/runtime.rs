@@ -523,17 +523,17 @@ fn forbidden_and_broken_modules_are_rejected() {
     install(&rig.dets, b"\x7fELF this is no wasm at all", "garbage.wasm");
     install(
         &rig.dets,
-        &importing("wasi:filesystem/preopens@0.2.0", "(export \"get-directories\" (func (result (list u32))))"),
-        "wasi-fs.wasm",
+        &importing("wasi:keyvalue/store@0.2.0-draft", "(export \"open\" (func (param \"x\" u32)))"),
+        "wasi-kv.wasm",
     );
     install(
         &rig.dets,
-        &importing("wasi:sockets/tcp@0.2.0", "(export \"drop\" (func (param \"x\" u32)))"),
-        "wasi-net.wasm",
+        &importing("wasi:http/incoming-handler@0.2.0", "(export \"handle\" (func (param \"x\" u32)))"),
+        "wasi-http.wasm",
     );
     install(
         &rig.dets,
-        &importing("oktawatch:detection/state@0.2.0", "(export \"count\" (func (param \"key\" string) (result u32)))"),
+        &importing("oktawatch:detection/state@0.3.0", "(export \"count\" (func (param \"key\" string) (result u32)))"),
         "future.wasm",
     );
     let host = rig.start();
@@ -541,9 +541,9 @@ fn forbidden_and_broken_modules_are_rejected() {
     let log = host.log();
     for (file, kind, what) in [
         ("garbage.wasm", "not_wasm", "not a WebAssembly file"),
-        ("wasi-fs.wasm", "forbidden_import", "wasi:filesystem/preopens@0.2.0"),
-        ("wasi-net.wasm", "forbidden_import", "wasi:sockets/tcp@0.2.0"),
-        ("future.wasm", "contract_version", "oktawatch:detection/state@0.2.0"),
+        ("wasi-kv.wasm", "forbidden_import", "wasi:keyvalue/store@0.2.0-draft"),
+        ("wasi-http.wasm", "forbidden_import", "wasi:http/incoming-handler@0.2.0"),
+        ("future.wasm", "contract_version", "oktawatch:detection/state@0.3.0"),
     ] {
         let lines = log_lines(&log, &["detection rejected", file]);
         assert_eq!(lines.len(), 1, "rejection of {file}:\n{log}");
@@ -571,8 +571,8 @@ fn forbidden_and_broken_modules_are_rejected() {
     assert!(single.contains("loaded") && single.contains("probe-single.wasm"), "{ctx}");
     for (file, kind) in [
         ("garbage.wasm", "not_wasm"),
-        ("wasi-fs.wasm", "forbidden_import"),
-        ("wasi-net.wasm", "forbidden_import"),
+        ("wasi-kv.wasm", "forbidden_import"),
+        ("wasi-http.wasm", "forbidden_import"),
         ("future.wasm", "contract_version"),
     ] {
         assert!(line(file).contains(kind), "{file}: {ctx}");

@@ -206,7 +206,7 @@ fn check_delivery(wazuh: &Analysisd, sent: &[String]) -> Delivery {
 
 /// The demo feed as Okta events, plus one oversized failed sign-in that oktawatch must shrink.
 fn demo_events() -> Vec<Value> {
-    let mut events = oktawatch::demo_feed::demo_feed(now_ms(), 50 * 60_000);
+    let mut events = oktawatch_emulator::demo_feed::demo_feed(now_ms(), 50 * 60_000);
     let mut big = events
         .iter()
         .find(|e| e["eventType"] == "user.session.start" && e["outcome"]["result"] == "FAILURE")

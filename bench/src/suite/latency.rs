@@ -9,7 +9,7 @@
 //! listener as Okta would push it, and the time is taken from the POST: the
 //! path that does not wait for the next poll.
 
-use super::{Ctx, Okta, start_service, pct, run_config};
+use super::{Ctx, okta, start_service, pct, run_config};
 use crate::corpus::Generator;
 use std::collections::HashMap;
 use std::os::unix::net::UnixDatagram;
@@ -30,7 +30,7 @@ pub fn measure(ctx: &Ctx, samples: usize, hooks: bool) -> Figures {
     let dir = ctx.path(if hooks { "latency-hooks" } else { "latency" });
     std::fs::create_dir_all(&dir).unwrap();
     let socket = dir.join("queue.sock");
-    let okta = Okta::start();
+    let okta = okta();
     // The hook listener's address: a free loopback port.
     let listen = hooks.then(|| std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap());
     let extra = match listen {
@@ -67,7 +67,7 @@ pub fn measure(ctx: &Ctx, samples: usize, hooks: bool) -> Figures {
         }
     });
 
-    let (mut child, _log) = start_service(ctx, &cfg, &okta);
+    let service = start_service(ctx, &cfg, &okta);
 
     let mut generator = Generator::new(42, 1);
     let mut visible: Vec<(String, u64)> = Vec::new();
@@ -89,8 +89,7 @@ pub fn measure(ctx: &Ctx, samples: usize, hooks: bool) -> Figures {
     while arrived.lock().unwrap().len() < samples && std::time::Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(50));
     }
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    let _ = child.wait();
+    let _ = service.terminate(Duration::from_secs(60));
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let _ = reader.join();
 

@@ -143,19 +143,11 @@ pub fn run_config(dir: &Path, org_url: &str, socket: &Path, detections: &Path, e
 /// The token the bench's emulators accept.
 pub const TOKEN: &str = "bench-token-not-a-secret";
 
-/// An Okta emulator on its own tokio runtime.
-pub struct Okta {
-    pub emulator: oktawatch::emulator::Emulator,
-    _rt: tokio::runtime::Runtime,
-}
+pub use oktawatch_testkit::{Host, Okta};
 
-impl Okta {
-    pub fn start() -> Okta {
-        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
-        let opts = oktawatch::emulator::EmulatorOptions { token: TOKEN.into(), rate_limit: 100_000, ..Default::default() };
-        let emulator = rt.block_on(oktawatch::emulator::Emulator::start(opts)).unwrap();
-        Okta { emulator, _rt: rt }
-    }
+/// An Okta emulator (on its own runtime) that takes [`TOKEN`] and has room for a benchmark's requests.
+pub fn okta() -> Okta {
+    Okta::start(oktawatch_testkit::EmulatorOptions { token: TOKEN.into(), rate_limit: 100_000, ..Default::default() })
 }
 
 /// `wasm` bytes with a custom section appended: a distinct file (new sha256,
@@ -180,39 +172,21 @@ pub fn variant(wasm: &[u8], tag: &str) -> Vec<u8> {
     out
 }
 
-/// Collects a child's stderr lines with their arrival time.
 /// Starts `oktawatch run` on `config` and waits until it has polled the
-/// emulator once; returns the process and its collected log lines.
-pub fn start_service(ctx: &Ctx, config: &Path, okta: &Okta) -> (Child, LogLines) {
-    let mut child = Command::new(&ctx.host)
-        .args(["run", "--config", config.to_str().unwrap()])
+/// emulator once; its log lines come with the time they were read
+/// ([`Host::log_lines`]).
+pub fn start_service(ctx: &Ctx, config: &Path, okta: &Okta) -> Host {
+    let mut cmd = Command::new(&ctx.host);
+    cmd.args(["run", "--config", config.to_str().unwrap()])
         .env("BENCH_OKTA_TOKEN", TOKEN)
         .env("RUST_LOG", "info")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let log = collect_lines(child.stderr.take().unwrap());
+        .stdin(Stdio::null());
+    let host = Host::spawn(cmd);
     let t0 = std::time::Instant::now();
     while okta.emulator.requests().is_empty() && t0.elapsed() < Duration::from_secs(60) {
         std::thread::sleep(Duration::from_millis(20));
     }
-    (child, log)
-}
-
-/// Log lines with the monotonic time (ns) they were read at.
-pub type LogLines = std::sync::Arc<std::sync::Mutex<Vec<(u64, String)>>>;
-
-pub fn collect_lines(r: impl std::io::Read + Send + 'static) -> std::sync::Arc<std::sync::Mutex<Vec<(u64, String)>>> {
-    let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let l = lines.clone();
-    std::thread::spawn(move || {
-        for line in BufReader::new(r).lines().map_while(Result::ok) {
-            l.lock().unwrap().push((crate::mono_ns(), line));
-        }
-    });
-    lines
+    host
 }
 
 /// Percentile of sorted values.

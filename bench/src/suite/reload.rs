@@ -6,7 +6,7 @@
 //! recorded. Then every event pushed must have reached the socket: lost = 0.
 //! Baseline: the watcher's 150 ms quiet period.
 
-use super::{Ctx, Okta, start_service, run_config, variant};
+use super::{Ctx, okta, start_service, run_config, variant};
 use std::collections::HashSet;
 use std::os::unix::net::UnixDatagram;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -26,7 +26,7 @@ pub fn measure(ctx: &Ctx) -> Figures {
     std::fs::create_dir_all(&dets).unwrap();
     oktawatch::pack::export(&dets).unwrap();
     let socket = dir.join("queue.sock");
-    let okta = Okta::start();
+    let okta = okta();
     let cfg = run_config(&dir, &okta.emulator.url(), &socket, &dets, "poll_interval = \"1s\"");
 
     let sock = UnixDatagram::bind(&socket).unwrap();
@@ -49,7 +49,8 @@ pub fn measure(ctx: &Ctx) -> Figures {
         }
     });
 
-    let (mut child, log) = start_service(ctx, &cfg, &okta);
+    let service = start_service(ctx, &cfg, &okta);
+    let log = service.log_lines();
 
     // The steady load: 40 events every 100 ms, published now.
     let feeding = Arc::new(AtomicBool::new(true));
@@ -104,8 +105,7 @@ pub fn measure(ctx: &Ctx) -> Figures {
     while seen.lock().unwrap().len() < pushed.len() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(100));
     }
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    let _ = child.wait();
+    let _ = service.terminate(Duration::from_secs(60));
     stop.store(true, Ordering::Relaxed);
     let _ = reader.join();
     let seen = seen.lock().unwrap();

@@ -33,12 +33,14 @@ impl Detection for AccountLockout {
                  minutes is reported as a high-severity lockout burst.",
             )
             .event_types(&["user.account.lock"])
+            .config_int("burst_users", 5, "distinct users locked within the window that make a burst")
+            .config_int("burst_window_minutes", 5, "the burst window")
     }
 
     fn new(config: &Config) -> Result<Self, String> {
         let d = AccountLockout {
-            burst_users: config.u32("burst_users", 5),
-            burst_window_minutes: config.u64("burst_window_minutes", 5),
+            burst_users: config.get("burst_users")?,
+            burst_window_minutes: config.get("burst_window_minutes")?,
         };
         if d.burst_users == 0 || d.burst_window_minutes == 0 {
             return Err("burst_users and burst_window_minutes must be greater than 0".into());
@@ -50,12 +52,7 @@ impl Detection for AccountLockout {
         if !event.is("user.account.lock") {
             return;
         }
-        let user = event
-            .target_of_type("User")
-            .and_then(|t| t.alternate_id)
-            .or_else(|| event.actor().alternate_id())
-            .map(|u| u.to_lowercase());
-        let Some(user) = user else { return };
+        let Some(user) = okta::affected_user(event, &event.targets()) else { return };
         let ip = event.client().ip();
         let reason = event.text("outcome.reason").or_else(|| event.display_message());
 
@@ -70,19 +67,15 @@ impl Detection for AccountLockout {
 
         let window = minutes(self.burst_window_minutes);
         let locked = state::distinct_in_window("locked", &user, window);
-        if locked < self.burst_users || state::marked("burst") {
+        if locked < self.burst_users || !state::once_per("burst", window) {
             return;
         }
-        state::mark("burst", window);
-        let mut users = state::distinct_members("locked", window);
-        users.sort();
-        users.truncate(20);
         alerts.push(
             Alert::new(format!("Lockout burst: {locked} users locked out in {} min", self.burst_window_minutes))
                 .severity(Severity::High)
                 .dedup("burst")
                 .field("locked_users", locked)
-                .field("users", users.join(", "))
+                .field("users", state::members_sample("locked", window, 20))
                 .field("last_ip", ip)
                 .field("window_minutes", self.burst_window_minutes),
         );

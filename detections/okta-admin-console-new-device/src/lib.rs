@@ -25,8 +25,6 @@
 //!   counted as weak. Default `["PASSWORD", "SMS", "EMAIL", "CALL", "VOICE", "QUESTION"]`.
 use oktawatch_guest::prelude::*;
 
-const DEFAULT_WEAK: [&str; 6] = ["PASSWORD", "SMS", "EMAIL", "CALL", "VOICE", "QUESTION"];
-
 struct AdminConsoleNewDevice {
     ttl_ms: u64,
     alert_first_seen: bool,
@@ -43,21 +41,20 @@ impl Detection for AdminConsoleNewDevice {
                  the last 30 days; high when the sign-in used a weak factor.",
             )
             .event_types(&["user.session.access_admin_app"])
+            .config_int("ttl_days", 30, "how long a (device, IP) pair stays known")
+            .config_bool("alert_first_seen", false, "alert on an admin's first pair too")
+            .config_list("weak_factors", okta::WEAK_FACTORS, "fragments of factor names counted as weak")
     }
 
     fn new(config: &Config) -> Result<Self, String> {
-        let ttl_days = config.u64("ttl_days", 30);
+        let ttl_days: u64 = config.get("ttl_days")?;
         if ttl_days == 0 {
             return Err("ttl_days must be at least 1".into());
         }
-        let mut weak_factors = config.strings("weak_factors");
-        if weak_factors.is_empty() {
-            weak_factors = DEFAULT_WEAK.iter().map(|s| s.to_string()).collect();
-        }
         Ok(AdminConsoleNewDevice {
             ttl_ms: days(ttl_days),
-            alert_first_seen: config.bool("alert_first_seen", false),
-            weak_factors: weak_factors.iter().map(|f| f.to_ascii_uppercase()).collect(),
+            alert_first_seen: config.get("alert_first_seen")?,
+            weak_factors: config.get("weak_factors")?,
         })
     }
 
@@ -91,10 +88,7 @@ impl Detection for AdminConsoleNewDevice {
         }
 
         let factor = event.debug_data("factor").or_else(|| event.text("authenticationContext.credentialType"));
-        let weak = factor.as_deref().is_some_and(|f| {
-            let f = f.to_ascii_uppercase();
-            self.weak_factors.iter().any(|w| f.contains(w.as_str()))
-        });
+        let weak = factor.as_deref().is_some_and(|f| okta::is_weak_factor(f, &self.weak_factors));
         let mut title = format!("Admin Console accessed by {admin} from new device {device} at {ip}");
         if weak {
             title.push_str(&format!(" with weak factor {}", factor.as_deref().unwrap_or_default()));

@@ -15,7 +15,7 @@
 //!   `["super admin", "super_admin", "organization admin", "org_admin"]`.
 use oktawatch_guest::prelude::*;
 
-const DEFAULT_HIGH_ROLES: [&str; 4] = ["super admin", "super_admin", "organization admin", "org_admin"];
+const DEFAULT_HIGH_ROLES: &[&str] = &["super admin", "super_admin", "organization admin", "org_admin"];
 
 struct AdminRoleGranted {
     high_roles: Vec<String>,
@@ -31,13 +31,11 @@ impl Detection for AdminRoleGranted {
                  Super Administrator or Organization Administrator.",
             )
             .event_types(&["user.account.privilege.grant", "group.privilege.grant"])
+            .config_list("high_roles", DEFAULT_HIGH_ROLES, "fragments of role names that make the alert high (any case)")
     }
 
     fn new(config: &Config) -> Result<Self, String> {
-        let mut high_roles: Vec<String> = config.strings("high_roles");
-        if high_roles.is_empty() {
-            high_roles = DEFAULT_HIGH_ROLES.iter().map(|s| s.to_string()).collect();
-        }
+        let high_roles: Vec<String> = config.get("high_roles")?;
         let high_roles = high_roles.iter().map(|r| r.to_lowercase()).collect();
         Ok(AdminRoleGranted { high_roles })
     }
@@ -48,7 +46,7 @@ impl Detection for AdminRoleGranted {
             "group.privilege.grant" => (true, "UserGroup"),
             _ => return,
         };
-        if is_failed(event.text("outcome.result").as_deref()) {
+        if event.outcome().failure() {
             return;
         }
 
@@ -79,7 +77,7 @@ impl Detection for AdminRoleGranted {
             self.high_roles.iter().any(|h| r.contains(h.as_str()))
         });
 
-        let actor = event.actor().alternate_id().unwrap_or_else(|| "unknown actor".into());
+        let actor = okta::actor_or_unknown(event);
         let whom = if to_group { format!("group {grantee_name}") } else { grantee_name.clone() };
         alerts.push(
             Alert::new(format!("{roles_text} granted to {whom} by {actor}"))
@@ -92,10 +90,6 @@ impl Detection for AdminRoleGranted {
                 .field("client_ip", event.client().ip()),
         );
     }
-}
-
-fn is_failed(result: Option<&str>) -> bool {
-    matches!(result, Some("FAILURE") | Some("DENY"))
 }
 
 export_detection!(AdminRoleGranted);

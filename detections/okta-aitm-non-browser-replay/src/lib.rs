@@ -21,23 +21,6 @@
 //! ATT&CK T1557 (Adversary-in-the-Middle) and T1539 (Steal Web Session Cookie).
 use oktawatch_guest::prelude::*;
 
-const NON_BROWSER: &[(&str, &str)] = &[
-    ("python-requests", "python-requests"),
-    ("python-urllib", "python-urllib"),
-    ("python-httpx", "python-httpx"),
-    ("aiohttp", "aiohttp"),
-    ("curl/", "curl"),
-    ("wget/", "wget"),
-    ("go-http-client", "Go-http-client"),
-    ("axios/", "axios"),
-    ("node-fetch", "node-fetch"),
-    ("undici", "undici"),
-    ("libwww-perl", "libwww-perl"),
-    ("apache-httpclient", "Apache-HttpClient"),
-    ("headlesschrome", "HeadlessChrome"),
-    ("phantomjs", "PhantomJS"),
-];
-
 const EVENT_TYPES: &[&str] = &[
     "user.session.start",
     "user.authentication.sso",
@@ -60,13 +43,15 @@ impl Detection for NonBrowserReplay {
                  agent: the mark of an AitM proxy or a replayed session cookie.",
             )
             .event_types(EVENT_TYPES)
+            .config_list("extra_agents", &[], "more user-agent substrings treated as non-browser (any case)")
+            .config_list("allow_agents", &[], "user-agent substrings never reported (your own automation)")
     }
 
     fn new(config: &Config) -> Result<Self, String> {
         let lower = |v: Vec<String>| v.into_iter().map(|s| s.to_lowercase()).filter(|s| !s.is_empty()).collect();
         Ok(NonBrowserReplay {
-            extra_agents: lower(config.strings("extra_agents")),
-            allow_agents: lower(config.strings("allow_agents")),
+            extra_agents: lower(config.get("extra_agents")?),
+            allow_agents: lower(config.get("allow_agents")?),
         })
     }
 
@@ -74,12 +59,12 @@ impl Detection for NonBrowserReplay {
         if !EVENT_TYPES.contains(&event.event_type()) {
             return;
         }
-        if !matches!(event.text("outcome.result").as_deref(), Some("SUCCESS" | "ALLOW")) {
+        if !event.outcome().success() {
             return;
         }
         let Some(ua) = event.client().user_agent() else { return };
         let Some(tool) = self.non_browser_tool(&ua.to_lowercase()) else { return };
-        let user = event.actor().alternate_id().map(|u| u.to_lowercase()).unwrap_or_else(|| "unknown user".into());
+        let user = okta::actor_login(event).unwrap_or_else(|| "unknown user".into());
         let ip = event.client().ip();
         alerts.push(
             Alert::new(format!(
@@ -106,7 +91,7 @@ impl NonBrowserReplay {
         if self.allow_agents.iter().any(|a| ua.contains(a.as_str())) {
             return None;
         }
-        NON_BROWSER.iter().find(|(needle, _)| ua.contains(needle)).map(|(_, name)| name.to_string()).or_else(|| {
+        okta::non_browser_tool(ua).map(str::to_string).or_else(|| {
             let extra = self.extra_agents.iter().find(|a| ua.contains(a.as_str()))?;
             Some(extra.trim_end_matches('/').to_string())
         })

@@ -1,6 +1,9 @@
 //! # Sign-in through an anonymizing proxy
 //!
-//! Rule: a successful `user.session.start` whose `securityContext.isProxy`
+//! Rule: a successful `user.session.start`, or authentication
+//! (`user.authentication.sso`, `.auth_via_mfa`, `.verify`, `.auth_via_IDP`,
+//! `.auth_via_social`, `.auth_via_inbound_SAML`: a session or token used
+//! through the proxy after a clean sign-in), whose `securityContext.isProxy`
 //! is true (Okta's IP intelligence classed the source as an anonymizing
 //! proxy: Tor, open proxy, anonymizing VPN). Reported once per user per
 //! `quiet_days`, so a user who always travels through the same VPN is not
@@ -12,6 +15,16 @@
 //! References: Okta System Log `securityContext.isProxy`; Okta network zones
 //! that block anonymizers; MITRE ATT&CK T1090.003 (Proxy: Multi-hop Proxy).
 use oktawatch_guest::prelude::*;
+
+const EVENT_TYPES: &[&str] = &[
+    "user.session.start",
+    "user.authentication.sso",
+    "user.authentication.auth_via_mfa",
+    "user.authentication.verify",
+    "user.authentication.auth_via_IDP",
+    "user.authentication.auth_via_social",
+    "user.authentication.auth_via_inbound_SAML",
+];
 
 struct AnonymizingProxySignin {
     quiet_days: u64,
@@ -26,11 +39,12 @@ impl Detection for AnonymizingProxySignin {
                 "A user signed in to Okta through an anonymizing proxy (Tor, open proxy, anonymizing VPN); \
                  reported the first time per user in 30 days.",
             )
-            .event_types(&["user.session.start"])
+            .event_types(EVENT_TYPES)
+            .config_int("quiet_days", 30, "a user is reported once per this many days")
     }
 
     fn new(config: &Config) -> Result<Self, String> {
-        let quiet_days = config.u64("quiet_days", 30);
+        let quiet_days: u64 = config.get("quiet_days")?;
         if quiet_days == 0 {
             return Err("quiet_days must be greater than 0".into());
         }
@@ -38,19 +52,17 @@ impl Detection for AnonymizingProxySignin {
     }
 
     fn on_event(&mut self, event: &Event, alerts: &mut Alerts) {
-        if !event.is("user.session.start") || event.text("outcome.result").as_deref() != Some("SUCCESS") {
+        if !EVENT_TYPES.contains(&event.event_type()) || !event.outcome().is("SUCCESS") {
             return;
         }
         if event.bool("securityContext.isProxy") != Some(true) {
             return;
         }
-        let Some(user) = event.actor().alternate_id().map(|u| u.to_lowercase()) else { return };
-        let seen = format!("proxy:{user}");
-        if state::recall(&seen).is_some() {
+        let Some(user) = okta::actor_login(event) else { return };
+        if !state::once_per(&format!("proxy:{user}"), days(self.quiet_days)) {
             return;
         }
         let ip = event.client().ip();
-        state::remember(&seen, ip.as_deref().unwrap_or("?"), days(self.quiet_days));
 
         let as_org = event.text("securityContext.asOrg");
         let country = event.text("client.geographicalContext.country");
@@ -68,6 +80,7 @@ impl Detection for AnonymizingProxySignin {
             .field("asn", event.number("securityContext.asNumber").map(|n| n as u64))
             .field("country", country)
             .field("session_id", event.session_id())
+            .field("event_type", event.event_type())
             .field("user_agent", event.client().user_agent()),
         );
     }

@@ -52,11 +52,11 @@ impl Detection for ApiTokenCreated {
             "system.api_token.revoke" => "revoked",
             _ => return,
         };
-        if matches!(event.text("outcome.result").as_deref(), Some("FAILURE") | Some("DENY")) {
+        if event.outcome().failure() {
             return;
         }
 
-        let actor = event.actor().alternate_id().unwrap_or_else(|| "unknown actor".into());
+        let actor = okta::actor_or_unknown(event);
         let token = event.target_of_type("Token");
         let token_name = token.as_ref().and_then(|t| t.display_name.clone());
         let token_id = token.as_ref().and_then(|t| t.id.clone());

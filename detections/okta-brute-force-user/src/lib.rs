@@ -34,11 +34,13 @@ impl Detection for BruteForceUser {
                  password guessing against that account.",
             )
             .event_types(&["user.session.start"])
+            .config_int("threshold", 10, "failed sign-ins that make a brute force")
+            .config_int("window_minutes", 15, "sliding window on the event clock")
     }
 
     fn new(config: &Config) -> Result<Self, String> {
-        let threshold = config.u32("threshold", 10);
-        let window_minutes = config.u64("window_minutes", 15);
+        let threshold: u32 = config.get("threshold")?;
+        let window_minutes: u64 = config.get("window_minutes")?;
         if threshold == 0 || window_minutes == 0 {
             return Err("threshold and window_minutes must be greater than 0".into());
         }
@@ -46,26 +48,18 @@ impl Detection for BruteForceUser {
     }
 
     fn on_event(&mut self, event: &Event, alerts: &mut Alerts) {
-        if !event.is("user.session.start") || event.text("outcome.result").as_deref() != Some("FAILURE") {
+        if !event.is("user.session.start") || !event.outcome().is("FAILURE") {
             return;
         }
-        let Some(user) = event.actor().alternate_id().map(|u| u.to_lowercase()) else { return };
+        let Some(user) = okta::actor_login(event) else { return };
         let window = minutes(self.window_minutes);
         let ip = event.client().ip();
 
         let failures = state::count_in_window(&format!("fail:{user}"), window);
-        let ips = match &ip {
-            Some(ip) => state::distinct_in_window(&format!("ips:{user}"), ip, window),
-            None => state::distinct_members(&format!("ips:{user}"), window).len() as u32,
-        };
-        if failures < self.threshold {
+        let ips = state::distinct_if_known(&format!("ips:{user}"), ip.as_deref(), window);
+        if failures < self.threshold || !state::once_per(&format!("fired:{user}"), window) {
             return;
         }
-        let fired = format!("fired:{user}");
-        if state::marked(&fired) {
-            return;
-        }
-        state::mark(&fired, window);
 
         alerts.push(
             Alert::new(format!("{failures} failed sign-ins for {user} in {} min", self.window_minutes))

@@ -44,7 +44,7 @@ impl Detection for CustomAdminRoleBinding {
             "iam.resourceset.create" => "Admin resource set created",
             _ => return,
         };
-        if matches!(event.text("outcome.result").as_deref(), Some("FAILURE") | Some("DENY")) {
+        if event.outcome().failure() {
             return;
         }
 
@@ -62,7 +62,7 @@ impl Detection for CustomAdminRoleBinding {
                 None => {}
             }
         }
-        let actor = event.actor().alternate_id().unwrap_or_else(|| "unknown actor".into());
+        let actor = okta::actor_or_unknown(event);
 
         let mut title = format!("{what} by {actor}");
         if !objects.is_empty() {

@@ -47,14 +47,18 @@ impl Detection for DeviceTokenShared {
                  within 10 minutes: credential or cookie abuse from one attacker machine.",
             )
             .event_types(EVENT_TYPES)
+            .config_int("threshold", 3, "distinct users per token")
+            .config_int("window_minutes", 10, "the window")
+            .config_bool("include_failures", false, "also count failed and denied events")
+            .config_list("allow_tokens", &[], "tokens never reported (known shared kiosks)")
     }
 
     fn new(config: &Config) -> Result<Self, String> {
         let d = DeviceTokenShared {
-            threshold: config.u32("threshold", 3),
-            window_minutes: config.u64("window_minutes", 10),
-            include_failures: config.bool("include_failures", false),
-            allow_tokens: config.strings("allow_tokens"),
+            threshold: config.get("threshold")?,
+            window_minutes: config.get("window_minutes")?,
+            include_failures: config.get("include_failures")?,
+            allow_tokens: config.get("allow_tokens")?,
         };
         if d.threshold < 2 || d.window_minutes == 0 {
             return Err("threshold must be at least 2 and window_minutes greater than 0".into());
@@ -66,40 +70,32 @@ impl Detection for DeviceTokenShared {
         if !EVENT_TYPES.contains(&event.event_type()) {
             return;
         }
-        let ok = matches!(event.text("outcome.result").as_deref(), Some("SUCCESS" | "ALLOW"));
+        let ok = event.outcome().success();
         if !ok && !self.include_failures {
             return;
         }
-        let Some(token) = device_token(event) else { return };
+        let Some(token) = okta::device_token(event) else { return };
         if self.allow_tokens.contains(&token) {
             return;
         }
-        let Some(user) = event.actor().alternate_id().map(|u| u.to_lowercase()) else { return };
+        let Some(user) = okta::actor_login(event) else { return };
         let window = minutes(self.window_minutes);
         let users = state::distinct_in_window(&format!("users:{token}"), &user, window);
-        if users < self.threshold {
+        if users < self.threshold || !state::once_per(&format!("fired:{token}"), window) {
             return;
         }
-        let fired = format!("fired:{token}");
-        if state::marked(&fired) {
-            return;
-        }
-        state::mark(&fired, window);
-
-        let mut names = state::distinct_members(&format!("users:{token}"), window);
-        names.sort();
-        names.truncate(20);
+        let names = state::members_sample(&format!("users:{token}"), window, 20);
         let short: String = token.chars().take(12).collect();
         alerts.push(
             Alert::new(format!(
                 "Device token {short}… used by {users} users in {} min ({})",
                 self.window_minutes,
-                names.join(", ")
+                names
             ))
             .dedup(token.clone())
             .field("device_token", &token)
             .field("distinct_users", users)
-            .field("users", names.join(", "))
+            .field("users", &names)
             .field("last_user", &user)
             .field("ip", event.client().ip())
             .field("user_agent", event.client().user_agent())
@@ -107,17 +103,5 @@ impl Detection for DeviceTokenShared {
         );
     }
 }
-
-/// `debugData.dtHash`, else `device.id`, else `client.device` when it holds an identifier.
-fn device_token(event: &Event) -> Option<String> {
-    event
-        .debug_data("dtHash")
-        .or_else(|| event.text("device.id"))
-        .or_else(|| event.client().device().filter(|d| !DEVICE_CLASSES.iter().any(|c| d.eq_ignore_ascii_case(c))))
-}
-
-/// What Okta writes in `client.device` when it names the kind of device rather than one device.
-const DEVICE_CLASSES: &[&str] =
-    &["Computer", "Mobile", "Tablet", "Desktop", "Phone", "Other", "Unknown", "Unknown device"];
 
 export_detection!(DeviceTokenShared);

@@ -35,14 +35,18 @@ impl Detection for DistributedBruteForce {
                  within 30 minutes: a brute force spread over proxies.",
             )
             .event_types(&["user.session.start"])
+            .config_int("min_ips", 5, "distinct source IPs failing for the user")
+            .config_int("min_countries", 2, "countries those IPs span (client.geographicalContext.country)")
+            .config_int("min_asns", 3, "or autonomous systems they span (securityContext.asNumber)")
+            .config_int("window_minutes", 30, "the window")
     }
 
     fn new(config: &Config) -> Result<Self, String> {
         let d = DistributedBruteForce {
-            min_ips: config.u32("min_ips", 5),
-            min_countries: config.u32("min_countries", 2),
-            min_asns: config.u32("min_asns", 3),
-            window_minutes: config.u64("window_minutes", 30),
+            min_ips: config.get("min_ips")?,
+            min_countries: config.get("min_countries")?,
+            min_asns: config.get("min_asns")?,
+            window_minutes: config.get("window_minutes")?,
         };
         if d.min_ips == 0 || d.window_minutes == 0 {
             return Err("min_ips and window_minutes must be greater than 0".into());
@@ -51,34 +55,29 @@ impl Detection for DistributedBruteForce {
     }
 
     fn on_event(&mut self, event: &Event, alerts: &mut Alerts) {
-        if !event.is("user.session.start") || event.text("outcome.result").as_deref() != Some("FAILURE") {
+        if !event.is("user.session.start") || !event.outcome().is("FAILURE") {
             return;
         }
-        let Some(user) = event.actor().alternate_id().map(|u| u.to_lowercase()) else { return };
+        let Some(user) = okta::actor_login(event) else { return };
         let Some(ip) = event.client().ip() else { return };
         let country = event.text("client.geographicalContext.country");
         let asn = event.number("securityContext.asNumber").map(|n| (n as u64).to_string());
         let window = minutes(self.window_minutes);
 
         let ips = state::distinct_in_window(&format!("ips:{user}"), &ip, window);
-        let countries = record_distinct(&format!("countries:{user}"), country.as_deref(), window);
-        let asns = record_distinct(&format!("asns:{user}"), asn.as_deref(), window);
+        let countries = state::distinct_if_known(&format!("countries:{user}"), country.as_deref(), window);
+        let asns = state::distinct_if_known(&format!("asns:{user}"), asn.as_deref(), window);
         if ips < self.min_ips || (countries < self.min_countries && asns < self.min_asns) {
             return;
         }
-        let fired = format!("fired:{user}");
-        if state::marked(&fired) {
+        if !state::once_per(&format!("fired:{user}"), window) {
             return;
         }
-        state::mark(&fired, window);
-
-        let mut country_list = state::distinct_members(&format!("countries:{user}"), window);
-        country_list.sort();
         alerts.push(
             Alert::new(format!(
                 "Failed sign-ins for {user} from {ips} IPs in {} and {} in {} min",
-                plural(countries, "country", "countries"),
-                plural(asns, "ASN", "ASNs"),
+                okta::plural(countries, "country", "countries"),
+                okta::plural(asns, "ASN", "ASNs"),
                 self.window_minutes
             ))
             .dedup(user.clone())
@@ -86,23 +85,11 @@ impl Detection for DistributedBruteForce {
             .field("distinct_ips", ips)
             .field("distinct_countries", countries)
             .field("distinct_asns", asns)
-            .field("countries", country_list.join(", "))
+            .field("countries", state::members_sample(&format!("countries:{user}"), window, 50))
             .field("last_ip", &ip)
             .field("last_asn", asn)
             .field("window_minutes", self.window_minutes),
         );
-    }
-}
-
-fn plural(n: u32, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
-}
-
-/// Records `member` when known; otherwise only reads the current distinct count.
-fn record_distinct(key: &str, member: Option<&str>, window: u64) -> u32 {
-    match member {
-        Some(m) => state::distinct_in_window(key, m, window),
-        None => state::distinct_members(key, window).len() as u32,
     }
 }
 

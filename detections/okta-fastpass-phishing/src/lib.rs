@@ -39,7 +39,7 @@ impl Detection for FastPassPhishing {
         {
             return;
         }
-        let user = event.actor().alternate_id().map(|u| u.to_lowercase()).unwrap_or_else(|| "unknown user".into());
+        let user = okta::actor_login(event).unwrap_or_else(|| "unknown user".into());
         let ip = event.client().ip();
         let app = event.target_of_type("AppInstance").and_then(|t| t.display_name);
         alerts.push(

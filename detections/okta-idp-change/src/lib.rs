@@ -35,10 +35,11 @@ impl Detection for IdpChange {
                 "system.idp.lifecycle.update",
                 "system.idp.lifecycle.activate",
             ])
+            .config_int("issuer_memory_days", 0, "how long an issuer stays known; 0 = for ever")
     }
 
     fn new(config: &Config) -> Result<Self, String> {
-        Ok(IdpChange { issuer_memory_ms: days(config.u64("issuer_memory_days", 0)) })
+        Ok(IdpChange { issuer_memory_ms: days(config.get("issuer_memory_days")?) })
     }
 
     fn on_event(&mut self, event: &Event, alerts: &mut Alerts) {
@@ -48,7 +49,7 @@ impl Detection for IdpChange {
             "system.idp.lifecycle.activate" => "activated",
             _ => return,
         };
-        if matches!(event.text("outcome.result").as_deref(), Some("FAILURE") | Some("DENY")) {
+        if event.outcome().failure() {
             return;
         }
 
@@ -61,7 +62,7 @@ impl Detection for IdpChange {
             .debug_data("issuer")
             .or_else(|| event.debug_data("idpIssuer"))
             .or_else(|| idp.as_ref().and_then(|t| t.alternate_id.clone()).filter(|a| looks_like_issuer(a)));
-        let actor = event.actor().alternate_id().unwrap_or_else(|| "unknown actor".into());
+        let actor = okta::actor_or_unknown(event);
 
         let new_issuer = match &issuer {
             Some(iss) => {

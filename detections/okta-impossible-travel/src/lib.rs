@@ -19,6 +19,7 @@
 //! and SIEMs (Okta's own behaviour detection "New Geo-Location" / velocity);
 //! MITRE ATT&CK T1078 (Valid Accounts).
 use oktawatch_guest::prelude::*;
+use serde::{Deserialize, Serialize};
 
 struct ImpossibleTravel {
     max_speed_kmh: f64,
@@ -27,6 +28,7 @@ struct ImpossibleTravel {
 }
 
 /// One sign-in location, as stored in state.
+#[derive(Serialize, Deserialize)]
 struct Place {
     lat: f64,
     lon: f64,
@@ -37,28 +39,6 @@ struct Place {
 }
 
 impl Place {
-    fn encode(&self) -> String {
-        format!(
-            "{}\t{}\t{}\t{}\t{}\t{}",
-            self.lat,
-            self.lon,
-            self.proxy,
-            self.ip,
-            self.city.replace('\t', " "),
-            self.country.replace('\t', " ")
-        )
-    }
-    fn decode(text: &str) -> Option<Place> {
-        let mut p = text.splitn(6, '\t');
-        Some(Place {
-            lat: p.next()?.parse().ok()?,
-            lon: p.next()?.parse().ok()?,
-            proxy: p.next()? == "true",
-            ip: p.next()?.to_string(),
-            city: p.next()?.to_string(),
-            country: p.next()?.to_string(),
-        })
-    }
     fn label(&self) -> String {
         match (self.city.is_empty(), self.country.is_empty()) {
             (false, false) => format!("{}, {}", self.city, self.country),
@@ -79,13 +59,16 @@ impl Detection for ImpossibleTravel {
                  between them: one of them is likely not the user.",
             )
             .event_types(&["user.session.start"])
+            .config_float("max_speed_kmh", 900.0, "speeds above this are impossible (a commercial flight)")
+            .config_float("min_distance_km", 100.0, "places closer than this are never reported (GeoIP is coarse)")
+            .config_int("memory_days", 30, "how long the last sign-in of a user is kept")
     }
 
     fn new(config: &Config) -> Result<Self, String> {
         let d = ImpossibleTravel {
-            max_speed_kmh: config.f64("max_speed_kmh", 900.0),
-            min_distance_km: config.f64("min_distance_km", 100.0),
-            memory_days: config.u64("memory_days", 30),
+            max_speed_kmh: config.get("max_speed_kmh")?,
+            min_distance_km: config.get("min_distance_km")?,
+            memory_days: config.get("memory_days")?,
         };
         if d.max_speed_kmh.is_nan() || d.max_speed_kmh <= 0.0 || d.min_distance_km < 0.0 || d.memory_days == 0 {
             return Err("max_speed_kmh and memory_days must be > 0, min_distance_km >= 0".into());
@@ -94,10 +77,10 @@ impl Detection for ImpossibleTravel {
     }
 
     fn on_event(&mut self, event: &Event, alerts: &mut Alerts) {
-        if !event.is("user.session.start") || event.text("outcome.result").as_deref() != Some("SUCCESS") {
+        if !event.is("user.session.start") || !event.outcome().is("SUCCESS") {
             return;
         }
-        let Some(user) = event.actor().alternate_id().map(|u| u.to_lowercase()) else { return };
+        let Some(user) = okta::actor_login(event) else { return };
         let geo = event.client().geo();
         let Some((lat, lon)) = geo.point() else { return };
         let here = Place {
@@ -108,12 +91,11 @@ impl Detection for ImpossibleTravel {
             city: geo.city.unwrap_or_default(),
             country: geo.country.unwrap_or_default(),
         };
-        let Some((previous, previous_ms)) =
-            state::last_seen(&format!("last:{user}"), &here.encode(), days(self.memory_days))
-        else {
-            return;
-        };
-        let Some(there) = Place::decode(&previous) else { return };
+        // The previous sign-in of this user and its event time; this one in its place.
+        let key = format!("last:{user}");
+        let previous: Option<(Place, i64)> = state::get(&key);
+        state::set(&key, &(&here, event.published_ms()), days(self.memory_days));
+        let Some((there, previous_ms)) = previous else { return };
         if here.proxy || there.proxy || (!here.ip.is_empty() && here.ip == there.ip) {
             // A proxy's location is not the user's; one IP placed in two spots is a GeoIP change, not travel.
             return;

@@ -36,16 +36,13 @@ impl Detection for LogStreamTampering {
             "system.log_stream.lifecycle.update" => "reconfigured",
             _ => return,
         };
-        if matches!(event.text("outcome.result").as_deref(), Some("FAILURE") | Some("DENY")) {
+        if event.outcome().failure() {
             return;
         }
 
         let stream = event.targets().into_iter().next();
-        let stream_name = stream
-            .as_ref()
-            .and_then(|t| t.display_name.clone().or_else(|| t.alternate_id.clone()).or_else(|| t.id.clone()))
-            .unwrap_or_else(|| "unnamed stream".into());
-        let actor = event.actor().alternate_id().unwrap_or_else(|| "unknown actor".into());
+        let stream_name = stream.as_ref().and_then(okta::target_name).unwrap_or_else(|| "unnamed stream".into());
+        let actor = okta::actor_or_unknown(event);
         alerts.push(
             Alert::new(format!("Log stream {stream_name} {action} by {actor}"))
                 .dedup(format!("{}:{stream_name}", event.event_type()))

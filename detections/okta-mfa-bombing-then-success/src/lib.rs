@@ -22,6 +22,7 @@
 //! (Valid Accounts); the 2022 Uber and Cisco intrusions began this way, and
 //! Okta's push-fatigue guidance recommends alerting on an approval after a
 //! run of denials.
+use oktawatch_guest::okta::PushStep;
 use oktawatch_guest::prelude::*;
 
 struct BombingThenSuccess {
@@ -46,15 +47,20 @@ impl Detection for BombingThenSuccess {
                 "user.authentication.auth_via_mfa",
                 "system.push.send_factor_verify_push",
             ])
+            .config_int("deny_threshold", 3, "denied or failed pushes that make a bombing")
+            .config_int("deny_window_minutes", 5, "window for denied pushes")
+            .config_int("push_threshold", 10, "pushes sent that make a bombing")
+            .config_int("push_window_minutes", 10, "window for pushes sent")
+            .config_int("within_minutes", 60, "how long after the bombing a successful MFA is reported")
     }
 
     fn new(config: &Config) -> Result<Self, String> {
         let d = BombingThenSuccess {
-            deny_threshold: config.u32("deny_threshold", 3),
-            deny_window_minutes: config.u64("deny_window_minutes", 5),
-            push_threshold: config.u32("push_threshold", 10),
-            push_window_minutes: config.u64("push_window_minutes", 10),
-            within_minutes: config.u64("within_minutes", 60),
+            deny_threshold: config.get("deny_threshold")?,
+            deny_window_minutes: config.get("deny_window_minutes")?,
+            push_threshold: config.get("push_threshold")?,
+            push_window_minutes: config.get("push_window_minutes")?,
+            within_minutes: config.get("within_minutes")?,
         };
         if d.deny_threshold == 0
             || d.push_threshold == 0
@@ -68,15 +74,15 @@ impl Detection for BombingThenSuccess {
     }
 
     fn on_event(&mut self, event: &Event, alerts: &mut Alerts) {
-        let step = classify(event);
-        if step == Step::Other {
+        let step = okta::push_step(event);
+        if step == PushStep::Other {
             return;
         }
-        let Some(user) = subject_user(event) else { return };
+        let Some(user) = okta::subject_user(event) else { return };
         let bombed = format!("bombed:{user}");
         match step {
-            Step::Denied | Step::Sent => {
-                let (count, threshold, window_minutes, what) = if step == Step::Denied {
+            PushStep::Denied | PushStep::Sent => {
+                let (count, threshold, window_minutes, what) = if step == PushStep::Denied {
                     let n = state::count_in_window(&format!("deny:{user}"), minutes(self.deny_window_minutes));
                     (n, self.deny_threshold, self.deny_window_minutes, "denied pushes")
                 } else {
@@ -88,7 +94,7 @@ impl Detection for BombingThenSuccess {
                     state::remember(&bombed, &summary, minutes(self.within_minutes));
                 }
             }
-            Step::MfaSuccess => {
+            PushStep::MfaSuccess => {
                 let Some(summary) = state::recall(&bombed) else { return };
                 state::forget(&bombed);
                 alerts.push(
@@ -103,70 +109,9 @@ impl Detection for BombingThenSuccess {
                         .field("user_agent", event.client().user_agent()),
                 );
             }
-            Step::Other => {}
+            PushStep::Other => {}
         }
     }
-}
-
-#[derive(PartialEq, Clone, Copy)]
-enum Step {
-    Denied,
-    Sent,
-    MfaSuccess,
-    Other,
-}
-
-fn classify(event: &Event) -> Step {
-    match event.event_type() {
-        "user.mfa.okta_verify.deny_push" => Step::Denied,
-        "system.push.send_factor_verify_push" => Step::Sent,
-        "user.authentication.auth_via_mfa" => {
-            let outcome = event.outcome();
-            if outcome.is("SUCCESS") {
-                return Step::MfaSuccess;
-            }
-            if !outcome.is("FAILURE") {
-                return Step::Other;
-            }
-            match is_push_factor(event) {
-                Some(true) => Step::Denied,
-                Some(false) => Step::Other,
-                None if outcome.reason.as_deref() == Some("INVALID_CREDENTIALS") => Step::Denied,
-                None => Step::Other,
-            }
-        }
-        _ => Step::Other,
-    }
-}
-
-/// Some(true) for a push factor, Some(false) for another known factor, None when the event does not say.
-fn is_push_factor(event: &Event) -> Option<bool> {
-    if let Some(factor) = event.debug_data("factor") {
-        return Some(factor.to_ascii_uppercase().contains("PUSH"));
-    }
-    let targets = event.len("target").unwrap_or(0).min(8);
-    let mut known = None;
-    for i in 0..targets {
-        if let Some(method) = event.text(&format!("target[{i}].detailEntry.methodTypeUsed")) {
-            if method.to_ascii_lowercase().contains("push") {
-                return Some(true);
-            }
-            known = Some(false);
-        }
-    }
-    known
-}
-
-/// The actor when it is a user, else the `User` target.
-fn subject_user(event: &Event) -> Option<String> {
-    let actor = event.actor();
-    let kind = actor.kind();
-    if (kind.is_none() || kind.as_deref() == Some("User"))
-        && let Some(login) = actor.alternate_id()
-    {
-        return Some(login.to_lowercase());
-    }
-    event.target_of_type("User").and_then(|t| t.alternate_id).map(|u| u.to_lowercase())
 }
 
 export_detection!(BombingThenSuccess);

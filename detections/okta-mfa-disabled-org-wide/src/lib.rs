@@ -48,7 +48,7 @@ impl Detection for MfaDisabledOrgWide {
         if event.outcome().failure() {
             return;
         }
-        let admin = event.actor().alternate_id().unwrap_or_else(|| "unknown actor".into());
+        let admin = okta::actor_or_unknown(event);
         let targets = event.targets();
         if org_factor {
             let factor = targets.iter().find_map(|t| t.display_name.clone()).or_else(|| event.debug_data("factor"));

@@ -25,6 +25,7 @@
 //! `user.mfa.factor.reset_all`, `user.mfa.factor.activate`; MITRE ATT&CK
 //! T1556.006 (Modify Authentication Process: Multi-Factor Authentication).
 use oktawatch_guest::prelude::*;
+use serde::{Deserialize, Serialize};
 
 struct FactorRemovedNotReenrolled {
     grace_hours: u64,
@@ -39,26 +40,12 @@ enum Kind {
 }
 
 /// A removal waiting for its re-enrollment, as stored in state.
+#[derive(Serialize, Deserialize)]
 struct Pending {
     at_ms: i64,
     event_type: String,
     factor: String,
     by: String,
-}
-
-impl Pending {
-    fn encode(&self) -> String {
-        format!("{}\t{}\t{}\t{}", self.at_ms, self.event_type, self.factor, self.by)
-    }
-    fn decode(text: &str) -> Option<Pending> {
-        let mut parts = text.splitn(4, '\t');
-        Some(Pending {
-            at_ms: parts.next()?.parse().ok()?,
-            event_type: parts.next()?.to_string(),
-            factor: parts.next()?.to_string(),
-            by: parts.next()?.to_string(),
-        })
-    }
 }
 
 impl Detection for FactorRemovedNotReenrolled {
@@ -76,11 +63,13 @@ impl Detection for FactorRemovedNotReenrolled {
                 "user.mfa.factor.activate",
                 "user.session.start",
             ])
+            .config_int("grace_hours", 12, "how long a user has to enroll a new factor")
+            .config_int("pending_days", 30, "a removal is forgotten after this many days without an event of the user")
     }
 
     fn new(config: &Config) -> Result<Self, String> {
-        let grace_hours = config.u64("grace_hours", 12);
-        let pending_days = config.u64("pending_days", 30);
+        let grace_hours: u64 = config.get("grace_hours")?;
+        let pending_days: u64 = config.get("pending_days")?;
         if grace_hours == 0 || pending_days == 0 || days(pending_days) <= hours(grace_hours) {
             return Err("grace_hours and pending_days must be > 0, and pending_days longer than grace_hours".into());
         }
@@ -96,13 +85,7 @@ impl Detection for FactorRemovedNotReenrolled {
         };
         let targets = if kind == Kind::Activity { Vec::new() } else { event.targets() };
         let actor = event.actor().alternate_id();
-        let user = targets
-            .iter()
-            .find(|t| t.kind.as_deref() == Some("User"))
-            .and_then(|t| t.alternate_id.clone())
-            .or_else(|| actor.clone())
-            .map(|u| u.to_lowercase());
-        let Some(user) = user else { return };
+        let Some(user) = okta::affected_user(event, &targets) else { return };
         let key = format!("removed:{user}");
 
         if kind == Kind::Activation {
@@ -110,7 +93,7 @@ impl Detection for FactorRemovedNotReenrolled {
             return;
         }
         let now = event.published_ms();
-        let pending = state::recall(&key).and_then(|t| Pending::decode(&t));
+        let pending: Option<Pending> = state::get(&key);
         let overdue = pending.as_ref().filter(|p| now - p.at_ms > hours(self.grace_hours) as i64);
         if let Some(p) = overdue {
             state::forget(&key);
@@ -132,7 +115,7 @@ impl Detection for FactorRemovedNotReenrolled {
                 factor,
                 by: actor.unwrap_or_default(),
             };
-            state::remember(&key, &removal.encode(), days(self.pending_days));
+            state::set(&key, &removal, days(self.pending_days));
         }
     }
 }

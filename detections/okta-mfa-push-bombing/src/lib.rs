@@ -22,6 +22,7 @@
 //! Generation); Okta's guidance on push fatigue (number challenge, ThreatInsight)
 //! and public Okta push-spam analytics that pair `system.push.send_factor_verify_push`
 //! with denied `auth_via_mfa` results.
+use oktawatch_guest::okta::PushStep;
 use oktawatch_guest::prelude::*;
 
 struct PushBombing {
@@ -45,14 +46,18 @@ impl Detection for PushBombing {
                 "user.authentication.auth_via_mfa",
                 "system.push.send_factor_verify_push",
             ])
+            .config_int("deny_threshold", 3, "denied or failed pushes that make a bombing")
+            .config_int("deny_window_minutes", 5, "window for denied pushes")
+            .config_int("push_threshold", 10, "pushes sent that make a bombing")
+            .config_int("push_window_minutes", 10, "window for pushes sent")
     }
 
     fn new(config: &Config) -> Result<Self, String> {
         let d = PushBombing {
-            deny_threshold: config.u32("deny_threshold", 3),
-            deny_window_minutes: config.u64("deny_window_minutes", 5),
-            push_threshold: config.u32("push_threshold", 10),
-            push_window_minutes: config.u64("push_window_minutes", 10),
+            deny_threshold: config.get("deny_threshold")?,
+            deny_window_minutes: config.get("deny_window_minutes")?,
+            push_threshold: config.get("push_threshold")?,
+            push_window_minutes: config.get("push_window_minutes")?,
         };
         if d.deny_threshold == 0 || d.push_threshold == 0 || d.deny_window_minutes == 0 || d.push_window_minutes == 0 {
             return Err("thresholds and windows must be greater than 0".into());
@@ -61,13 +66,13 @@ impl Detection for PushBombing {
     }
 
     fn on_event(&mut self, event: &Event, alerts: &mut Alerts) {
-        let push = classify(event);
-        if push == Push::Other {
+        let push = okta::push_step(event);
+        if !matches!(push, PushStep::Denied | PushStep::Sent) {
             return;
         }
-        let Some(user) = subject_user(event) else { return };
+        let Some(user) = okta::subject_user(event) else { return };
         let (count, threshold, window_minutes, what) = match push {
-            Push::Denied => (
+            PushStep::Denied => (
                 state::count_in_window(&format!("deny:{user}"), minutes(self.deny_window_minutes)),
                 self.deny_threshold,
                 self.deny_window_minutes,
@@ -80,14 +85,9 @@ impl Detection for PushBombing {
                 "pushes sent",
             ),
         };
-        if count < threshold {
+        if count < threshold || !state::once_per(&format!("fired:{user}"), minutes(window_minutes)) {
             return;
         }
-        let fired = format!("fired:{user}");
-        if state::marked(&fired) {
-            return;
-        }
-        state::mark(&fired, minutes(window_minutes));
 
         alerts.push(
             Alert::new(format!("Okta Verify push bombing against {user}: {count} {what} in {window_minutes} min"))
@@ -101,64 +101,6 @@ impl Detection for PushBombing {
                 .field("window_minutes", window_minutes),
         );
     }
-}
-
-#[derive(PartialEq)]
-enum Push {
-    Denied,
-    Sent,
-    Other,
-}
-
-/// Sorts an event into a denied push, a sent push, or neither.
-fn classify(event: &Event) -> Push {
-    match event.event_type() {
-        "user.mfa.okta_verify.deny_push" => Push::Denied,
-        "system.push.send_factor_verify_push" => Push::Sent,
-        "user.authentication.auth_via_mfa" => {
-            let outcome = event.outcome();
-            if !outcome.is("FAILURE") {
-                return Push::Other;
-            }
-            match is_push_factor(event) {
-                Some(true) => Push::Denied,
-                Some(false) => Push::Other,
-                None if outcome.reason.as_deref() == Some("INVALID_CREDENTIALS") => Push::Denied,
-                None => Push::Other,
-            }
-        }
-        _ => Push::Other,
-    }
-}
-
-/// Some(true) for a push factor, Some(false) for another known factor, None when the event does not say.
-fn is_push_factor(event: &Event) -> Option<bool> {
-    if let Some(factor) = event.debug_data("factor") {
-        return Some(factor.to_ascii_uppercase().contains("PUSH"));
-    }
-    let targets = event.len("target").unwrap_or(0).min(8);
-    let mut known = None;
-    for i in 0..targets {
-        if let Some(method) = event.text(&format!("target[{i}].detailEntry.methodTypeUsed")) {
-            if method.to_ascii_lowercase().contains("push") {
-                return Some(true);
-            }
-            known = Some(false);
-        }
-    }
-    known
-}
-
-/// The user the push is about: the actor when it is a user, else the `User` target.
-fn subject_user(event: &Event) -> Option<String> {
-    let actor = event.actor();
-    let kind = actor.kind();
-    if (kind.is_none() || kind.as_deref() == Some("User"))
-        && let Some(login) = actor.alternate_id()
-    {
-        return Some(login.to_lowercase());
-    }
-    event.target_of_type("User").and_then(|t| t.alternate_id).map(|u| u.to_lowercase())
 }
 
 export_detection!(PushBombing);

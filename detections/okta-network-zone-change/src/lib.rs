@@ -28,11 +28,12 @@ impl Detection for NetworkZoneChange {
                  deactivated or deleted (high).",
             )
             .event_types(&["zone.create", "zone.update", "zone.remove_blacklist", "zone.deactivate", "zone.delete"])
+            .config_list("ignore_zones", &[], "zone names not reported (any case)")
     }
 
     fn new(config: &Config) -> Result<Self, String> {
         Ok(NetworkZoneChange {
-            ignore_zones: config.strings("ignore_zones").iter().map(|z| z.to_lowercase()).collect(),
+            ignore_zones: config.get::<Vec<String>>("ignore_zones")?.iter().map(|z| z.to_lowercase()).collect(),
         })
     }
 
@@ -45,19 +46,16 @@ impl Detection for NetworkZoneChange {
             "zone.delete" => ("deleted", Severity::High),
             _ => return,
         };
-        if matches!(event.text("outcome.result").as_deref(), Some("FAILURE") | Some("DENY")) {
+        if event.outcome().failure() {
             return;
         }
 
         let zone = event.targets().into_iter().next();
-        let zone_name = zone
-            .as_ref()
-            .and_then(|t| t.display_name.clone().or_else(|| t.alternate_id.clone()).or_else(|| t.id.clone()))
-            .unwrap_or_else(|| "unnamed zone".into());
+        let zone_name = zone.as_ref().and_then(okta::target_name).unwrap_or_else(|| "unnamed zone".into());
         if self.ignore_zones.contains(&zone_name.to_lowercase()) {
             return;
         }
-        let actor = event.actor().alternate_id().unwrap_or_else(|| "unknown actor".into());
+        let actor = okta::actor_or_unknown(event);
         alerts.push(
             Alert::new(format!("Network zone {zone_name} {action} by {actor}"))
                 .severity(severity)

@@ -78,10 +78,10 @@ fn token_reuse(event: &Event, alerts: &mut Alerts) {
 }
 
 fn secret_read(event: &Event, alerts: &mut Alerts) {
-    if matches!(event.text("outcome.result").as_deref(), Some("FAILURE") | Some("DENY")) {
+    if event.outcome().failure() {
         return;
     }
-    let admin = event.actor().alternate_id().unwrap_or_else(|| "unknown actor".into());
+    let admin = okta::actor_or_unknown(event);
     let app = event
         .targets()
         .into_iter()

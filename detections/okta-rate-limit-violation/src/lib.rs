@@ -95,12 +95,14 @@ impl Detection for RateLimitViolation {
                 "app.oauth2.client_id_rate_limit_warning",
                 "application.integration.rate_limit_exceeded",
             ])
+            .config_bool("include_warnings", true, "report warnings, notifications and bursts too")
+            .config_list("ignore_uris", &[], "endpoints (request URIs) not reported")
     }
 
     fn new(config: &Config) -> Result<Self, String> {
         Ok(RateLimitViolation {
-            include_warnings: config.bool("include_warnings", true),
-            ignore_uris: config.strings("ignore_uris"),
+            include_warnings: config.get("include_warnings")?,
+            ignore_uris: config.get("ignore_uris")?,
         })
     }
 

@@ -56,7 +56,7 @@ impl Detection for RiskyAppChange {
             "application.configuration.update_api_credentials_for_pass_change" => ("reconfigured", false),
             _ => return,
         };
-        if matches!(event.text("outcome.result").as_deref(), Some("FAILURE") | Some("DENY")) {
+        if event.outcome().failure() {
             return;
         }
 
@@ -89,7 +89,7 @@ impl Detection for RiskyAppChange {
         let credentials_changed =
             event.event_type() == "application.configuration.update_api_credentials_for_pass_change";
 
-        let actor = event.actor().alternate_id().unwrap_or_else(|| "unknown actor".into());
+        let actor = okta::actor_or_unknown(event);
         let title = if org2org {
             format!("Org2Org app {app_label} {action} by {actor}")
         } else if credentials_changed {

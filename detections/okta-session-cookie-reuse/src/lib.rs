@@ -34,6 +34,7 @@
 //! session-hijacking detection; MITRE ATT&CK T1539 (Steal Web Session Cookie)
 //! and T1550.004 (Use Alternate Authentication Material: Web Session Cookie).
 use oktawatch_guest::prelude::*;
+use serde::{Deserialize, Serialize};
 
 const EVENT_TYPES: &[&str] = &[
     "user.session.start",
@@ -50,6 +51,7 @@ struct SessionCookieReuse {
 }
 
 /// Where and with what a session (or a device cookie) was first seen.
+#[derive(Serialize, Deserialize)]
 struct Sighting {
     ip: String,
     asn: String,
@@ -58,27 +60,6 @@ struct Sighting {
     user: String,
     browser: String,
     session: String,
-}
-
-impl Sighting {
-    fn encode(&self) -> String {
-        [&self.ip, &self.asn, &self.ua, &self.os, &self.user, &self.browser, &self.session]
-            .map(|s| s.replace('\t', " "))
-            .join("\t")
-    }
-    /// Records written before `browser` and `session` were kept decode with those empty.
-    fn decode(text: &str) -> Option<Sighting> {
-        let mut p = text.splitn(7, '\t').map(str::to_string);
-        Some(Sighting {
-            ip: p.next()?,
-            asn: p.next()?,
-            ua: p.next()?,
-            os: p.next()?,
-            user: p.next()?,
-            browser: p.next().unwrap_or_default(),
-            session: p.next().unwrap_or_default(),
-        })
-    }
 }
 
 impl Detection for SessionCookieReuse {
@@ -92,11 +73,13 @@ impl Detection for SessionCookieReuse {
                  from another IP with another OS or browser: a stolen cookie being replayed.",
             )
             .event_types(EVENT_TYPES)
+            .config_int("session_hours", 24, "how long the first sighting of a session is kept")
+            .config_int("device_days", 30, "how long the first sighting of a user's dtHash is kept")
     }
 
     fn new(config: &Config) -> Result<Self, String> {
-        let session_hours = config.u64("session_hours", 24);
-        let device_days = config.u64("device_days", 30);
+        let session_hours: u64 = config.get("session_hours")?;
+        let device_days: u64 = config.get("device_days")?;
         if session_hours == 0 || device_days == 0 {
             return Err("session_hours and device_days must be greater than 0".into());
         }
@@ -115,14 +98,14 @@ impl Detection for SessionCookieReuse {
             asn: event.number("securityContext.asNumber").map(|n| (n as u64).to_string()).unwrap_or_default(),
             ua: client.user_agent().unwrap_or_default(),
             os: client.os().unwrap_or_default(),
-            user: event.actor().alternate_id().map(|u| u.to_lowercase()).unwrap_or_default(),
+            user: okta::actor_login(event).unwrap_or_default(),
             browser: client.browser().unwrap_or_default(),
             session: sid.clone().unwrap_or_default(),
         };
         if let Some(sid) = &sid {
             self.session_replayed(event, sid, &now, alerts);
         }
-        if let Some(dt) = event.debug_data("dtHash") {
+        if let Some(dt) = okta::dt_hash(event) {
             self.device_cookie_replayed(event, &dt, &now, alerts);
         }
     }
@@ -132,8 +115,8 @@ impl SessionCookieReuse {
     /// Same session id, new network (IP and ASN) and new client (user agent or OS).
     fn session_replayed(&self, event: &Event, sid: &str, now: &Sighting, alerts: &mut Alerts) {
         let key = format!("sess:{sid}");
-        let Some(first) = state::recall(&key).and_then(|t| Sighting::decode(&t)) else {
-            state::remember(&key, &now.encode(), hours(self.session_hours));
+        let Some(first) = state::get::<Sighting>(&key) else {
+            state::set(&key, now, hours(self.session_hours));
             return;
         };
 
@@ -142,11 +125,9 @@ impl SessionCookieReuse {
         if !new_network || !new_client {
             return;
         }
-        let fired = format!("fired:{sid}");
-        if state::marked(&fired) {
+        if !state::once_per(&format!("fired:{sid}"), hours(self.session_hours)) {
             return;
         }
-        state::mark(&fired, hours(self.session_hours));
 
         let user = if now.user.is_empty() { first.user.clone() } else { now.user.clone() };
         let who = if user.is_empty() { String::new() } else { format!(" for {user}") };
@@ -174,12 +155,12 @@ impl SessionCookieReuse {
 
     /// Same user and dtHash, another session, another IP, another OS or browser.
     fn device_cookie_replayed(&self, event: &Event, dt: &str, now: &Sighting, alerts: &mut Alerts) {
-        if now.user.is_empty() || !matches!(event.text("outcome.result").as_deref(), Some("SUCCESS" | "ALLOW")) {
+        if now.user.is_empty() || !event.outcome().success() {
             return;
         }
         let key = format!("dt:{}:{dt}", now.user);
-        let Some(first) = state::recall(&key).and_then(|t| Sighting::decode(&t)) else {
-            state::remember(&key, &now.encode(), days(self.device_days));
+        let Some(first) = state::get::<Sighting>(&key) else {
+            state::set(&key, now, days(self.device_days));
             return;
         };
         let new_session = !now.session.is_empty() && now.session != first.session;
@@ -187,11 +168,9 @@ impl SessionCookieReuse {
         if !new_session || first.ip == now.ip || !new_client {
             return;
         }
-        let fired = format!("fired-dt:{}:{dt}", now.user);
-        if state::marked(&fired) {
+        if !state::once_per(&format!("fired-dt:{}:{dt}", now.user), days(self.device_days)) {
             return;
         }
-        state::mark(&fired, days(self.device_days));
 
         let stack = |s: &Sighting| format!("{}/{}", or_unknown(&s.os), or_unknown(&s.browser));
         let short: String = dt.chars().take(12).collect();

@@ -42,10 +42,11 @@ impl Detection for SessionRiskSignal {
                  user's risk level.",
             )
             .event_types(&["security.session.detect_client_roaming", "user.risk.detect"])
+            .config_text("min_level", "low", "lowest risk level that alerts: low, medium or high")
     }
 
     fn new(config: &Config) -> Result<Self, String> {
-        let text = config.string("min_level", "low");
+        let text: String = config.get("min_level")?;
         let min_level =
             level_rank(&text).ok_or_else(|| format!("min_level must be low, medium or high, not {text:?}"))?;
         Ok(SessionRiskSignal { min_level })
@@ -62,7 +63,7 @@ impl Detection for SessionRiskSignal {
 
 impl SessionRiskSignal {
     fn roaming(&self, event: &Event, alerts: &mut Alerts) {
-        let user = event.actor().alternate_id().map(|u| u.to_lowercase()).unwrap_or_else(|| "unknown user".into());
+        let user = okta::actor_login(event).unwrap_or_else(|| "unknown user".into());
         let ip = event.client().ip();
         let geo = event.client().geo();
         let sid = event.session_id();
@@ -87,20 +88,12 @@ impl SessionRiskSignal {
 
     fn risk(&self, event: &Event, alerts: &mut Alerts) {
         let risk = event.debug_data("risk");
-        let level = risk
-            .as_deref()
-            .and_then(find_level)
-            .or_else(|| event.debug_data("riskLevel").map(|l| l.to_ascii_uppercase()));
+        let level = okta::risk_level(event);
         let rank = level.as_deref().and_then(level_rank);
         if rank.is_some_and(|r| r < self.min_level) || (rank.is_none() && self.min_level > 1) {
             return;
         }
-        let user = event
-            .target_of_type("User")
-            .and_then(|t| t.alternate_id)
-            .or_else(|| event.actor().alternate_id())
-            .map(|u| u.to_lowercase())
-            .unwrap_or_else(|| "unknown user".into());
+        let user = okta::affected_user(event, &event.targets()).unwrap_or_else(|| "unknown user".into());
         let level_text = level.clone().unwrap_or_else(|| "UNKNOWN".into());
         let severity = if rank == Some(3) { Severity::High } else { Severity::Medium };
         alerts.push(
@@ -115,31 +108,6 @@ impl SessionRiskSignal {
                 .field("reason", event.text("outcome.reason")),
         );
     }
-}
-
-/// The value of a `level` key (not `previousLevel`) in `{level=HIGH, ...}` or JSON text, upper-cased.
-fn find_level(text: &str) -> Option<String> {
-    let lower = text.to_ascii_lowercase();
-    let bytes = lower.as_bytes();
-    let mut from = 0;
-    while let Some(pos) = lower[from..].find("level") {
-        let start = from + pos;
-        from = start + 5;
-        if start > 0 && bytes[start - 1].is_ascii_alphanumeric() {
-            continue;
-        }
-        let rest = lower[from..].trim_start_matches('"').trim_start();
-        let Some(rest) = rest.strip_prefix('=').or_else(|| rest.strip_prefix(':')) else { continue };
-        let value: String = rest
-            .trim_start_matches([' ', '"'])
-            .chars()
-            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
-            .collect();
-        if !value.is_empty() {
-            return Some(value.to_ascii_uppercase());
-        }
-    }
-    None
 }
 
 export_detection!(SessionRiskSignal);

@@ -33,13 +33,16 @@ impl Detection for SuccessAfterAttack {
                  a brute force or spray that worked.",
             )
             .event_types(&["user.session.start"])
+            .config_int("threshold", 5, "failures that make an attack (per user, and per IP)")
+            .config_int("window_minutes", 60, "window for counting failures")
+            .config_int("within_minutes", 60, "how long after the attack a success is reported")
     }
 
     fn new(config: &Config) -> Result<Self, String> {
         let d = SuccessAfterAttack {
-            threshold: config.u32("threshold", 5),
-            window_minutes: config.u64("window_minutes", 60),
-            within_minutes: config.u64("within_minutes", 60),
+            threshold: config.get("threshold")?,
+            window_minutes: config.get("window_minutes")?,
+            within_minutes: config.get("within_minutes")?,
         };
         if d.threshold == 0 || d.window_minutes == 0 || d.within_minutes == 0 {
             return Err("threshold, window_minutes and within_minutes must be greater than 0".into());
@@ -52,7 +55,7 @@ impl Detection for SuccessAfterAttack {
             return;
         }
         let result = event.text("outcome.result");
-        let user = event.actor().alternate_id().map(|u| u.to_lowercase());
+        let user = okta::actor_login(event);
         let ip = event.client().ip();
         match result.as_deref() {
             Some("FAILURE") => self.record_failure(user.as_deref(), ip.as_deref()),
@@ -73,28 +76,26 @@ impl SuccessAfterAttack {
         if let Some(user) = user {
             let n = state::count_in_window(&format!("fail:user:{user}"), window);
             if n >= self.threshold {
-                state::remember(&format!("attack:user:{user}"), &n.to_string(), within);
+                state::set(&format!("attack:user:{user}"), &n, within);
             }
         }
         if let Some(ip) = ip {
             let n = state::count_in_window(&format!("fail:ip:{ip}"), window);
             if n >= self.threshold {
-                state::remember(&format!("attack:ip:{ip}"), &n.to_string(), within);
+                state::set(&format!("attack:ip:{ip}"), &n, within);
             }
         }
     }
 
     fn check_success(&self, event: &Event, user: &str, ip: Option<&str>, alerts: &mut Alerts) {
-        let user_failures = state::recall(&format!("attack:user:{user}"));
-        let ip_failures = ip.and_then(|ip| state::recall(&format!("attack:ip:{ip}")));
+        let user_failures: Option<u32> = state::get(&format!("attack:user:{user}"));
+        let ip_failures: Option<u32> = ip.and_then(|ip| state::get(&format!("attack:ip:{ip}")));
         if user_failures.is_none() && ip_failures.is_none() {
             return;
         }
-        let fired = format!("fired:{user}");
-        if state::marked(&fired) {
+        if !state::once_per(&format!("fired:{user}"), minutes(self.within_minutes)) {
             return;
         }
-        state::mark(&fired, minutes(self.within_minutes));
 
         let ip_text = ip.unwrap_or("an unknown IP");
         let why = match (&user_failures, &ip_failures) {

@@ -41,11 +41,11 @@ impl Detection for SupportImpersonation {
             "user.session.impersonation.extend" => ("Okta support access extended", Severity::Medium),
             _ => return,
         };
-        if matches!(event.text("outcome.result").as_deref(), Some("FAILURE") | Some("DENY")) {
+        if event.outcome().failure() {
             return;
         }
 
-        let actor = event.actor().alternate_id().unwrap_or_else(|| "unknown actor".into());
+        let actor = okta::actor_or_unknown(event);
         let impersonated =
             event.target_of_type("User").and_then(|t| t.alternate_id.or(t.display_name)).filter(|t| *t != actor);
         let title = match &impersonated {

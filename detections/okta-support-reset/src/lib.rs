@@ -29,13 +29,11 @@ impl Detection for SupportReset {
                  no user agent).",
             )
             .event_types(&["user.account.reset_password", "user.mfa.factor.reset_all", "user.mfa.factor.deactivate"])
+            .config_list("support_actors", &["system@okta.com"], "actor logins taken as Okta support (any case)")
     }
 
     fn new(config: &Config) -> Result<Self, String> {
-        let mut support_actors: Vec<String> = config.strings("support_actors");
-        if support_actors.is_empty() {
-            support_actors.push("system@okta.com".into());
-        }
+        let support_actors: Vec<String> = config.get("support_actors")?;
         Ok(SupportReset { support_actors: support_actors.iter().map(|a| a.to_lowercase()).collect() })
     }
 
@@ -54,7 +52,7 @@ impl Detection for SupportReset {
         if event.client().user_agent().is_some() {
             return;
         }
-        if matches!(event.text("outcome.result").as_deref(), Some("FAILURE") | Some("DENY")) {
+        if event.outcome().failure() {
             return;
         }
 

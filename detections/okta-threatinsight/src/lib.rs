@@ -32,10 +32,11 @@ impl Detection for ThreatInsight {
                  follows the event's, one level lower when the request was denied.",
             )
             .event_types(&["security.threat.detected", "security.request.blocked"])
+            .config_list("ignore_ips", &[], "client IPs not reported (an authorised scanner)")
     }
 
     fn new(config: &Config) -> Result<Self, String> {
-        Ok(ThreatInsight { ignore_ips: config.strings("ignore_ips") })
+        Ok(ThreatInsight { ignore_ips: config.get("ignore_ips")? })
     }
 
     fn on_event(&mut self, event: &Event, alerts: &mut Alerts) {
@@ -62,7 +63,7 @@ impl Detection for ThreatInsight {
             if suspected && s == Severity::Low {
                 s = Severity::Medium;
             }
-            if denied { lower(s) } else { s }
+            if denied { okta::lower(s) } else { s }
         } else {
             Severity::Low
         };
@@ -92,16 +93,6 @@ impl Detection for ThreatInsight {
                 .field("target_user", event.actor().alternate_id())
                 .field("country", event.text("client.geographicalContext.country")),
         );
-    }
-}
-
-/// One level down, never below info.
-fn lower(s: Severity) -> Severity {
-    match s {
-        Severity::Critical => Severity::High,
-        Severity::High => Severity::Medium,
-        Severity::Medium => Severity::Low,
-        Severity::Low | Severity::Info => Severity::Info,
     }
 }
 

@@ -31,8 +31,8 @@
 //! `user.session.start` with a known `client.geographicalContext.country`:
 //! - the user's last sign-in is kept with [`state::last_seen`]; a user with no
 //!   sign-in in the last `memory_days` has no baseline yet: no alert;
-//! - each country is remembered per user with [`state::remember`] for
-//!   `memory_days`; a country that [`state::recall`] does not know is new.
+//! - each country is remembered per user with [`state::set`] for
+//!   `memory_days`; a country that [`state::get`] does not know is new.
 //!
 //! Config keys (defaults):
 //! - `memory_days = 30`: how long a user's countries are remembered
@@ -56,22 +56,27 @@ impl Detection for NewCountry {
                  (example detection from the template).",
             )
             .event_types(&["user.session.start"])
+            // Every key the config section may set, with its default and a line of doc: a key
+            // not declared here, or a value of the wrong type, rejects the config at load.
+            .config_int("memory_days", 30, "how long a user's countries are remembered")
+            .config_list("allowed_countries", &[], "countries that never alert")
     }
 
     fn new(config: &Config) -> Result<Self, String> {
-        let memory_days = config.u64("memory_days", 30);
+        // Typed and fallible: `?` turns a bad value into a refused load, never a silent default.
+        let memory_days: u64 = config.get("memory_days")?;
         if memory_days == 0 {
             return Err("memory_days must be greater than 0".into());
         }
-        Ok(NewCountry { memory_days, allowed_countries: config.strings("allowed_countries") })
+        Ok(NewCountry { memory_days, allowed_countries: config.get("allowed_countries")? })
     }
 
     fn on_event(&mut self, event: &Event, alerts: &mut Alerts) {
         if !event.outcome().is("SUCCESS") {
             return;
         }
-        // `text` treats Okta's placeholders ("", "null", "unknown") as missing.
-        let Some(user) = event.actor().alternate_id().map(|u| u.to_lowercase()) else { return };
+        // The login, lower-cased (Okta's placeholders "", "null", "unknown" count as missing).
+        let Some(user) = okta::actor_login(event) else { return };
         let geo = event.client().geo();
         let Some(country) = geo.country.clone() else { return };
         let memory = days(self.memory_days);
@@ -80,8 +85,9 @@ impl Detection for NewCountry {
         let previous = state::last_seen(&format!("last:{user}"), &country, memory);
         // Was this country seen for this user within the memory? Remember it (again) either way.
         let seen_key = format!("seen:{user}:{country}");
-        let known_country = state::recall(&seen_key).is_some();
-        state::remember(&seen_key, "1", memory);
+        // State values are typed (serde): here just "seen", any serializable value works.
+        let known_country = state::get::<bool>(&seen_key).is_some();
+        state::set(&seen_key, &true, memory);
 
         let Some((previous_country, previous_ms)) = previous else {
             return; // No baseline for this user yet.

@@ -3,7 +3,7 @@
 use crate::config::{Config, SinkKind};
 use crate::runtime::watch::Folder;
 use crate::sources::okta::OktaSource;
-use crate::stats::Stats;
+use crate::telemetry::stats::Stats;
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;

@@ -1,11 +1,11 @@
 //! `oktawatch demo`: the real pipeline against the built-in Okta emulator.
 
 use crate::config::OktaConfig;
-use crate::emulator::{Emulator, EmulatorOptions};
+use oktawatch_emulator::{Emulator, EmulatorOptions};
 use crate::pipeline::{Pipeline, PipelineOptions};
 use crate::sinks::{Sink, SinkError};
 use crate::sources::okta::OktaSource;
-use crate::stats::Stats;
+use crate::telemetry::stats::Stats;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -23,7 +23,7 @@ pub fn demo(json: bool, follow: bool, detections: Option<PathBuf>) -> anyhow::Re
         let token = "demo-token-not-a-secret";
         let emulator = Emulator::start(EmulatorOptions { token: token.into(), ..Default::default() }).await?;
         let now = chrono::Utc::now().timestamp_millis();
-        emulator.push(crate::demo_feed::demo_feed(now, 50 * 60 * 1000));
+        emulator.push(oktawatch_emulator::demo_feed::demo_feed(now, 50 * 60 * 1000));
         let total = emulator.event_count() as u64;
         eprintln!("demo: an Okta System Log emulator on {} serves {total} sample events", emulator.url());
 
@@ -35,28 +35,16 @@ pub fn demo(json: bool, follow: bool, detections: Option<PathBuf>) -> anyhow::Re
 
         let token_file = scratch.path().join("token");
         std::fs::write(&token_file, token)?;
+        // Quicker than a real org's defaults: the feed is on loopback.
         let org = OktaConfig {
-            name: "demo".into(),
-            org_url: emulator.url(),
-            auth: crate::config::AuthKind::Ssws,
-            token_env: None,
             token_file: Some(token_file),
-            client_id: None,
-            private_key_file: None,
-            key_id: None,
-            scopes: Vec::new(),
-            dpop: false,
             poll_interval: Duration::from_secs(1),
-            initial_lookback: Duration::from_secs(3600),
-            rate_limit_share: 0.5,
-            rate_limit_window: Duration::from_secs(60),
             page_limit: 100,
             request_timeout: Duration::from_secs(10),
             retry_initial: Duration::from_millis(200),
             retry_max: Duration::from_secs(5),
             auth_retry: Duration::from_secs(5),
-            hook_secret_env: None,
-            hook_secret_file: None,
+            ..OktaConfig::new("demo", &emulator.url())
         };
         let stats = Arc::new(Stats::default());
         let opts = PipelineOptions {
@@ -73,7 +61,7 @@ pub fn demo(json: bool, follow: bool, detections: Option<PathBuf>) -> anyhow::Re
         pipeline.start_sender(Box::new(DemoSink { json, tally: tally.clone() }))?;
         let source = OktaSource::new(org.clone(), stats.clone())?;
 
-        let signals = super::run::shutdown_on_signals();
+        let signals = crate::shutdown::on_signals();
         let (tx, rx) = tokio::sync::watch::channel(false);
         {
             let stats = stats.clone();
@@ -90,7 +78,7 @@ pub fn demo(json: bool, follow: bool, detections: Option<PathBuf>) -> anyhow::Re
                 let _ = tx.send(true);
             });
         }
-        super::run::poll_org(org, source, &mut pipeline, None, rx, &stats).await?;
+        crate::pipeline::poll::poll_org(org, source, &mut pipeline, None, rx, &stats).await?;
         tokio::task::spawn_blocking(move || pipeline.finish(Duration::from_secs(10))).await?;
 
         let tally = tally.lock().unwrap();

@@ -1,6 +1,7 @@
 //! The commands, wired from the library's parts. `main` only parses and reports.
 
 mod check;
+#[cfg(feature = "demo")]
 mod demo;
 mod detections;
 mod replay;
@@ -28,6 +29,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             replay::replay(input, config.as_deref(), sink, socket, detections, no_detections, repeat_detections)
         }
+        #[cfg(feature = "demo")]
         Command::Demo { json, follow, detections } => demo::demo(json, follow, detections),
         Command::Check { config } => check::check(&config),
         Command::Test { paths } => test(&paths),

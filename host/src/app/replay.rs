@@ -5,7 +5,7 @@ use crate::config::{Config, SinkKind};
 use crate::pipeline::{Pipeline, PipelineOptions};
 use crate::sinks;
 use crate::sources::replay::Replay;
-use crate::stats::Stats;
+use crate::telemetry::stats::Stats;
 use anyhow::Context;
 use std::io::BufRead;
 use std::path::{Path, PathBuf};

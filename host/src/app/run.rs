@@ -1,16 +1,18 @@
 //! `oktawatch run`: the service.
 
-use crate::config::{Config, OktaConfig};
+use crate::config::Config;
+use crate::pipeline::poll::poll_org;
 use crate::pipeline::{Pipeline, PipelineOptions};
 use crate::sinks;
-use crate::sources::hooks::{self, HookBatch, HookOrg, HookSecret};
-use crate::sources::okta::{OktaSource, Shutdown, sleep_or_shutdown};
-use crate::stats::Stats;
+use crate::sources::hooks::{self, HookOrg, HookSecret};
+use crate::shutdown::{Shutdown, sleep_or_shutdown, stop_on_signals};
+use crate::sources::okta::OktaSource;
+use crate::telemetry::stats::Stats;
 use anyhow::Context;
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 
 pub fn run(config_path: &Path) -> anyhow::Result<ExitCode> {
@@ -22,27 +24,6 @@ pub fn run(config_path: &Path) -> anyhow::Result<ExitCode> {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(serve(config))?;
     Ok(ExitCode::SUCCESS)
-}
-
-/// Stops on SIGINT or SIGTERM.
-pub fn shutdown_on_signals() -> watch::Receiver<bool> {
-    let (tx, rx) = watch::channel(false);
-    stop_on_signals(tx);
-    rx
-}
-
-/// Sends `true` on `tx` at SIGINT or SIGTERM.
-fn stop_on_signals(tx: watch::Sender<bool>) {
-    tokio::spawn(async move {
-        use tokio::signal::unix::{SignalKind, signal};
-        let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
-        let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
-        tokio::select! {
-            _ = term.recv() => tracing::info!("SIGTERM: finishing the page in hand"),
-            _ = int.recv() => tracing::info!("SIGINT: finishing the page in hand"),
-        }
-        let _ = tx.send(true);
-    });
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
@@ -97,7 +78,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         let sink = sinks::from_config(&config, pipeline.envelope().header())?;
         tracing::info!(org = %org.name, "delivering to {}", sink.describe());
         pipeline.start_sender(sink)?;
-        telemetry.push(crate::metrics::OrgTelemetry {
+        telemetry.push(crate::telemetry::metrics::OrgTelemetry {
             name: org.name.clone(),
             stats: stats.clone(),
             spool: pipeline.spool_gauge(),
@@ -127,13 +108,13 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     }
     let hook_counters = Arc::new(hooks::Counters::default());
     if let Some(m) = &config.metrics {
-        let mut t = crate::metrics::Telemetry::new(telemetry, Some(runtime.clone()), _folder.clone(), m.unhealthy_after);
+        let mut t = crate::telemetry::metrics::Telemetry::new(telemetry, Some(runtime.clone()), _folder.clone(), m.unhealthy_after);
         t.unhealthy_lag = m.unhealthy_lag;
         if hook_listener.is_some() {
             t.hooks = Some(hook_counters.clone());
         }
         let t = Arc::new(t);
-        let addr = crate::metrics::serve(&m.listen, t, shutdown.clone()).await?;
+        let addr = crate::telemetry::metrics::serve(&m.listen, t, shutdown.clone()).await?;
         tracing::info!("metrics on http://{addr}/metrics, health on http://{addr}/healthz");
     }
     if let Some(listener) = hook_listener {
@@ -167,118 +148,6 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             Ok(())
         }
     }
-}
-
-/// Polls one org until shutdown, and handles the org's event hook batches
-/// (`hooks`) as they come, also while a poll is under way or the loop waits
-/// for `poll_interval`. Both go through the one pipeline, so through one dedup.
-pub async fn poll_org(
-    org: OktaConfig,
-    mut source: OktaSource,
-    pipeline: &mut Pipeline,
-    mut hooks: Option<mpsc::Receiver<HookBatch>>,
-    mut shutdown: Shutdown,
-    stats: &Stats,
-) -> anyhow::Result<()> {
-    let mut url = match &pipeline.cursor {
-        Some(c) => {
-            let u = url::Url::parse(c).with_context(|| format!("org `{}`: saved cursor", org.name))?;
-            source.check_same_origin(&u).with_context(|| {
-                format!("org `{}`: the saved cursor is for another org URL; remove the org's state to start over", org.name)
-            })?;
-            tracing::info!(org = %org.name, "resuming from the saved cursor");
-            u
-        }
-        None => {
-            let since = chrono::Utc::now() - chrono::Duration::from_std(source.initial_lookback())?;
-            tracing::info!(org = %org.name, "no saved cursor: starting from {since}");
-            source.first_url(since)
-        }
-    };
-    let mut last_full_report: Option<Instant> = None;
-    stats.caught_up_ms.store(chrono::Utc::now().timestamp_millis(), std::sync::atomic::Ordering::Relaxed);
-    loop {
-        if *shutdown.borrow() {
-            break;
-        }
-        if let Some(why) = stats.fatal.reason() {
-            anyhow::bail!("{why}");
-        }
-        // Backpressure: hold Okta back while the spool is full.
-        let full = pipeline.spool_full();
-        Stats::set_failing(&stats.spool_full_since_ms, full.is_some());
-        if let Some(e) = full {
-            if last_full_report.is_none_or(|t| t.elapsed() > Duration::from_secs(30)) {
-                tracing::error!(org = %org.name, "{e}");
-                last_full_report = Some(Instant::now());
-            }
-            let room = tokio::task::block_in_place(|| pipeline.wait_room(Duration::from_secs(1)));
-            if !room {
-                continue;
-            }
-        }
-        let fetched = or_fatal(stats, with_hooks(source.fetch(&url, &mut shutdown), &mut hooks, pipeline, &org.name)).await?;
-        let Some(page) = fetched else { break };
-        let n = page.events.len();
-        let events = pipeline.parse_page(&page.events, "a page");
-        let next = page.next.to_string();
-        let handled = tokio::task::block_in_place(|| pipeline.handle_page(events, Some(&next)))?;
-        if handled.duplicates > 0 && hooks.is_some() {
-            tracing::info!(org = %org.name, "polled page: {} event(s) already delivered (by the event hook) dropped", handled.duplicates);
-        }
-        url = page.next;
-        if n < source.page_limit() {
-            stats.caught_up_ms.store(chrono::Utc::now().timestamp_millis(), std::sync::atomic::Ordering::Relaxed);
-            let slept = with_hooks(sleep_or_shutdown(org.poll_interval, &mut shutdown), &mut hooks, pipeline, &org.name);
-            if !or_fatal(stats, slept).await? {
-                break;
-            }
-        }
-    }
-    // Batches Okta was already told were taken; new requests now get 503 (Okta retries).
-    if let Some(rx) = hooks.as_mut() {
-        rx.close();
-        while let Ok(batch) = rx.try_recv() {
-            handle_hook(pipeline, &org.name, batch)?;
-        }
-    }
-    Ok(())
-}
-
-/// Runs `work`, unless the org's sender fails meanwhile (then its reason is the error).
-async fn or_fatal<T>(stats: &Stats, work: impl std::future::Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
-    tokio::select! {
-        out = work => out,
-        _ = stats.fatal.notify.notified() => Err(anyhow::anyhow!(stats.fatal.reason().unwrap_or_default())),
-    }
-}
-
-/// Runs `work` to its end, handling hook batches meanwhile (not while the spool is full:
-/// they wait in the queue, and once it is full the listener answers 503 so that Okta retries).
-async fn with_hooks<F: std::future::Future>(
-    work: F,
-    hooks: &mut Option<mpsc::Receiver<HookBatch>>,
-    pipeline: &mut Pipeline,
-    org: &str,
-) -> anyhow::Result<F::Output> {
-    let Some(rx) = hooks.as_mut() else { return Ok(work.await) };
-    tokio::pin!(work);
-    loop {
-        let room = pipeline.spool_full().is_none();
-        tokio::select! {
-            biased;
-            out = &mut work => return Ok(out),
-            Some(batch) = rx.recv(), if room => handle_hook(pipeline, org, batch)?,
-            _ = tokio::time::sleep(Duration::from_secs(1)), if !room => {}
-        }
-    }
-}
-
-fn handle_hook(pipeline: &mut Pipeline, org: &str, batch: HookBatch) -> anyhow::Result<()> {
-    let n = batch.len();
-    let handled = tokio::task::block_in_place(|| pipeline.handle_page(batch, None))?;
-    tracing::info!(org = %org, "event hook batch: {n} event(s), {} new, {} already delivered", handled.fresh, handled.duplicates);
-    Ok(())
 }
 
 fn spawn_status_writer(

@@ -112,12 +112,20 @@ pub struct HostCtx {
     log_window: Instant,
     log_count: u32,
     pub logs_dropped: u64,
+    /// The deny-all WASI 0.2 (see [`super::wasi`]).
+    pub wasi: super::wasi::Wasi,
 }
+
+/// Resources (events, WASI streams and pollables) one Store may hold at once.
+const MAX_RESOURCES: usize = 10_000;
 
 impl HostCtx {
     pub fn new(id: Arc<str>, state: Arc<Mutex<DetectionState>>, memory_bytes: usize) -> Self {
+        let mut table = ResourceTable::new();
+        table.set_max_capacity(MAX_RESOURCES);
         HostCtx {
-            table: ResourceTable::new(),
+            wasi: super::wasi::Wasi::new(id.clone()),
+            table,
             limiter: Limiter::new(memory_bytes),
             state,
             id,
@@ -161,6 +169,15 @@ impl HostCtx {
         }
     }
 }
+
+/// Core instances one Store may create. A Rust or C detection makes a few;
+/// componentize-py makes 38 (CPython and its libraries linked dynamically,
+/// the preview1 adapter, shims); twice that leaves room for a larger Python.
+pub const MAX_INSTANCES: usize = 80;
+/// Tables and memories one Store may create: componentize-py makes 3 and 3
+/// (CPython's, the adapter's, a shim's), componentize-js 2 and 2.
+pub const MAX_TABLES: usize = 16;
+pub const MAX_MEMORIES: usize = 8;
 
 /// Table elements one Store may hold, summed over its tables.
 const MAX_TABLE_ELEMENTS: usize = 100_000;
@@ -213,13 +230,13 @@ impl wasmtime::ResourceLimiter for Limiter {
     }
 
     fn instances(&self) -> usize {
-        20
+        MAX_INSTANCES
     }
     fn tables(&self) -> usize {
-        20
+        MAX_TABLES
     }
     fn memories(&self) -> usize {
-        4
+        MAX_MEMORIES
     }
 }
 
@@ -356,6 +373,12 @@ impl state::Host for HostCtx {
         let now = self.now_ms;
         let key = self.key(&key);
         Ok(self.state()?.last_seen(&key, &value, ttl_ms, now))
+    }
+    fn once_per(&mut self, key: String, window_ms: u64) -> wasmtime::Result<bool> {
+        check_key(&key)?;
+        let now = self.now_ms;
+        let key = self.key(&key);
+        Ok(self.state()?.once_per(&key, window_ms, now))
     }
 }
 

@@ -26,9 +26,11 @@ use wasmtime::Engine;
 use wasmtime::component::Component;
 use wasmtime::component::types::ComponentItem;
 
-/// The contract's package and version, as imported by a detection.
+/// The contract's package and versions, as imported by a detection: 0.2,
+/// and 0.1 still loaded (see [`super::contract`]).
 pub const PACKAGE: &str = "oktawatch:detection";
-pub const VERSION: &str = "0.1.0";
+pub const VERSION: &str = "0.2.0";
+pub const VERSIONS: &[&str] = &["0.2.0", "0.1.0"];
 const INTERFACES: &[&str] = &["types", "event", "state", "log"];
 
 /// Largest `.wasm` file loaded. The pack's detections are ~100-300 KiB; a
@@ -48,9 +50,9 @@ pub enum LoadError {
     Componentize(anyhow::Error),
     #[error("does not compile: {0:#}")]
     Compile(anyhow::Error),
-    #[error("imports `{0}`, which is outside the detection contract (no files, network, clocks, environment)")]
+    #[error("imports `{0}`, which is outside the detection contract and the WASI 0.2 it links (no incoming HTTP, key-value stores, WASI 0.3 or other host services)")]
     ForbiddenImport(String),
-    #[error("speaks contract `{found}`; this host speaks {PACKAGE}@{VERSION}")]
+    #[error("speaks contract `{found}`; this host speaks {PACKAGE}@{VERSION} and @0.1.0")]
     ContractVersion { found: String },
     #[error("does not match the detection contract: {0:#}")]
     Contract(anyhow::Error),
@@ -60,6 +62,9 @@ pub enum LoadError {
     BadInfo(String),
     #[error("rejected its config: {0}")]
     Configure(String),
+    /// Its config section does not fit the keys it declares (contract 0.2): every problem.
+    #[error("config section [detections.config.{id}]: {}", .problems.join("; "))]
+    Config { id: String, problems: Vec<String> },
     #[error("id `{id}` is claimed by more than one file ({}): none of them is loaded until only one claims it", .others.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "))]
     DuplicateId { id: String, others: Vec<PathBuf> },
 }
@@ -79,6 +84,7 @@ impl LoadError {
             LoadError::Describe(_) => "describe",
             LoadError::BadInfo(_) => "bad_info",
             LoadError::Configure(_) => "configure",
+            LoadError::Config { .. } => "config",
             LoadError::DuplicateId { .. } => "duplicate_id",
         }
     }
@@ -250,6 +256,10 @@ fn check_import(name: &str, is_type: bool) -> Result<(), LoadError> {
         return Ok(());
     }
     let shown = || super::cut(name, 256);
+    // WASI 0.2, linked with nothing behind it (see `super::wasi`).
+    if super::wasi::is_allowed(name) {
+        return Ok(());
+    }
     let Some(rest) = name.strip_prefix(PACKAGE).and_then(|r| r.strip_prefix('/')) else {
         return Err(LoadError::ForbiddenImport(shown()));
     };
@@ -263,11 +273,13 @@ fn check_import(name: &str, is_type: bool) -> Result<(), LoadError> {
     Ok(())
 }
 
-/// Same major.minor for 0.x, as semver has it.
+/// Same major.minor as one of ours, for 0.x as semver has it.
 fn compatible(version: &str) -> bool {
-    let ours: Vec<&str> = VERSION.split('.').collect();
     let theirs: Vec<&str> = version.split('.').collect();
-    theirs.len() == 3 && theirs[0] == ours[0] && theirs[1] == ours[1]
+    VERSIONS.iter().any(|v| {
+        let ours: Vec<&str> = v.split('.').collect();
+        theirs.len() == 3 && theirs[0] == ours[0] && theirs[1] == ours[1]
+    })
 }
 
 #[cfg(test)]
@@ -278,7 +290,8 @@ mod tests {
     fn versions() {
         assert!(compatible("0.1.0"));
         assert!(compatible("0.1.7"));
-        assert!(!compatible("0.2.0"));
+        assert!(compatible("0.2.0"));
+        assert!(!compatible("0.3.0"));
         assert!(!compatible(""));
     }
 }

@@ -17,17 +17,22 @@
 //! field of a detection's choosing reaches a message, a log line or a status
 //! file unbounded.
 
-pub mod alert;
 pub mod bindings;
+pub mod config_schema;
+pub mod contract;
 pub mod host;
 pub mod loader;
+pub mod prefilter;
 pub mod state;
+pub mod v01;
+pub mod wasi;
 pub mod watch;
 
 use crate::event::Event;
 use arc_swap::ArcSwap;
-use bindings::oktawatch::detection::types::Severity;
-use bindings::{Detection, DetectionPre};
+use bindings::Detection;
+use bindings::oktawatch::detection::types::{ConfigKey, ConfigValue, EventHead, Prefilter, Severity};
+use contract::{Bindings, ConfigInput, Pre, Version};
 use host::{EventRef, HostCtx};
 use loader::LoadError;
 use rayon::prelude::*;
@@ -134,6 +139,14 @@ pub struct Info {
     pub mitre: Vec<String>,
     pub description: String,
     pub event_types: Vec<String>,
+    /// The contract the component speaks.
+    pub contract: Version,
+    /// Evaluated by the host before each call (0.2; none for 0.1).
+    #[serde(skip)]
+    pub prefilters: Vec<Prefilter>,
+    /// The keys its config section may set (0.2; none declared for 0.1).
+    #[serde(skip)]
+    pub config: Vec<ConfigKey>,
 }
 
 pub fn severity_name(s: Severity) -> &'static str {
@@ -156,8 +169,12 @@ pub struct Counters {
     pub limits: AtomicU64,
     pub quarantines: AtomicU64,
     pub skipped: AtomicU64,
+    /// Events of its types that its prefilters kept from it.
+    pub prefiltered: AtomicU64,
     pub instantiations: AtomicU64,
     pub nanos: AtomicU64,
+    /// Log lines over the per-second bound, not written.
+    pub logs_dropped: AtomicU64,
 }
 
 /// Why a call failed.
@@ -180,7 +197,7 @@ impl std::fmt::Display for Failure {
 
 struct Instance {
     store: Store<HostCtx>,
-    bindings: Detection,
+    bindings: Bindings,
     calls: u64,
 }
 
@@ -198,7 +215,7 @@ struct Slot {
 pub struct Described {
     pub info: Info,
     pub sha256: String,
-    pre: DetectionPre<HostCtx>,
+    pre: Pre,
 }
 
 /// A loaded detection.
@@ -208,7 +225,9 @@ pub struct Loaded {
     pub sha256: String,
     pub counters: Counters,
     config: String,
-    pre: DetectionPre<HostCtx>,
+    /// 0.2: every declared key with its checked value (`configure`'s argument).
+    values: Vec<(String, ConfigValue)>,
+    pre: Pre,
     state: Arc<Mutex<state::DetectionState>>,
     slot: Mutex<Slot>,
 }
@@ -224,6 +243,12 @@ impl Loaded {
             ),
             _ => "running".into(),
         }
+    }
+
+    /// Its state's (quota hits, entries evicted to stay within the quota).
+    pub fn state_counts(&self) -> (u64, u64) {
+        let s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        (s.quota_hits, s.evicted)
     }
 
     fn subscribes(&self, event_type: &str) -> bool {
@@ -242,6 +267,8 @@ pub struct DetectionSet {
     exact: HashMap<String, Vec<usize>>,
     /// `prefix.*` patterns and catch-alls.
     wide: Vec<usize>,
+    /// Every detection's prefilters, beside the event-type index.
+    prefilters: prefilter::Index,
 }
 
 impl DetectionSet {
@@ -257,7 +284,8 @@ impl DetectionSet {
                 exact.entry(t.clone()).or_default().push(i);
             }
         }
-        DetectionSet { detections, exact, wide }
+        let prefilters = prefilter::Index::new(detections.iter().map(|d| d.info.prefilters.as_slice()));
+        DetectionSet { detections, exact, wide, prefilters }
     }
 
     /// Indexes of the detections that asked for this event type.
@@ -271,10 +299,6 @@ impl DetectionSet {
                 out.push(i);
             }
         }
-    }
-
-    pub fn by_id(&self, id: &str) -> Option<&Arc<Loaded>> {
-        self.detections.iter().find(|d| d.info.id == id)
     }
 }
 
@@ -365,6 +389,8 @@ impl Runtime {
         let engine = Engine::new(&cfg).map_err(anyhow::Error::from)?;
         let mut linker = Linker::new(&engine);
         Detection::add_to_linker::<HostCtx, HasSelf<HostCtx>>(&mut linker, |c| c).map_err(anyhow::Error::from)?;
+        v01::Detection::add_to_linker::<HostCtx, HasSelf<HostCtx>>(&mut linker, |c| c).map_err(anyhow::Error::from)?;
+        wasi::add_to_linker(&mut linker)?;
 
         let ticker_stop = Arc::new(AtomicBool::new(false));
         {
@@ -436,13 +462,14 @@ impl Runtime {
     /// the id is not known yet) and checks what it says about itself.
     pub fn describe(&self, compiled: loader::Compiled) -> Result<Described, LoadError> {
         let pre = self.linker.instantiate_pre(&compiled.component).map_err(|e| LoadError::Contract(loader::bounded(e.into())))?;
-        let pre = DetectionPre::new(pre).map_err(|e| LoadError::Contract(loader::bounded(e.into())))?;
+        let version = contract::version_of(&self.engine, &compiled.component)?;
+        let pre = Pre::new(pre, version).map_err(|e| LoadError::Contract(loader::bounded(e.into())))?;
         let scratch = StateStore::in_memory(16, 4096).for_detection("").expect("in memory");
         let mut store = self.new_store("?".into(), scratch);
         self.arm(&mut store, self.limits.timeout * 10);
         let failed = |e: wasmtime::Error| LoadError::Describe(cut(&format!("{e:#}"), MAX_REASON));
         let bindings = pre.instantiate(&mut store).map_err(failed)?;
-        let info = bindings.call_describe(&mut store).map_err(failed)?;
+        let info = bindings.describe(&mut store).map_err(failed)?;
         let info = Info {
             id: info.id,
             title: info.title,
@@ -451,6 +478,9 @@ impl Runtime {
             mitre: info.mitre,
             description: info.description,
             event_types: info.event_types,
+            contract: version,
+            prefilters: info.prefilters,
+            config: info.config,
         };
         check_info(&info).map_err(LoadError::BadInfo)?;
         Ok(Described { info, sha256: compiled.sha256, pre })
@@ -470,12 +500,20 @@ impl Runtime {
             Some(c) => c.clone(),
             None => self.configs.get(&info.id).cloned().unwrap_or_default(),
         };
+        // 0.2: the section is checked against the declared keys (every
+        // problem at once); 0.1 gets its TOML text as before.
+        let values = match pre.version() {
+            Version::V02 => config_schema::check_text(&info.id, &info.config, &config)
+                .map_err(|problems| LoadError::Config { id: info.id.clone(), problems })?,
+            Version::V01 => Vec::new(),
+        };
         let loaded = Arc::new(Loaded {
             info,
             source: source.to_path_buf(),
             sha256,
             counters: Counters::default(),
             config,
+            values,
             pre,
             state,
             slot: Mutex::new(Slot {
@@ -500,7 +538,7 @@ impl Runtime {
     /// (benchmarks: many detections from one pack).
     pub fn load_copy(&self, det: &Loaded) -> Result<Arc<Loaded>, LoadError> {
         let compiled = loader::Compiled {
-            component: det.pre.instance_pre().component().clone(),
+            component: det.pre.component().clone(),
             sha256: det.sha256.clone(),
             from_cache: true,
         };
@@ -509,8 +547,17 @@ impl Runtime {
 
     /// Runs one detection on events outside the installed set (`oktawatch test`).
     pub fn run_one(&self, det: &Arc<Loaded>, events: &[Arc<Event>]) -> Outcome {
-        let idx: Vec<usize> = (0..events.len()).filter(|&i| det.subscribes(events[i].event_type())).collect();
-        self.run_detection(det, &"".into(), events, &idx)
+        let page = Page::new(events);
+        let index = prefilter::Index::new([det.info.prefilters.as_slice()]);
+        let mut idx = Vec::new();
+        for (i, ev) in events.iter().enumerate().filter(|(_, e)| det.subscribes(e.event_type())) {
+            if index.passes(0, &mut index.fields(ev)) {
+                idx.push(i);
+            } else {
+                det.counters.prefiltered.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        self.run_detection(det, &"".into(), &page, &idx)
     }
 
     /// Gives the next call a budget of `cpu` (see [`host::Budget`]).
@@ -518,6 +565,7 @@ impl Runtime {
         let budget = host::Budget::start(cpu);
         store.set_epoch_deadline(budget.ticks(TICK));
         store.data_mut().budget = budget;
+        store.data_mut().wasi.begin_call();
     }
 
     fn new_store(&self, id: Arc<str>, state: Arc<Mutex<state::DetectionState>>) -> Store<HostCtx> {
@@ -535,7 +583,7 @@ impl Runtime {
         let mut store = self.new_store(det.info.id.as_str().into(), det.state.clone());
         self.arm(&mut store, self.limits.timeout * 10);
         let bindings = det.pre.instantiate(&mut store).map_err(|e| classify(&store, e))?;
-        match bindings.call_configure(&mut store, &det.config) {
+        match bindings.configure(&mut store, &ConfigInput { toml: &det.config, values: &det.values }) {
             Ok(Ok(())) => Ok(Instance { store, bindings, calls: 0 }),
             Ok(Err(msg)) => Err(Failure::Trap(format!("configure refused: {}", cut(&msg, MAX_REASON)))),
             Err(e) => Err(classify(&store, e)),
@@ -555,20 +603,26 @@ impl Runtime {
         if set.detections.is_empty() {
             return Outcome::default();
         }
-        // Which events each detection gets.
+        // Which events each detection gets: its event types, then its prefilters.
         let mut work: Vec<Vec<usize>> = vec![Vec::new(); set.detections.len()];
         let mut matched = Vec::new();
         for (i, ev) in events.iter().enumerate() {
             set.matching(ev.event_type(), &mut matched);
+            let mut fields = set.prefilters.fields(ev);
             for &d in &matched {
-                work[d].push(i);
+                if set.prefilters.passes(d, &mut fields) {
+                    work[d].push(i);
+                } else {
+                    set.detections[d].counters.prefiltered.fetch_add(1, Ordering::Relaxed);
+                }
             }
         }
+        let page = Page::new(events);
         let results: Vec<Outcome> = work
             .par_iter()
             .enumerate()
             .filter(|(_, w)| !w.is_empty())
-            .map(|(d, w)| self.run_detection(&set.detections[d], &org, events, w))
+            .map(|(d, w)| self.run_detection(&set.detections[d], &org, &page, w))
             .collect();
         let mut out = Outcome::default();
         for r in results {
@@ -581,13 +635,12 @@ impl Runtime {
         out
     }
 
-    fn run_detection(&self, det: &Arc<Loaded>, org: &Arc<str>, events: &[Arc<Event>], indexes: &[usize]) -> Outcome {
+    fn run_detection(&self, det: &Arc<Loaded>, org: &Arc<str>, page: &Page<'_>, indexes: &[usize]) -> Outcome {
         let mut out = Outcome::default();
         let mut slot = det.slot.lock().unwrap();
-        let mut clock = i64::MIN;
         let mut page_alerts = 0usize;
         for &i in indexes {
-            let ev = &events[i];
+            let ev = &page.events[i];
             if let Some(until) = slot.quarantined_until {
                 if Instant::now() < until {
                     det.counters.skipped.fetch_add(1, Ordering::Relaxed);
@@ -597,7 +650,7 @@ impl Runtime {
                 tracing::info!(detection = %det.info.id, "quarantine over; running it again");
             }
             let started = Instant::now();
-            let result = self.call(det, &mut slot, org, ev, &mut clock);
+            let result = self.call(det, &mut slot, org, ev, &page.heads[i]);
             det.counters.nanos.fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
             det.counters.events.fetch_add(1, Ordering::Relaxed);
             // Alerts within bounds are kept even when the call broke a limit.
@@ -680,16 +733,14 @@ impl Runtime {
         slot: &mut Slot,
         org: &Arc<str>,
         ev: &Arc<Event>,
-        clock: &mut i64,
+        head: &EventHead,
     ) -> Result<Vec<bindings::Alert>, (Failure, Vec<bindings::Alert>)> {
         if slot.instance.is_none() {
             slot.instance = Some(self.instantiate(det).map_err(|f| (f, Vec::new()))?);
         }
         let inst = slot.instance.as_mut().unwrap();
-        // The event clock: `published`, or the last known time for events without one.
-        let now = ev.published_ms().unwrap_or(if *clock == i64::MIN { 0 } else { *clock });
-        *clock = (*clock).max(now);
-        inst.store.data_mut().begin_event(now);
+        inst.store.data_mut().begin_event(head.published_ms);
+        inst.store.data_mut().wasi.begin_event(head.published_ms, ev.key());
         if *inst.store.data().namespace != **org {
             inst.store.data_mut().namespace = org.clone();
         }
@@ -698,9 +749,11 @@ impl Runtime {
         })?;
         let rep = res.rep();
         self.arm(&mut inst.store, self.limits.timeout);
-        let result = inst.bindings.call_on_event(&mut inst.store, res);
+        let result = inst.bindings.on_event(&mut inst.store, res, head);
         let _ = inst.store.data_mut().table.delete(wasmtime::component::Resource::<EventRef>::new_own(rep));
         inst.calls += 1;
+        let dropped = std::mem::take(&mut inst.store.data_mut().logs_dropped);
+        det.counters.logs_dropped.fetch_add(dropped, Ordering::Relaxed);
         let outcome = match result {
             Ok(alerts) => self.bound_alerts(alerts),
             Err(e) => Err((classify(&inst.store, e), Vec::new())),
@@ -733,6 +786,29 @@ impl Runtime {
             None => Ok(alerts),
             Some(p) => Err((Failure::Limit(p), alerts)),
         }
+    }
+}
+
+/// A page of events with each event's head, built once for every detection.
+struct Page<'a> {
+    events: &'a [Arc<Event>],
+    heads: Vec<EventHead>,
+}
+
+impl<'a> Page<'a> {
+    /// The event clock: `published`, or for an event without one the
+    /// latest time seen before it on the page (0 before any).
+    fn new(events: &'a [Arc<Event>]) -> Page<'a> {
+        let mut clock = i64::MIN;
+        let heads = events
+            .iter()
+            .map(|ev| {
+                let now = ev.published_ms().unwrap_or(if clock == i64::MIN { 0 } else { clock });
+                clock = clock.max(now);
+                contract::head(ev, now)
+            })
+            .collect();
+        Page { events, heads }
     }
 }
 
@@ -805,6 +881,8 @@ pub fn check_info(info: &Info) -> Result<(), String> {
     for (i, t) in info.event_types.iter().enumerate() {
         field(format!("event_types[{i}]"), t.len(), EVENT_TYPE)?;
     }
+    prefilter::check(&info.prefilters)?;
+    config_schema::check_keys(&info.config)?;
     Ok(())
 }
 
@@ -821,6 +899,9 @@ mod tests {
             mitre: vec!["T1078.004".into()],
             description: String::new(),
             event_types: vec!["user.session.start".into()],
+            contract: Version::V02,
+            prefilters: Vec::new(),
+            config: Vec::new(),
         }
     }
 

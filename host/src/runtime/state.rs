@@ -351,6 +351,22 @@ impl DetectionState {
         prev
     }
 
+    /// True when `key` was not marked within `(now - window, now]`, and
+    /// marks it at `now` ("alert once per window"); a window of 0 is always
+    /// true. Its keys live apart from `get`/`set`'s. A mark the quota
+    /// refuses still answers true: a full state must not silence a detection.
+    pub fn once_per(&mut self, key: &str, window: u64, now: i64) -> bool {
+        if window == 0 {
+            return true;
+        }
+        let key = format!("\u{1e}once\u{1e}{key}");
+        if self.get(&key, now).is_some() {
+            return false;
+        }
+        self.set(&key, Vec::new(), window, now);
+        true
+    }
+
     pub fn len(&self) -> usize {
         self.entries.len()
     }

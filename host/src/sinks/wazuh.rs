@@ -7,7 +7,7 @@
 //! can never be sent: it is a permanent error (the sender dead-letters it).
 
 use super::{Sink, SinkError};
-use crate::envelope::MAX_DATAGRAM;
+use crate::pipeline::envelope::MAX_DATAGRAM;
 use std::io;
 use std::os::unix::net::UnixDatagram;
 use std::path::PathBuf;

@@ -1,6 +1,5 @@
 //! Where events come from: the Okta System Log API (polled with an API token
 //! or an OAuth service app, and pushed by event hooks), or an NDJSON replay.
-pub mod hooks;
-pub mod oauth;
+pub(crate) mod hooks;
 pub mod okta;
-pub mod replay;
+pub(crate) mod replay;
