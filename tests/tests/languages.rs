@@ -243,6 +243,24 @@ fn replays_next_to_the_rust_pack(lang: &'static Lang) {
     assert!(!log.contains("detection rejected"), "{log}");
 }
 
+/// The same detection in Rust (`tests/guests/probe-admin-grant`) passes the
+/// same cases: the four languages agree.
+#[test]
+fn the_rust_twin_passes_the_same_cases() {
+    let dir = tempfile::tempdir().unwrap();
+    let wasm = dir.path().join("rust-twin.wasm");
+    std::fs::copy(guest("probe-admin-grant"), &wasm).unwrap();
+    let cases = repo().join("detections").join(PYTHON.folder).join("cases.json");
+    for lang in [&JS, &C] {
+        let theirs = repo().join("detections").join(lang.folder).join("cases.json");
+        assert_eq!(std::fs::read(&theirs).unwrap(), std::fs::read(&cases).unwrap(), "{} has the shared cases", lang.folder);
+    }
+    std::fs::copy(&cases, dir.path().join("rust-twin.cases.json")).unwrap();
+    let (ok, table) = oktawatch_test(&wasm);
+    assert!(ok, "{table}");
+    assert!(table.contains("\n9 passed, 0 failed"), "{table}");
+}
+
 #[test]
 fn python_detection_passes_its_cases() {
     passes_its_cases(&PYTHON);
