@@ -18,11 +18,11 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 /// The contract the templates are built against: the one the host loads.
-const WIT: &str = "wit-0.1";
+const WIT: &str = "wit";
 /// Whether the host links a deny-all WASI 0.2, so the toolchains' default
 /// output loads; without it Python and JavaScript are built with their
 /// no-WASI flags (`--stub-wasi`, `-d stdio random clocks http fetch-event`).
-const HOST_HAS_WASI: bool = false;
+const HOST_HAS_WASI: bool = true;
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
