@@ -44,7 +44,7 @@ use auth::Auth;
 use auth::oauth::{OAuth, TokenError};
 use auth::ssws::Token;
 pub(crate) use auth::ssws::take_env_tokens;
-use http::{BodyError, bounded, describe_reqwest, now_ms, read_capped, snippet};
+use self::http::{BodyError, bounded, describe_reqwest, now_ms, read_capped, snippet};
 use link::link_next;
 use rate::Rate;
 use crate::pipeline::checkpoint::{RateFile, RateState};
