@@ -19,7 +19,7 @@ wasmtime::component::bindgen!({
     },
 });
 
-use oktawatch::detection::{event, log, state, types};
+use self::oktawatch::detection::{event, log, state, types};
 
 fn value(v: types2::Value) -> types::Value {
     match v {
