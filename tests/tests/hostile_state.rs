@@ -224,8 +224,10 @@ fn a_state_churning_detection_is_bounded_and_quarantined() {
     // Its state reached the quota and entries were evicted to stay within it.
     assert!(series("oktawatch_detection_state_quota_hits_total", "hostile-churn").unwrap_or(0.0) >= 1.0);
     assert!(series("oktawatch_detection_state_evicted_total", "hostile-churn").unwrap_or(0.0) >= 1.0);
-    // The pack's detection beside it saw every event and fired once.
-    assert_eq!(series("oktawatch_detection_events_total", "okta-brute-force-user"), Some(1000.0));
+    // The pack's detection beside it was given every event and fired once:
+    // called on the 10 failures, the 990 successes kept from it by its prefilter.
+    assert_eq!(series("oktawatch_detection_events_total", "okta-brute-force-user"), Some(10.0));
+    assert_eq!(series("oktawatch_detection_prefiltered_total", "okta-brute-force-user"), Some(990.0));
     assert_eq!(series("oktawatch_detection_limits_total", "okta-brute-force-user"), Some(0.0));
     assert_eq!(series("oktawatch_detection_state_evicted_total", "okta-brute-force-user"), Some(0.0));
     let brute = of_kind(&rig.wazuh, "alert", "okta-brute-force-user");
