@@ -37,6 +37,7 @@ impl Detection for PasswordInUsername {
                  into the username field and it is now in the System Log.",
             )
             .event_types(&["user.session.start"])
+            .prefilter(Prefilter::new().equals("outcome.result", "FAILURE"))
             .config_int("min_length", 8, "shortest value taken for a password")
             .config_int("min_classes", 3, "character classes (lower, upper, digit, symbol) a password has at least")
             .config_bool("require_legacy_type", true, "only the legacy type core.user_auth.login_failed (unknown user)")

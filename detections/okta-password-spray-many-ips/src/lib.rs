@@ -38,6 +38,7 @@ impl Detection for SprayManyIps {
                  times: a password spray spread across a proxy pool.",
             )
             .event_types(&["user.session.start"])
+            .prefilter(Prefilter::new().equals("outcome.result", "FAILURE"))
             .config_int("min_users", 10, "distinct users failing org-wide")
             .config_int("min_ips", 5, "distinct source IPs")
             .config_int("max_failures_per_ip", 3, "an IP with more failures in the window is not counted")

@@ -30,6 +30,7 @@ impl Detection for RapidAppAccess {
             .mitre(&["T1078", "T1213"])
             .description("One user opened ten or more different apps through Okta within a minute.")
             .event_types(&["user.authentication.sso"])
+            .prefilter(Prefilter::new().equals("outcome.result", "SUCCESS"))
             .config_int("min_apps", 10, "distinct apps opened")
             .config_int("window_seconds", 60, "the window")
             .config_bool("idp_initiated_only", false, "only launches from the Okta dashboard (IDP_INITIATED)")

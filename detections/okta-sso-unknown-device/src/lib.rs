@@ -32,6 +32,7 @@ impl Detection for SsoUnknownDevice {
                  classifies as Unknown.",
             )
             .event_types(&["user.authentication.sso"])
+            .prefilter(Prefilter::new().equals("outcome.result", "SUCCESS"))
             .config_int("min_history", 5, "known-device sign-ons that make a baseline")
             .config_int("memory_days", 30, "how long sign-ons are remembered")
     }

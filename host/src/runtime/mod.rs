@@ -238,6 +238,8 @@ pub struct Loaded {
     /// 0.2: every declared key with its checked value (`configure`'s argument).
     values: Vec<(String, ConfigValue)>,
     pre: Pre,
+    /// It imports WASI: its Stores keep the event clock and random seeds.
+    uses_wasi: bool,
     state: Arc<Mutex<state::DetectionState>>,
     slot: Mutex<Slot>,
 }
@@ -523,7 +525,9 @@ impl Runtime {
                 .map_err(|problems| LoadError::Config { id: info.id.clone(), problems })?,
             Version::V01 => Vec::new(),
         };
+        let uses_wasi = wasi::imports_wasi(&self.engine, pre.component());
         let loaded = Arc::new(Loaded {
+            uses_wasi,
             info,
             source: source.to_path_buf(),
             sha256,
@@ -597,6 +601,7 @@ impl Runtime {
     fn instantiate(&self, det: &Loaded) -> Result<Instance, Failure> {
         det.counters.instantiations.fetch_add(1, Ordering::Relaxed);
         let mut store = self.new_store(det.info.id.as_str().into(), det.state.clone());
+        store.data_mut().wasi.set_imported(det.uses_wasi);
         self.arm(&mut store, self.limits.timeout * 10);
         let bindings = det.pre.instantiate(&mut store).map_err(|e| classify(&store, e))?;
         match bindings.configure(&mut store, &ConfigInput { toml: &det.config, values: &det.values }) {

@@ -85,6 +85,9 @@ pub struct Wasi {
     id: Arc<str>,
     http: wasmtime_wasi_http::WasiHttpCtx,
     http_hooks: DenyHttp,
+    /// False for a component that imports no WASI: it cannot read the clocks
+    /// or draw random, so nothing is reseeded or marked for it per call.
+    imported: bool,
 }
 
 impl Wasi {
@@ -95,12 +98,15 @@ impl Wasi {
         let insecure = SeededRng::new(seed(b"insecure", &id, ""));
         let out = Arc::new(Mutex::new(LogLines::new(id.clone())));
         let ctx = new_ctx(&id, &event_ms, &work, &secure, &insecure, &out);
-        Wasi { ctx, event_ms, work, secure, insecure, id, http: wasmtime_wasi_http::WasiHttpCtx::new(), http_hooks: DenyHttp }
+        Wasi { ctx, event_ms, work, secure, insecure, id, http: wasmtime_wasi_http::WasiHttpCtx::new(), http_hooks: DenyHttp, imported: true }
     }
 
     /// The event in hand: the wall clock reads its time, and random draws
     /// start again from a seed of the detection id and the event's uuid.
     pub fn begin_event(&mut self, now_ms: i64, uuid: &str) {
+        if !self.imported {
+            return;
+        }
         self.event_ms.store(now_ms, Ordering::Relaxed);
         self.secure.reseed(seed(b"secure", &self.id, uuid));
         self.insecure.reseed(seed(b"insecure", &self.id, uuid));
@@ -108,8 +114,20 @@ impl Wasi {
 
     /// A call into the guest starts on this thread (see [`WorkClock`]).
     pub fn begin_call(&mut self) {
-        self.work.begin_call();
+        if self.imported {
+            self.work.begin_call();
+        }
     }
+
+    /// Whether the component in this Store imports WASI (see [`imports_wasi`]).
+    pub fn set_imported(&mut self, imported: bool) {
+        self.imported = imported;
+    }
+}
+
+/// Whether `component` imports any WASI interface.
+pub fn imports_wasi(engine: &wasmtime::Engine, component: &wasmtime::component::Component) -> bool {
+    component.component_type().imports(engine).any(|(name, _)| name.starts_with("wasi:"))
 }
 
 /// A context with nothing behind it but the host's log and event clock.
