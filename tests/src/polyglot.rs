@@ -8,6 +8,7 @@
 //! Built components are kept under `target/polyglot/`, named by a hash of
 //! their sources, the contract and the two scripts, so a rerun builds nothing.
 
+use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -39,13 +40,12 @@ pub fn cache_dir() -> PathBuf {
 /// One build at a time (two cores; the same component asked for by two tests).
 static BUILDING: Mutex<()> = Mutex::new(());
 
-/// `tests/polyglot/<lang>/<name>` built into a component, or `None` after
-/// printing why the test is skipped (a panic instead when [`required`]).
-pub fn build(lang: &str, name: &str) -> Option<PathBuf> {
-    let _one = BUILDING.lock().unwrap_or_else(|p| p.into_inner());
-    let root = root();
-    let install = root.join("tests/toolchains/install.sh");
-    let mut check = Command::new(&install);
+/// What `tests/toolchains/install.sh` reports for `lang` (`COMPONENTIZE_PY`,
+/// `COMPONENTIZE_JS`, `JCO`, `WIT_BINDGEN`, `CLANG`, … and their paths),
+/// installing it first when [`required`]; `None` after printing why the test
+/// is skipped (a panic instead when [`required`]).
+pub fn toolchain(lang: &str) -> Option<HashMap<String, String>> {
+    let mut check = Command::new(root().join("tests/toolchains/install.sh"));
     if !required() {
         check.arg("--check");
     }
@@ -59,6 +59,17 @@ pub fn build(lang: &str, name: &str) -> Option<PathBuf> {
         );
         return None;
     }
+    let text = String::from_utf8_lossy(&out.stdout);
+    Some(text.lines().filter_map(|l| l.split_once('=')).map(|(k, v)| (k.to_string(), v.to_string())).collect())
+}
+
+/// `tests/polyglot/<lang>/<name>` built into a component, or `None` after
+/// printing why the test is skipped (a panic instead when [`required`]).
+pub fn build(lang: &str, name: &str) -> Option<PathBuf> {
+    let _one = BUILDING.lock().unwrap_or_else(|p| p.into_inner());
+    toolchain(lang)?;
+    let root = root();
+    let install = root.join("tests/toolchains/install.sh");
     let src = root.join("tests/polyglot").join(lang).join(name);
     let wit = root.join("guest-sdk/wit-0.1");
     let mut h = std::collections::hash_map::DefaultHasher::new();

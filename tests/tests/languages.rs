@@ -4,11 +4,10 @@
 //! with their cases and through `oktawatch replay` next to the Rust pack, with
 //! the alerts read from a real datagram socket.
 //!
-//! Toolchains are found under `$OKTAWATCH_TOOLCHAINS` (default
-//! `target/toolchains`: `py/` from pip `--target`, `js/` from npm `--prefix`,
-//! `cargo/bin/wit-bindgen`), else on `PATH`. A missing toolchain prints one
-//! `skipped: <toolchain> not installed` line and the test passes, unless
-//! `OKTAWATCH_REQUIRE_TOOLCHAINS=1`. Builds go to `target/languages/` and are
+//! The toolchains are the ones `tests/toolchains/install.sh` installs and
+//! reports (the polyglot tests use the same). A missing toolchain prints one
+//! `skipped: …` line and the test passes, unless
+//! `OKTAWATCH_REQUIRE_TOOLCHAINS=1`, which installs it. Builds go to `target/languages/` and are
 //! redone by each template's Makefile when a source changes.
 
 use oktawatch_tests::*;
@@ -19,30 +18,9 @@ use std::sync::OnceLock;
 
 /// The contract the templates are built against: the one the host loads.
 const WIT: &str = "wit";
-/// Whether the host links a deny-all WASI 0.2, so the toolchains' default
-/// output loads; without it Python and JavaScript are built with their
-/// no-WASI flags (`--stub-wasi`, `-d stdio random clocks http fetch-event`).
-const HOST_HAS_WASI: bool = true;
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
-}
-
-fn toolchains() -> PathBuf {
-    std::env::var_os("OKTAWATCH_TOOLCHAINS").map(PathBuf::from).unwrap_or_else(|| repo().join("target/toolchains"))
-}
-
-/// `name` under the toolchains folder, else on PATH.
-fn tool(under: &str, name: &str) -> Option<PathBuf> {
-    let local = toolchains().join(under).join(name);
-    if local.is_file() {
-        return Some(local);
-    }
-    std::env::var_os("PATH")
-        .into_iter()
-        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
-        .map(|d| d.join(name))
-        .find(|p| p.is_file())
 }
 
 struct Lang {
@@ -50,53 +28,23 @@ struct Lang {
     folder: &'static str,
     /// The detection's id.
     id: &'static str,
-    /// What a missing toolchain is called in the skip line.
+    /// Its name for `tests/toolchains/install.sh`.
     toolchain: &'static str,
 }
 
-const PYTHON: Lang = Lang { folder: "template-python", id: "example-python-admin-grant", toolchain: "componentize-py" };
-const JS: Lang = Lang { folder: "template-js", id: "example-js-admin-grant", toolchain: "componentize-js" };
-const C: Lang = Lang { folder: "example-c", id: "example-c-admin-grant", toolchain: "clang with wasi-libc and wit-bindgen" };
+const PYTHON: Lang = Lang { folder: "template-python", id: "example-python-admin-grant", toolchain: "python" };
+const JS: Lang = Lang { folder: "template-js", id: "example-js-admin-grant", toolchain: "js" };
+const C: Lang = Lang { folder: "example-c", id: "example-c-admin-grant", toolchain: "c" };
 
-/// How to run a language's build: `make` variables (tool paths, flags) and environment.
-struct Toolchain {
-    vars: Vec<String>,
-    env: Vec<(String, String)>,
-}
-
-/// The language's toolchain, or None when it is missing.
-fn toolchain_of(lang: &Lang) -> Option<Toolchain> {
-    let wasi_flags = !HOST_HAS_WASI;
-    match lang.folder {
-        "template-python" => {
-            let bin = tool("py/bin", "componentize-py")?;
-            let mut vars = vec![format!("COMPONENTIZE_PY={}", bin.display())];
-            if wasi_flags {
-                vars.push("FLAGS=--stub-wasi".into());
-            }
-            let env = vec![("PYTHONPATH".to_string(), toolchains().join("py").display().to_string())];
-            Some(Toolchain { vars, env })
-        }
-        "template-js" => {
-            let bin = tool("js/node_modules/.bin", "componentize-js")?;
-            tool("", "node")?;
-            let mut vars = vec![format!("COMPONENTIZE_JS={}", bin.display())];
-            if wasi_flags {
-                vars.push("FLAGS=-d stdio random clocks http fetch-event".into());
-            }
-            Some(Toolchain { vars, env: Vec::new() })
-        }
-        _ => {
-            let bindgen = tool("cargo/bin", "wit-bindgen")?;
-            let cc = ["clang-19", "clang"].iter().find_map(|c| tool("", c))?;
-            // wasi-libc: the reactor start file must be where clang looks.
-            let crt = Command::new(&cc).args(["--target=wasm32-wasi", "-print-file-name=crt1-reactor.o"]).output().ok()?;
-            let crt = PathBuf::from(String::from_utf8_lossy(&crt.stdout).trim());
-            if !crt.is_absolute() || !crt.is_file() {
-                return None;
-            }
-            Some(Toolchain { vars: vec![format!("WIT_BINDGEN={}", bindgen.display()), format!("CC={}", cc.display())], env: Vec::new() })
-        }
+/// The `make` variables that point a template's build at its toolchain
+/// (what `tests/toolchains/install.sh` reports), or None after the skip line.
+fn toolchain_of(lang: &Lang) -> Option<Vec<String>> {
+    let paths = polyglot::toolchain(lang.toolchain)?;
+    let var = |make: &str, key: &str| paths.get(key).map(|v| format!("{make}={v}"));
+    match lang.toolchain {
+        "python" => Some(vec![var("COMPONENTIZE_PY", "COMPONENTIZE_PY")?]),
+        "js" => Some(vec![var("COMPONENTIZE_JS", "COMPONENTIZE_JS")?]),
+        _ => Some(vec![var("WIT_BINDGEN", "WIT_BINDGEN")?, var("CC", "CLANG")?]),
     }
 }
 
@@ -113,24 +61,15 @@ fn built(lang: &'static Lang) -> Option<PathBuf> {
 }
 
 fn build(lang: &Lang) -> Option<PathBuf> {
-    let Some(Toolchain { vars, env }) = toolchain_of(lang) else {
-        assert!(
-            std::env::var("OKTAWATCH_REQUIRE_TOOLCHAINS").as_deref() != Ok("1"),
-            "{} not installed (OKTAWATCH_REQUIRE_TOOLCHAINS=1): run tests/toolchains/install.sh",
-            lang.toolchain
-        );
-        println!("skipped: {} not installed", lang.toolchain);
-        return None;
-    };
-    let out = repo().join("target/languages").join(format!("{WIT}{}", if HOST_HAS_WASI { "" } else { "-nowasi" }));
+    let vars = toolchain_of(lang)?;
+    let out = repo().join("target/languages").join(WIT);
     let mut cmd = Command::new("make");
     cmd.arg("-C")
         .arg(repo().join("detections").join(lang.folder))
         .arg(format!("OUT={}", out.display()))
         .arg(format!("WIT={}", repo().join("guest-sdk").join(WIT).display()))
         .arg(format!("OKTAWATCH_SDK={}", repo().join("guest-sdk").display()))
-        .args(&vars)
-        .envs(env);
+        .args(&vars);
     let o = cmd.output().expect("running make");
     assert!(
         o.status.success(),
