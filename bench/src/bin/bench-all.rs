@@ -36,6 +36,7 @@ fn main() -> anyhow::Result<()> {
     };
     let host = oktawatch_bench::sibling("oktawatch-host");
     anyhow::ensure!(host.is_file(), "{} is missing: build with `cargo build --release -p oktawatch-bench`", host.display());
+    let pack_size = std::fs::read_dir(&pack)?.filter_map(|e| e.ok()).filter(|e| e.path().extension().is_some_and(|x| x == "wasm")).count();
     let ctx = Ctx { work, corpus, events, host, pack };
     let mut rows: Vec<Row> = Vec::new();
     let mut peak_pack_kib = None;
@@ -47,9 +48,9 @@ fn main() -> anyhow::Result<()> {
         let f = |x: f64| format!("{:.0} ev/s", x);
         rows.push(Row::new("1. floor: read + serde_json parse + send (1 thread)", f(floor.eps), "-"));
         for (r, label, target) in [
-            (&runs[1], "1. replay, 0 detections", None),
-            (&runs[2], "1. replay, the pack (32 detections)", Some(0.5)),
-            (&runs[3], "1. replay, 128 detections (pack ×4)", None),
+            (&runs[1], "1. replay, 0 detections".to_string(), None),
+            (&runs[2], format!("1. replay, the pack ({pack_size} detections)"), Some(1.0)),
+            (&runs[3], format!("1. replay, {} detections (pack ×4)", 4 * pack_size), None),
         ] {
             let ratio = r.eps / floor.eps;
             let lost = ctx.events.saturating_sub(r.drained.events);
@@ -71,7 +72,7 @@ fn main() -> anyhow::Result<()> {
                 .ratio(pack.watched.hwm_kib as f64 / floor.watched.hwm_kib as f64)
                 .target("≤ 64 MB", pack.watched.hwm_kib * 1024 <= 64_000_000),
         );
-        rows.push(Row::new("6. peak RSS, replay with 128 detections", mib(runs[3].watched.hwm_kib), mib(pack.watched.hwm_kib)).ratio(runs[3].watched.hwm_kib as f64 / pack.watched.hwm_kib as f64));
+        rows.push(Row::new(format!("6. peak RSS, replay with {} detections", 4 * pack_size), mib(runs[3].watched.hwm_kib), mib(pack.watched.hwm_kib)).ratio(runs[3].watched.hwm_kib as f64 / pack.watched.hwm_kib as f64));
         peak_pack_kib = Some(pack.watched.hwm_kib);
     }
     if want("sandbox") {

@@ -1,7 +1,7 @@
-//! Figure 4: cold start to 36 detections loaded and the first event
-//! processed, with an empty and with a warm AOT cache. The 36 are the pack's
-//! 32 plus 4 byte-distinct variants of pack files (a custom section
-//! appended), so all 36 are really compiled. Timed from spawning the
+//! Figure 4: cold start to the pack plus 4 detections loaded and the first
+//! event processed, with an empty and with a warm AOT cache: the pack's files
+//! plus 4 byte-distinct variants of pack files (a custom section appended),
+//! so all of them are really compiled. Timed from spawning the
 //! `cold-start` process to its exit.
 
 use super::{Ctx, variant};
