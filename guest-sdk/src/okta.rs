@@ -7,8 +7,11 @@
 //! Field names follow Okta's `LogEvent` reference
 //! (<https://developer.okta.com/docs/reference/api/system-log/>).
 
-use crate::Severity;
+use crate::config::Config;
 use crate::event::{Event, Target};
+use crate::state;
+use crate::time::minutes;
+use crate::{Info, Severity};
 
 /// User-agent fragments (lower case) of HTTP libraries, command-line tools
 /// and headless browsers, with the tool's name. People sign in with browsers
@@ -120,6 +123,70 @@ pub fn push_step(event: &Event) -> PushStep {
             }
         }
         _ => PushStep::Other,
+    }
+}
+
+/// The push-bombing rule `okta-mfa-push-bombing` raises an alert on and
+/// `okta-mfa-bombing-then-success` watches for: per user,
+/// [`Self::deny_threshold`] denied or failed pushes within
+/// [`Self::deny_window_minutes`], or [`Self::push_threshold`] pushes sent
+/// within [`Self::push_window_minutes`]; its four config keys, declared and
+/// read here.
+pub struct PushBombing {
+    pub deny_threshold: u32,
+    pub deny_window_minutes: u64,
+    pub push_threshold: u32,
+    pub push_window_minutes: u64,
+}
+
+impl PushBombing {
+    /// The event types whose [`PushStep`] it needs.
+    pub const EVENT_TYPES: &'static [&'static str] =
+        &["user.mfa.okta_verify.deny_push", "user.authentication.auth_via_mfa", "system.push.send_factor_verify_push"];
+
+    /// Declares its event types and config keys, with their defaults.
+    pub fn declare(info: Info) -> Info {
+        info.event_types(Self::EVENT_TYPES)
+            .config_int("deny_threshold", 3, "denied or failed pushes that make a bombing")
+            .config_int("deny_window_minutes", 5, "window for denied pushes")
+            .config_int("push_threshold", 10, "pushes sent that make a bombing")
+            .config_int("push_window_minutes", 10, "window for pushes sent")
+    }
+
+    /// Its keys from the detection's config (see [`Self::has_zero`]).
+    pub fn from_config(config: &Config) -> Result<PushBombing, String> {
+        Ok(PushBombing {
+            deny_threshold: config.get("deny_threshold")?,
+            deny_window_minutes: config.get("deny_window_minutes")?,
+            push_threshold: config.get("push_threshold")?,
+            push_window_minutes: config.get("push_window_minutes")?,
+        })
+    }
+
+    /// A threshold or window of 0 (which a detection refuses).
+    pub fn has_zero(&self) -> bool {
+        self.deny_threshold == 0 || self.push_threshold == 0 || self.deny_window_minutes == 0 || self.push_window_minutes == 0
+    }
+
+    /// For a denied or sent push of `user`: counts it in its window and
+    /// gives (count, threshold, window in minutes, what was counted); `None`
+    /// for any other step.
+    pub fn count(&self, step: PushStep, user: &str) -> Option<(u32, u32, u64, &'static str)> {
+        match step {
+            PushStep::Denied => Some((
+                state::count_in_window(&format!("deny:{user}"), minutes(self.deny_window_minutes)),
+                self.deny_threshold,
+                self.deny_window_minutes,
+                "denied pushes",
+            )),
+            PushStep::Sent => Some((
+                state::count_in_window(&format!("sent:{user}"), minutes(self.push_window_minutes)),
+                self.push_threshold,
+                self.push_window_minutes,
+                "pushes sent",
+            )),
+            PushStep::MfaSuccess | PushStep::Other => None,
+        }
     }
 }
 

@@ -20,7 +20,6 @@ pub(crate) mod cli;
 pub(crate) mod harden;
 pub(crate) mod secret;
 pub(crate) mod shutdown;
-pub(crate) mod testing;
 
 /// The whole program: harden the process, parse the command line, set up
 /// logging, run, report errors (`{:#}`).

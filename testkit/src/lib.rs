@@ -70,12 +70,16 @@ fn joined(lines: &LogLines) -> String {
     s
 }
 
+/// The file name of the oktawatch program the tests start: the host's main,
+/// built by the tests package under a name of its own (`tests/Cargo.toml`).
+pub const OKTAWATCH_BIN: &str = "oktawatch-under-test";
+
 /// The oktawatch program the tests start: the one cargo builds next to the
-/// test executables (`target/<profile>/oktawatch`).
+/// test executables (`target/<profile>/oktawatch-under-test`, [`OKTAWATCH_BIN`]).
 pub fn oktawatch_bin() -> PathBuf {
     let exe = std::env::current_exe().expect("the test executable");
     let dir = exe.parent().and_then(Path::parent).expect("target/<profile>/deps");
-    let p = dir.join("oktawatch");
+    let p = dir.join(OKTAWATCH_BIN);
     assert!(p.is_file(), "{} is missing", p.display());
     p
 }

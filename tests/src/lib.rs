@@ -3,6 +3,7 @@
 //! the Okta emulator come from `oktawatch-testkit` (shared with the bench).
 
 pub mod polyglot;
+pub mod rig;
 pub mod wazuh;
 
 use serde_json::{Value, json};
@@ -141,8 +142,7 @@ pub const TOKEN: &str = "00test-TOKEN-a1b2c3d4e5f6-never-log-me";
 
 /// Writes an oktawatch config for one org and returns its path.
 pub fn write_config(dir: &Path, org_url: &str, socket: &Path, extra: &str) -> PathBuf {
-    let state = dir.join("state");
-    let text = format!(
+    let org = format!(
         r#"
 [[okta]]
 name = "test"
@@ -150,7 +150,17 @@ org_url = "{org_url}"
 token_env = "OKTAWATCH_TEST_TOKEN"
 poll_interval = "1s"
 page_limit = 100
+"#
+    );
+    write_config_for(dir, &org, socket, extra)
+}
 
+/// Writes `dir/oktawatch.toml` for these `[[okta]]` orgs (TOML text), the
+/// Wazuh socket and `dir/state` (without fsync; `extra` goes into `[state]`
+/// and may open further sections), and returns its path.
+pub fn write_config_for(dir: &Path, orgs: &str, socket: &Path, extra: &str) -> PathBuf {
+    let text = format!(
+        r#"{orgs}
 [wazuh]
 socket = "{}"
 
@@ -160,7 +170,7 @@ fsync = false
 {extra}
 "#,
         socket.display(),
-        state.display()
+        dir.join("state").display()
     );
     let path = dir.join("oktawatch.toml");
     std::fs::write(&path, text).unwrap();
@@ -321,4 +331,64 @@ pub fn setup(extra: &str) -> Setup {
 /// `oktawatch run --config <config>` with the emulator's token.
 pub fn start(config: &Path) -> Host {
     Host::start(&["run", "--config", config.to_str().unwrap()], &[("OKTAWATCH_TEST_TOKEN", TOKEN)])
+}
+
+impl Setup {
+    /// The config written again for an org that takes event hooks (its
+    /// secret from `OKTAWATCH_TEST_HOOK_SECRET`), polling every
+    /// `poll_interval`; `extra` as in [`setup`] (it opens `[hooks]`).
+    pub fn hook_config(&self, poll_interval: &str, extra: &str) -> PathBuf {
+        let path = write_config(self.dir.path(), &self.okta.url(), &self.socket, extra);
+        let text = std::fs::read_to_string(&path).unwrap().replacen(
+            "poll_interval = \"1s\"\n",
+            &format!("poll_interval = \"{poll_interval}\"\nhook_secret_env = \"OKTAWATCH_TEST_HOOK_SECRET\"\n"),
+            1,
+        );
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+}
+
+/// [`start`] for a [`Setup::hook_config`]: the emulator's token and the hook secret.
+pub fn start_hooked(config: &Path, secret: &str) -> Host {
+    Host::start(
+        &["run", "--config", config.to_str().unwrap()],
+        &[("OKTAWATCH_TEST_TOKEN", TOKEN), ("OKTAWATCH_TEST_HOOK_SECRET", secret)],
+    )
+}
+
+/// An HTTP client (reqwest over rustls) driven from the sync tests, on a
+/// runtime of its own.
+pub struct Http {
+    pub rt: tokio::runtime::Runtime,
+    pub client: reqwest::Client,
+}
+
+impl Http {
+    /// The client `builder` makes, with a 20 s timeout.
+    pub fn with(builder: reqwest::ClientBuilder) -> Http {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        Http { rt, client: builder.timeout(Duration::from_secs(20)).build().unwrap() }
+    }
+
+    /// (status, body)
+    pub fn send(&self, method: &str, url: &str, headers: &[(&str, &str)], body: Option<Vec<u8>>) -> (u16, String) {
+        let mut req = self.client.request(method.parse().unwrap(), url);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        if let Some(b) = body {
+            req = req.header("content-type", "application/json").body(b);
+        }
+        self.rt.block_on(async {
+            let r = req.send().await.unwrap_or_else(|e| panic!("{method} {url}: {e:?}"));
+            (r.status().as_u16(), r.text().await.unwrap())
+        })
+    }
+
+    /// An event hook delivery: `body` POSTed with `secret` as its authorization.
+    pub fn post(&self, url: &str, secret: &str, body: Vec<u8>) -> (u16, String) {
+        self.send("POST", url, &[("authorization", secret)], Some(body))
+    }
 }

@@ -5,46 +5,15 @@
 
 use oktawatch_tests::*;
 use serde_json::{Value, json};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 const LONG: Duration = Duration::from_secs(60);
 const SECRET: &str = "hook-SECRET-5e1f9a77c0d2-never-log-me";
 
-/// A temp dir (short path: socket paths are limited), an emulator, a socket path.
-struct Setup {
-    dir: tempfile::TempDir,
-    okta: Okta,
-    socket: PathBuf,
-}
-
-fn setup() -> Setup {
-    let dir = tempfile::Builder::new().prefix("ow").tempdir_in("/tmp").unwrap();
-    let okta = Okta::start(EmulatorOptions { token: TOKEN.into(), ..Default::default() });
-    let socket = dir.path().join("q.sock");
-    Setup { dir, okta, socket }
-}
-
-impl Setup {
-    /// A config whose org takes hooks (secret from `OKTAWATCH_TEST_HOOK_SECRET`), with `hooks` as the `[hooks]` body.
-    fn config(&self, poll_interval: &str, hooks: &str, extra: &str) -> PathBuf {
-        let extra = format!("{extra}\n[hooks]\n{hooks}\n");
-        let path = write_config(self.dir.path(), &self.okta.url(), &self.socket, &extra);
-        let text = std::fs::read_to_string(&path).unwrap().replacen(
-            "poll_interval = \"1s\"\n",
-            &format!("poll_interval = \"{poll_interval}\"\nhook_secret_env = \"OKTAWATCH_TEST_HOOK_SECRET\"\n"),
-            1,
-        );
-        std::fs::write(&path, text).unwrap();
-        path
-    }
-}
-
-fn start(config: &Path) -> Host {
-    Host::start(
-        &["run", "--config", config.to_str().unwrap()],
-        &[("OKTAWATCH_TEST_TOKEN", TOKEN), ("OKTAWATCH_TEST_HOOK_SECRET", SECRET)],
-    )
+/// The config of [`setup`]'s org, taking hooks, with `hooks` as the `[hooks]` body.
+fn config(s: &Setup, poll_interval: &str, hooks: &str, extra: &str) -> PathBuf {
+    s.hook_config(poll_interval, &format!("{extra}\n[hooks]\n{hooks}\n"))
 }
 
 /// The hook base URL the service logged (`http://127.0.0.1:PORT`).
@@ -55,51 +24,23 @@ fn hook_base(host: &Host) -> String {
     rest.split("/hooks/okta/").next().unwrap().to_string()
 }
 
-/// A small HTTP client (reqwest over rustls) driven from these sync tests.
-struct Http {
-    rt: tokio::runtime::Runtime,
-    client: reqwest::Client,
-}
-
-impl Http {
-    fn new(root_pem: Option<&str>) -> Http {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let mut b = reqwest::Client::builder().timeout(Duration::from_secs(20));
-        if let Some(pem) = root_pem {
-            b = b.tls_certs_only([reqwest::Certificate::from_pem(pem.as_bytes()).unwrap()]);
-        }
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        Http { rt, client: b.build().unwrap() }
+/// A client trusting `root_pem` only (HTTPS with the test's own CA), or the defaults.
+fn client(root_pem: Option<&str>) -> Http {
+    let mut b = reqwest::Client::builder();
+    if let Some(pem) = root_pem {
+        b = b.tls_certs_only([reqwest::Certificate::from_pem(pem.as_bytes()).unwrap()]);
     }
-
-    /// (status, body)
-    fn send(&self, method: &str, url: &str, headers: &[(&str, &str)], body: Option<Vec<u8>>) -> (u16, String) {
-        let mut req = self.client.request(method.parse().unwrap(), url);
-        for (k, v) in headers {
-            req = req.header(*k, *v);
-        }
-        if let Some(b) = body {
-            req = req.header("content-type", "application/json").body(b);
-        }
-        self.rt.block_on(async {
-            let r = req.send().await.unwrap_or_else(|e| panic!("{method} {url}: {e:?}"));
-            (r.status().as_u16(), r.text().await.unwrap())
-        })
-    }
-
-    fn post(&self, url: &str, secret: &str, body: Vec<u8>) -> (u16, String) {
-        self.send("POST", url, &[("authorization", secret)], Some(body))
-    }
+    Http::with(b)
 }
 
 #[test]
 fn verification_challenge_and_secret_check() {
-    let s = setup();
-    let cfg = s.config("1s", "listen = \"127.0.0.1:0\"", "");
+    let s = setup("");
+    let cfg = config(&s, "1s", "listen = \"127.0.0.1:0\"", "");
     let _wazuh = Wazuh::bind(&s.socket);
-    let host = start(&cfg);
+    let host = start_hooked(&cfg, SECRET);
     let url = format!("{}/hooks/okta/test", hook_base(&host));
-    let http = Http::new(None);
+    let http = client(None);
 
     let challenge = "X6_zYl2yRwB4-oQk0i2M0Q";
     let (status, body) =
@@ -131,10 +72,10 @@ fn verification_challenge_and_secret_check() {
 #[test]
 fn a_client_trickling_its_headers_is_cut_off_and_others_are_served() {
     use std::io::{Read, Write};
-    let s = setup();
-    let cfg = s.config("1s", "listen = \"127.0.0.1:0\"", "");
+    let s = setup("");
+    let cfg = config(&s, "1s", "listen = \"127.0.0.1:0\"", "");
     let _wazuh = Wazuh::bind(&s.socket);
-    let host = start(&cfg);
+    let host = start_hooked(&cfg, SECRET);
     let base = hook_base(&host);
     let addr = base.trim_start_matches("http://").to_string();
     // A request line and half a header, then silence: the server closes the
@@ -144,7 +85,7 @@ fn a_client_trickling_its_headers_is_cut_off_and_others_are_served() {
     slow.set_read_timeout(Some(LONG)).unwrap();
     // Meanwhile another client is served.
     let url = format!("{base}/hooks/okta/test");
-    let (status, _) = Http::new(None).post(&url, SECRET, hook_body(&fresh_samples("beside-slow")[..1]));
+    let (status, _) = client(None).post(&url, SECRET, hook_body(&fresh_samples("beside-slow")[..1]));
     assert_eq!(status, 204);
     let mut buf = Vec::new();
     let read = slow.read_to_end(&mut buf);
@@ -155,10 +96,10 @@ fn a_client_trickling_its_headers_is_cut_off_and_others_are_served() {
 
 #[test]
 fn hooked_events_arrive_before_the_next_poll_and_once_across_a_restart() {
-    let s = setup();
-    let cfg = s.config("30s", "listen = \"127.0.0.1:0\"", "");
+    let s = setup("");
+    let cfg = config(&s, "30s", "listen = \"127.0.0.1:0\"", "");
     let wazuh = Wazuh::bind(&s.socket);
-    let host = start(&cfg);
+    let host = start_hooked(&cfg, SECRET);
     let url = format!("{}/hooks/okta/test", hook_base(&host));
     // The first poll (nothing yet); the next one is 30 s away.
     host.wait_log("no saved cursor", LONG);
@@ -169,7 +110,7 @@ fn hooked_events_arrive_before_the_next_poll_and_once_across_a_restart() {
     let polls_before = s.okta.requests().len();
 
     let events = fresh_samples("hook-first");
-    let http = Http::new(None);
+    let http = client(None);
     for batch in events.chunks(20) {
         let (status, body) = http.post(&url, SECRET, hook_body(batch));
         assert_eq!(status, 204, "{body}");
@@ -188,7 +129,7 @@ fn hooked_events_arrive_before_the_next_poll_and_once_across_a_restart() {
     let polled_only: Vec<String> =
         make_events(5, now_ms() - 30_000, "polled-only").iter().map(|e| e.to_string()).collect();
     s.okta.push_raw(events.iter().cloned().chain(polled_only.iter().cloned()));
-    let host = start(&cfg);
+    let host = start_hooked(&cfg, SECRET);
     wazuh.wait("the polled-only events", LONG, |w| w.events().len() >= 55);
     host.wait_log("already delivered (by the event hook) dropped", LONG);
     std::thread::sleep(Duration::from_millis(500));
@@ -206,12 +147,12 @@ fn hooked_events_arrive_before_the_next_poll_and_once_across_a_restart() {
 
 #[test]
 fn polled_first_then_hooked_is_delivered_once() {
-    let s = setup();
-    let cfg = s.config("1s", "listen = \"127.0.0.1:0\"", "");
+    let s = setup("");
+    let cfg = config(&s, "1s", "listen = \"127.0.0.1:0\"", "");
     let wazuh = Wazuh::bind(&s.socket);
-    let host = start(&cfg);
+    let host = start_hooked(&cfg, SECRET);
     let url = format!("{}/hooks/okta/test", hook_base(&host));
-    let http = Http::new(None);
+    let http = client(None);
 
     // Polled first, then pushed by the hook: dropped as duplicates.
     let events = fresh_samples("poll-first");
@@ -243,17 +184,17 @@ fn polled_first_then_hooked_is_delivered_once() {
 fn a_full_queue_answers_503_and_okta_s_retry_is_taken_later() {
     // Wazuh is down and 1 MiB of spool fills up: the org takes no hook batch
     // meanwhile; one waits in the queue (queue_batches = 1), the next is refused.
-    let s = setup();
-    let cfg = s.config("1s", "listen = \"127.0.0.1:0\"\nqueue_batches = 1", "spool_max_mb = 1");
+    let s = setup("");
+    let cfg = config(&s, "1s", "listen = \"127.0.0.1:0\"\nqueue_batches = 1", "spool_max_mb = 1");
     let mut polled = make_events(500, now_ms() - 40 * 60 * 1000, "queue-polled");
     for e in &mut polled {
         e["debugContext"]["debugData"]["padding"] = json!("p".repeat(3000));
     }
     s.okta.push(polled.clone());
-    let host = start(&cfg);
+    let host = start_hooked(&cfg, SECRET);
     let url = format!("{}/hooks/okta/test", hook_base(&host));
     host.wait_log("spool is full", LONG);
-    let http = Http::new(None);
+    let http = client(None);
     let hooked = fresh_samples("queue-hooked");
     assert_eq!(http.post(&url, SECRET, hook_body(&hooked[..10])).0, 204);
     let (status, body) = http.post(&url, SECRET, hook_body(&hooked[10..20]));
@@ -277,13 +218,13 @@ fn a_full_queue_answers_503_and_okta_s_retry_is_taken_later() {
 
 #[test]
 fn bad_requests_are_refused_counted_and_the_listener_keeps_serving() {
-    let s = setup();
-    let cfg = s.config("1s", "listen = \"127.0.0.1:0\"\nmax_body_kb = 8", "\n[metrics]\nlisten = \"127.0.0.1:0\"\n");
+    let s = setup("");
+    let cfg = config(&s, "1s", "listen = \"127.0.0.1:0\"\nmax_body_kb = 8", "\n[metrics]\nlisten = \"127.0.0.1:0\"\n");
     let wazuh = Wazuh::bind(&s.socket);
-    let host = start(&cfg);
+    let host = start_hooked(&cfg, SECRET);
     let base = hook_base(&host);
     let url = format!("{base}/hooks/okta/test");
-    let http = Http::new(None);
+    let http = client(None);
     let events = fresh_samples("bad-inputs");
 
     // Over 8 KiB.
@@ -323,7 +264,7 @@ fn bad_requests_are_refused_counted_and_the_listener_keeps_serving() {
 
 #[test]
 fn https_with_a_self_signed_certificate() {
-    let s = setup();
+    let s = setup("");
     let key = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
     let (cert_pem, key_pem) = (key.cert.pem(), key.signing_key.serialize_pem());
     let cert = s.dir.path().join("hooks.crt");
@@ -331,14 +272,14 @@ fn https_with_a_self_signed_certificate() {
     std::fs::write(&cert, &cert_pem).unwrap();
     std::fs::write(&keyf, &key_pem).unwrap();
     let hooks = format!("listen = \"127.0.0.1:0\"\ntls_cert = \"{}\"\ntls_key = \"{}\"", cert.display(), keyf.display());
-    let cfg = s.config("30s", &hooks, "");
+    let cfg = config(&s, "30s", &hooks, "");
     let wazuh = Wazuh::bind(&s.socket);
-    let host = start(&cfg);
+    let host = start_hooked(&cfg, SECRET);
     let base = hook_base(&host);
     assert!(base.starts_with("https://127.0.0.1:"), "{base}");
     let url = format!("{}/hooks/okta/test", base.replace("127.0.0.1", "localhost"));
 
-    let https = Http::new(Some(&cert_pem));
+    let https = client(Some(&cert_pem));
     let events = fresh_samples("tls");
     let (status, body) = https.post(&url, SECRET, hook_body(&events[..10]));
     assert_eq!(status, 204, "{body}");
@@ -346,7 +287,7 @@ fn https_with_a_self_signed_certificate() {
     let got = wazuh.uuids();
     assert_eq!(got, events[..10].iter().map(|e| uuid_of(e)).collect::<Vec<_>>());
     // Plain HTTP to the TLS port gets nowhere.
-    let plain = Http::new(None);
+    let plain = client(None);
     let r = plain.rt.block_on(async { plain.client.post(url.replace("https://", "http://")).body("{}").send().await });
     assert!(r.is_err() || r.unwrap().status().as_u16() >= 400);
     let (status, log) = host.terminate(LONG);
@@ -355,8 +296,8 @@ fn https_with_a_self_signed_certificate() {
 
 #[test]
 fn plain_http_off_loopback_is_refused_by_check() {
-    let s = setup();
-    let cfg = s.config("5s", "listen = \"0.0.0.0:8443\"", "");
+    let s = setup("");
+    let cfg = config(&s, "5s", "listen = \"0.0.0.0:8443\"", "");
     let out = std::process::Command::new(bin())
         .args(["check", "--config", cfg.to_str().unwrap()])
         .env("OKTAWATCH_TEST_TOKEN", TOKEN)

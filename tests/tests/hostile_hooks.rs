@@ -10,45 +10,15 @@ use oktawatch_tests::*;
 use serde_json::{Value, json};
 use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 const LONG: Duration = Duration::from_secs(60);
 const SECRET: &str = "hook-SECRET-7c41d09e2b33-never-log-me";
 
-struct Setup {
-    dir: tempfile::TempDir,
-    okta: Okta,
-    socket: PathBuf,
-}
-
-fn setup() -> Setup {
-    let dir = tempfile::Builder::new().prefix("ow").tempdir_in("/tmp").unwrap();
-    let okta = Okta::start(EmulatorOptions { token: TOKEN.into(), ..Default::default() });
-    let socket = dir.path().join("q.sock");
-    Setup { dir, okta, socket }
-}
-
-impl Setup {
-    /// A config whose org takes hooks on loopback, with metrics, polling every `poll_interval`.
-    fn config(&self, poll_interval: &str) -> PathBuf {
-        let extra = "\n[metrics]\nlisten = \"127.0.0.1:0\"\n\n[hooks]\nlisten = \"127.0.0.1:0\"\n";
-        let path = write_config(self.dir.path(), &self.okta.url(), &self.socket, extra);
-        let text = std::fs::read_to_string(&path).unwrap().replacen(
-            "poll_interval = \"1s\"\n",
-            &format!("poll_interval = \"{poll_interval}\"\nhook_secret_env = \"OKTAWATCH_TEST_HOOK_SECRET\"\n"),
-            1,
-        );
-        std::fs::write(&path, text).unwrap();
-        path
-    }
-}
-
-fn start(config: &Path) -> Host {
-    Host::start(
-        &["run", "--config", config.to_str().unwrap()],
-        &[("OKTAWATCH_TEST_TOKEN", TOKEN), ("OKTAWATCH_TEST_HOOK_SECRET", SECRET)],
-    )
+/// The config of [`setup`]'s org, taking hooks on loopback, with metrics, polling every `poll_interval`.
+fn config(s: &Setup, poll_interval: &str) -> PathBuf {
+    s.hook_config(poll_interval, "\n[metrics]\nlisten = \"127.0.0.1:0\"\n\n[hooks]\nlisten = \"127.0.0.1:0\"\n")
 }
 
 /// The address after `what` in the log (`event hooks on http://` or `metrics on http://`).
@@ -65,45 +35,17 @@ fn hook_addr(host: &Host) -> (SocketAddr, String) {
     (addr, format!("http://{addr}/hooks/okta/test"))
 }
 
-/// reqwest from these sync tests, optionally from a given local address.
-struct Http {
-    rt: tokio::runtime::Runtime,
-    client: reqwest::Client,
+/// A client, optionally from a given local address.
+fn client(from: Option<Ipv4Addr>) -> Http {
+    Http::with(reqwest::Client::builder().local_address(from.map(IpAddr::V4)))
 }
 
-impl Http {
-    fn new(from: Option<Ipv4Addr>) -> Http {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let b = reqwest::Client::builder().timeout(Duration::from_secs(20)).local_address(from.map(IpAddr::V4));
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        Http { rt, client: b.build().unwrap() }
-    }
-
-    /// (status, body)
-    fn send(&self, method: &str, url: &str, headers: &[(&str, &str)], body: Option<Vec<u8>>) -> (u16, String) {
-        let mut req = self.client.request(method.parse().unwrap(), url);
-        for (k, v) in headers {
-            req = req.header(*k, *v);
-        }
-        if let Some(b) = body {
-            req = req.header("content-type", "application/json").body(b);
-        }
-        self.rt.block_on(async {
-            let r = req.send().await.unwrap_or_else(|e| panic!("{method} {url}: {e:?}"));
-            (r.status().as_u16(), r.text().await.unwrap())
-        })
-    }
-
-    fn post(&self, url: &str, body: Vec<u8>) -> (u16, String) {
-        self.send("POST", url, &[("authorization", SECRET)], Some(body))
-    }
-
-    fn metrics(&self, host: &Host) -> String {
-        let addr = logged_addr(host, "metrics on http://");
-        let (status, m) = self.send("GET", &format!("http://{addr}/metrics"), &[], None);
-        assert_eq!(status, 200);
-        m
-    }
+/// The service's metrics page.
+fn metrics(http: &Http, host: &Host) -> String {
+    let addr = logged_addr(host, "metrics on http://");
+    let (status, m) = http.send("GET", &format!("http://{addr}/metrics"), &[], None);
+    assert_eq!(status, 200);
+    m
 }
 
 /// A TCP connection to `to` from the loopback address `from` (127.0.0.0/8 all reach `lo`).
@@ -154,10 +96,10 @@ fn raw_post(c: &mut TcpStream, body: &[u8]) -> u16 {
 
 #[test]
 fn idle_connections_cannot_keep_an_authenticated_delivery_out() {
-    let s = setup();
-    let cfg = s.config("30s");
+    let s = setup("");
+    let cfg = config(&s, "30s");
     let wazuh = Wazuh::bind(&s.socket);
-    let host = start(&cfg);
+    let host = start_hooked(&cfg, SECRET);
     let (addr, url) = hook_addr(&host);
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let events = fresh_samples("slots");
@@ -167,7 +109,7 @@ fn idle_connections_cannot_keep_an_authenticated_delivery_out() {
     // newcomer over the cap pushes out that address's oldest), and a delivery
     // from elsewhere is answered and delivered.
     let idle: Vec<TcpStream> = (0..300).map(|_| connect_from(&rt, local(1), addr)).collect();
-    let (status, body) = Http::new(Some(local(60))).post(&url, hook_body(&events[..10]));
+    let (status, body) = client(Some(local(60))).post(&url, SECRET, hook_body(&events[..10]));
     assert_eq!(status, 204, "{body}");
     wazuh.wait("the first delivery", LONG, |w| w.events().len() >= 10);
     // Every idle one is closed by the server: 284 pushed out, 16 after the pre-authentication timeout.
@@ -180,13 +122,13 @@ fn idle_connections_cannot_keep_an_authenticated_delivery_out() {
     let mut kept = connect_from(&rt, local(50), addr);
     assert_eq!(raw_post(&mut kept, &hook_body(&events[10..20])), 204);
     let idle: Vec<TcpStream> = (0..300).map(|i| connect_from(&rt, local(2 + (i % 20) as u8), addr)).collect();
-    let (status, body) = Http::new(Some(local(61))).post(&url, hook_body(&events[20..30]));
+    let (status, body) = client(Some(local(61))).post(&url, SECRET, hook_body(&events[20..30]));
     assert_eq!(status, 204, "{body}");
     assert_eq!(raw_post(&mut kept, &hook_body(&events[30..40])), 204, "the authenticated connection was kept");
     wazuh.wait("every delivery", LONG, |w| w.events().len() >= 40);
     assert_all_closed(idle, "idle connection from 20 addresses");
 
-    let m = Http::new(None).metrics(&host);
+    let m = metrics(&client(None), &host);
     for (series, n) in [
         // 300 - 16 from 127.0.0.1.
         (r#"oktawatch_hook_connections_closed_total{reason="per_ip"}"#, 284.0),
@@ -213,12 +155,12 @@ fn idle_connections_cannot_keep_an_authenticated_delivery_out() {
 
 #[test]
 fn a_body_nested_15000_levels_deep_is_refused_and_everything_keeps_working() {
-    let s = setup();
-    let cfg = s.config("1s");
+    let s = setup("");
+    let cfg = config(&s, "1s");
     let wazuh = Wazuh::bind(&s.socket);
-    let host = start(&cfg);
+    let host = start_hooked(&cfg, SECRET);
     let (_, url) = hook_addr(&host);
-    let http = Http::new(None);
+    let http = client(None);
     let nested = |uuid: &str, levels: usize| {
         // The event's own object is one level; the arrays make up the rest.
         format!(r#"{{"uuid":"{uuid}","eventType":"x.y","a":{}1{}}}"#, "[".repeat(levels - 1), "]".repeat(levels - 1))
@@ -226,17 +168,17 @@ fn a_body_nested_15000_levels_deep_is_refused_and_everything_keeps_working() {
 
     let deep = hook_body(&[nested(&uuid_for("deep", 0), 15_000)]);
     assert!((30_000..31_000).contains(&deep.len()), "{}", deep.len());
-    let (status, body) = http.post(&url, deep);
+    let (status, body) = http.post(&url, SECRET, deep);
     assert_eq!(status, 400, "{body}");
     assert!(body.contains("nested deeper than 64 levels"), "{body}");
     // One level over the bound, refused; at the bound, taken.
-    assert_eq!(http.post(&url, hook_body(&[nested(&uuid_for("deep", 1), 65)])).0, 400);
+    assert_eq!(http.post(&url, SECRET, hook_body(&[nested(&uuid_for("deep", 1), 65)])).0, 400);
     let at_bound = nested(&uuid_for("deep", 2), 64);
-    assert_eq!(http.post(&url, hook_body(std::slice::from_ref(&at_bound))).0, 204);
+    assert_eq!(http.post(&url, SECRET, hook_body(std::slice::from_ref(&at_bound))).0, 204);
 
     // The process and the other paths go on: a delivery, the verification, polling.
     let events = fresh_samples("after-deep");
-    assert_eq!(http.post(&url, hook_body(&events[..5])).0, 204);
+    assert_eq!(http.post(&url, SECRET, hook_body(&events[..5])).0, 204);
     let challenge = "Zq3_verify-after-deep";
     let (status, body) =
         http.send("GET", &url, &[("authorization", SECRET), ("x-okta-verification-challenge", challenge)], None);
@@ -244,7 +186,7 @@ fn a_body_nested_15000_levels_deep_is_refused_and_everything_keeps_working() {
     s.okta.push_raw(events[5..15].iter().cloned());
     wazuh.wait("the hooked and the polled events", LONG, |w| w.events().len() >= 16);
 
-    let m = http.metrics(&host);
+    let m = metrics(&http, &host);
     for (series, n) in [
         (r#"oktawatch_hook_requests_total{org="test",status="400"}"#, 2.0),
         (r#"oktawatch_hook_requests_total{org="test",status="204"}"#, 2.0),
@@ -275,12 +217,12 @@ fn reordered(text: &str) -> String {
 
 #[test]
 fn a_polled_copy_differing_from_the_hooked_one_is_delivered_and_counted() {
-    let s = setup();
-    let cfg = s.config("1s");
+    let s = setup("");
+    let cfg = config(&s, "1s");
     let wazuh = Wazuh::bind(&s.socket);
-    let host = start(&cfg);
+    let host = start_hooked(&cfg, SECRET);
     let (_, url) = hook_addr(&host);
-    let http = Http::new(None);
+    let http = client(None);
 
     // Okta's six events; a holder of the secret pushes them first, two of them forged.
     let real: Vec<String> = fresh_samples("differ")[..6].to_vec();
@@ -298,7 +240,7 @@ fn a_polled_copy_differing_from_the_hooked_one_is_delivered_and_counted() {
         real[5].clone(),
     ];
     assert_ne!(pushed[2], real[2]);
-    assert_eq!(http.post(&url, hook_body(&pushed)).0, 204);
+    assert_eq!(http.post(&url, SECRET, hook_body(&pushed)).0, 204);
     wazuh.wait("the pushed events", LONG, |w| w.events().len() >= 6);
 
     // Polling brings Okta's: the four matching copies are dropped, the two that differ delivered.
@@ -308,10 +250,10 @@ fn a_polled_copy_differing_from_the_hooked_one_is_delivered_and_counted() {
     host.wait_log("2 event(s) share their uuid with an event delivered before but not its content", LONG);
 
     // Identical copies of either version are still dropped, once each.
-    assert_eq!(http.post(&url, hook_body(&[real[0].clone(), real[1].clone(), pushed[0].clone()])).0, 204);
+    assert_eq!(http.post(&url, SECRET, hook_body(&[real[0].clone(), real[1].clone(), pushed[0].clone()])).0, 204);
     host.wait_log("event hook batch: 3 event(s), 0 new, 3 already delivered", LONG);
 
-    let m = http.metrics(&host);
+    let m = metrics(&http, &host);
     for (series, n) in [
         (r#"oktawatch_events_differing_copy_total{org="test"}"#, 2.0),
         (r#"oktawatch_events_duplicate_total{org="test"}"#, 7.0),
@@ -325,10 +267,10 @@ fn a_polled_copy_differing_from_the_hooked_one_is_delivered_and_counted() {
     // After a restart (dedup.log read back), Okta serving all six again and
     // the forged ones pushed again deliver nothing.
     s.okta.push_raw(real.iter().cloned());
-    let host = start(&cfg);
+    let host = start_hooked(&cfg, SECRET);
     let (_, url) = hook_addr(&host);
     host.wait_log("polled page: 6 event(s) already delivered (by the event hook) dropped", LONG);
-    assert_eq!(http.post(&url, hook_body(&pushed[..2])).0, 204);
+    assert_eq!(http.post(&url, SECRET, hook_body(&pushed[..2])).0, 204);
     host.wait_log("event hook batch: 2 event(s), 0 new, 2 already delivered", LONG);
     std::thread::sleep(Duration::from_millis(1500)); // a further poll brings nothing
     let (status, log) = host.terminate(LONG);

@@ -72,11 +72,8 @@ fn poisonous_rate_headers_and_expires_in_harm_neither_org() {
     let key_file = dir.path().join("app-key.json");
     std::fs::write(&key_file, key.to_jwk_string().as_bytes()).unwrap();
     let socket = dir.path().join("q.sock");
-    let config = dir.path().join("oktawatch.toml");
-    std::fs::write(
-        &config,
-        format!(
-            r#"
+    let orgs = format!(
+        r#"
 [[okta]]
 name = "good"
 org_url = "{}"
@@ -94,22 +91,12 @@ key_id = "ec-1"
 poll_interval = "1s"
 page_limit = 100
 rate_limit_window = "2s"
-
-[wazuh]
-socket = "{}"
-
-[state]
-dir = "{}"
-fsync = false
 "#,
-            good.url(),
-            bad.url(),
-            key_file.display(),
-            socket.display(),
-            dir.path().join("state").display()
-        ),
-    )
-    .unwrap();
+        good.url(),
+        bad.url(),
+        key_file.display()
+    );
+    let config = write_config_for(dir.path(), &orgs, &socket, "");
     let h = |pairs: &[(&str, String)]| pairs.iter().map(|(n, v)| (n.to_string(), v.clone())).collect::<Vec<_>>();
     let ten_years = (now_ms() / 1000 + 10 * 365 * 86_400).to_string();
     bad.inject([

@@ -5,6 +5,9 @@
 //! (user file vs user file, user file vs the built-in pack), a substituted
 //! compile-cache artifact, an alert flood past the budget, an oversized file.
 
+use oktawatch_tests::rig::{
+    Rig, WAIT, alerts_of, disabled_of, events, importing, install, log_lines, stop, title, uuid_of, wait_line,
+};
 use oktawatch_tests::*;
 use serde_json::Value;
 use std::os::unix::fs::PermissionsExt;
@@ -12,48 +15,32 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-const WAIT: Duration = Duration::from_secs(60);
-
-/// A private world: temp dir, detections folder, socket, emulator, config.
-struct Rig {
-    _tmp: tempfile::TempDir,
-    root: PathBuf,
-    dets: PathBuf,
-    cfg: PathBuf,
-    okta: Okta,
-    wazuh: Wazuh,
+/// A [`Rig`] with these test guests in the folder (each as `<name>.wasm`) and 1000 events a page.
+fn new_rig(guests: &[&str]) -> Rig {
+    let rig = Rig::new(guests);
+    let text = std::fs::read_to_string(&rig.cfg).unwrap().replace("page_limit = 100", "page_limit = 1000");
+    std::fs::write(&rig.cfg, text).unwrap();
+    rig
 }
 
-impl Rig {
-    /// With these test guests in the folder (each as `<name>.wasm`) and 1000 events a page.
-    fn new(guests: &[&str]) -> Rig {
-        let tmp = tempfile::Builder::new().prefix("ow").tempdir_in("/tmp").unwrap();
-        let root = tmp.path().to_path_buf();
-        let dets = root.join("det");
-        std::fs::create_dir(&dets).unwrap();
-        for g in guests {
-            install(&dets, g);
-        }
-        let wazuh = Wazuh::bind(&root.join("q"));
-        let okta = Okta::start(EmulatorOptions { token: TOKEN.into(), ..Default::default() });
-        let extra = format!("\n[detections]\ndir = \"{}\"\nsuppression = \"0s\"\ntimeout = \"250ms\"\n", dets.display());
-        let cfg = write_config(&root, &okta.url(), &wazuh.path, &extra);
-        let text = std::fs::read_to_string(&cfg).unwrap().replace("page_limit = 100", "page_limit = 1000");
-        std::fs::write(&cfg, text).unwrap();
-        Rig { _tmp: tmp, root, dets, cfg, okta, wazuh }
-    }
-
+/// What this suite does with a [`Rig`].
+trait Suite {
     /// Starts the service and waits until its first load of the folder is done.
+    fn start(&self) -> Host;
+    /// `oktawatch detections list`: exit success and stdout.
+    fn list(&self) -> (bool, String);
+    /// Pushes one marker event and waits for it: the events pushed before it,
+    /// and their alerts, were sent before it (one org, one sender, in order).
+    fn settle(&self, tag: &str);
+}
+
+impl Suite for Rig {
     fn start(&self) -> Host {
-        let host = Host::start(
-            &["run", "--config", self.cfg.to_str().unwrap()],
-            &[("OKTAWATCH_TEST_TOKEN", TOKEN), ("OKTAWATCH_LOG", "info"), ("NO_COLOR", "1")],
-        );
+        let host = self.run("info");
         host.wait_log("detections loaded from", WAIT);
         host
     }
 
-    /// `oktawatch detections list`: exit success and stdout.
     fn list(&self) -> (bool, String) {
         let out = Command::new(bin())
             .args(["detections", "list", "--config", self.cfg.to_str().unwrap()])
@@ -64,16 +51,6 @@ impl Rig {
         (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned())
     }
 
-    /// Waits until every uuid has arrived as a raw event.
-    fn wait_raw(&self, uuids: &[String]) {
-        self.wazuh.wait(&format!("{} raw events", uuids.len()), WAIT, |w| {
-            let got = w.uuids();
-            uuids.iter().all(|u| got.contains(u))
-        });
-    }
-
-    /// Pushes one marker event and waits for it: the events pushed before it,
-    /// and their alerts, were sent before it (one org, one sender, in order).
     fn settle(&self, tag: &str) {
         let marker = events(1, tag, |_, e| e["eventType"] = "test.marker".into());
         self.okta.push(marker.clone());
@@ -81,65 +58,13 @@ impl Rig {
     }
 }
 
-/// Puts a test guest in place as `<name>.wasm` atomically (dotfile, then rename).
-fn install(dir: &Path, guest_name: &str) {
-    install_bytes(dir, &std::fs::read(guest(guest_name)).unwrap(), &format!("{guest_name}.wasm"));
-}
-
-fn install_bytes(dir: &Path, bytes: &[u8], name: &str) {
-    let tmp = dir.join(format!(".{name}.part"));
-    std::fs::write(&tmp, bytes).unwrap();
-    std::fs::rename(&tmp, dir.join(name)).unwrap();
-}
-
-/// `n` events from `make_events`, `published` from half an hour ago, shaped by `f`.
-fn events(n: usize, tag: &str, f: impl Fn(usize, &mut Value)) -> Vec<Value> {
-    let mut evs = make_events(n, now_ms() - 30 * 60 * 1000, tag);
-    for (i, e) in evs.iter_mut().enumerate() {
-        f(i, e);
-    }
-    evs
-}
-
-fn uuid_of(e: &Value) -> String {
-    e["uuid"].as_str().unwrap().to_string()
+/// Puts a test guest in place as `<name>.wasm` atomically.
+fn install_guest(dir: &Path, guest_name: &str) {
+    install(dir, &std::fs::read(guest(guest_name)).unwrap(), &format!("{guest_name}.wasm"));
 }
 
 fn uuids(evs: &[Value]) -> Vec<String> {
     evs.iter().map(uuid_of).collect()
-}
-
-fn alerts_of(w: &Wazuh, id: &str) -> Vec<Value> {
-    w.alerts().into_iter().filter(|a| a["kind"] == "alert" && a["detection"]["id"] == id).collect()
-}
-
-fn disabled_of(w: &Wazuh, id: &str) -> Vec<Value> {
-    w.alerts().into_iter().filter(|a| a["kind"] == "detection_disabled" && a["detection"]["id"] == id).collect()
-}
-
-fn title(a: &Value) -> String {
-    a["alert"]["title"].as_str().unwrap_or("").to_string()
-}
-
-/// SIGTERM, and expects a clean exit with no panic.
-fn stop(h: Host) -> String {
-    let (status, log) = h.terminate(WAIT);
-    assert!(status.success(), "exit status {status}; log:\n{log}");
-    assert!(!log.contains("panicked"), "a panic was logged:\n{log}");
-    log
-}
-
-/// Log lines that contain every needle.
-fn log_lines<'a>(log: &'a str, needles: &[&str]) -> Vec<&'a str> {
-    log.lines().filter(|l| needles.iter().all(|n| l.contains(n))).collect()
-}
-
-fn wait_line(h: &Host, needles: &[&str]) {
-    let started = Instant::now();
-    while log_lines(&h.log(), needles).is_empty() {
-        assert!(started.elapsed() < WAIT, "timed out waiting for a line with {needles:?}; log:\n{}", h.log());
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 /// Every datagram is within the limit, and none carries a run of 1000 equal
@@ -172,7 +97,7 @@ fn status_entry(rig: &Rig, file: &str) -> Value {
 
 #[test]
 fn oversized_describe_field_and_configure_error_are_refused_or_cut() {
-    let rig = Rig::new(&["hostile-describe", "hostile-describe-config", "probe-single"]);
+    let rig = new_rig(&["hostile-describe", "hostile-describe-config", "probe-single"]);
     let host = rig.start();
     let log = host.log();
     // The 1 MiB version: refused at load, the reason names the field, its size and the bound.
@@ -214,7 +139,7 @@ fn oversized_describe_field_and_configure_error_are_refused_or_cut() {
 
 #[test]
 fn a_squatted_id_refuses_every_claimant_and_takes_no_state() {
-    let rig = Rig::new(&["probe-window"]);
+    let rig = new_rig(&["probe-window"]);
     let alice = |n: usize, tag: &str| {
         events(n, tag, |_, e| {
             e["eventType"] = "test.window".into();
@@ -229,7 +154,7 @@ fn a_squatted_id_refuses_every_claimant_and_takes_no_state() {
     stop(host);
 
     // A second file claims its id: both are refused, at start.
-    install(&rig.dets, "hostile-squat");
+    install_guest(&rig.dets, "hostile-squat");
     let host = rig.start();
     let log = host.log();
     for (file, other) in [("probe-window.wasm", "hostile-squat.wasm"), ("hostile-squat.wasm", "probe-window.wasm")] {
@@ -262,7 +187,7 @@ fn a_squatted_id_refuses_every_claimant_and_takes_no_state() {
     assert_eq!(a[0]["event"]["uuid"], uuid_of(&third[0]).as_str());
 
     // Dropped in while the real one runs: the real one is unloaded too, loudly.
-    install(&rig.dets, "hostile-squat");
+    install_guest(&rig.dets, "hostile-squat");
     wait_line(&host, &["detection unloaded", "test-window", "hostile-squat.wasm also claims its id"]);
     wait_line(&host, &["detection rejected", "hostile-squat.wasm", "duplicate_id"]);
     let later = alice(1, "squat-4");
@@ -277,7 +202,7 @@ fn a_squatted_id_refuses_every_claimant_and_takes_no_state() {
 
 #[test]
 fn a_user_file_squatting_a_pack_id_refuses_both() {
-    let rig = Rig::new(&["hostile-squat-pack"]);
+    let rig = new_rig(&["hostile-squat-pack"]);
     let out = Command::new(bin()).args(["detections", "export"]).arg(&rig.dets).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let pack = std::fs::read_dir(&rig.dets).unwrap().filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "wasm")).count() - 1;
@@ -315,7 +240,7 @@ fn artifact_of(cache: &Path, wasm: &Path) -> PathBuf {
 
 #[test]
 fn a_substituted_cache_artifact_in_a_writable_cache_is_not_used() {
-    let rig = Rig::new(&["probe-single", "hostile-trap"]);
+    let rig = new_rig(&["probe-single", "hostile-trap"]);
     let single = rig.dets.join("probe-single.wasm");
     let cache = rig.root.join("state/cache");
     // A first run fills the cache.
@@ -388,7 +313,7 @@ fn a_substituted_cache_artifact_in_a_writable_cache_is_not_used() {
 
 #[test]
 fn an_alert_flood_past_the_page_budget_quarantines() {
-    let rig = Rig::new(&["hostile-alerts", "probe-single"]);
+    let rig = new_rig(&["hostile-alerts", "probe-single"]);
     let host = rig.start();
     // One page: 150 events for the flood (16 alerts each), 10 for probe-single.
     let evs = events(160, "alerts", |i, e| {
@@ -421,14 +346,9 @@ fn an_alert_flood_past_the_page_budget_quarantines() {
     assert_eq!(log_lines(&log, &["hostile-alerts", "disabled for", "alert budget"]).len(), 1, "{log}");
 }
 
-/// A component whose only import is `name` (an empty instance).
-fn importing(name: &str, body: &str) -> Vec<u8> {
-    wat::parse_str(format!("(component (import \"{name}\" (instance {body})))")).unwrap()
-}
-
 #[test]
 fn oversized_and_forbidden_files_are_refused_before_compiling() {
-    let rig = Rig::new(&["probe-single"]);
+    let rig = new_rig(&["probe-single"]);
     // 65 MiB (sparse): refused from its size, never read.
     let huge = std::fs::File::create(rig.dets.join("huge.wasm")).unwrap();
     std::io::Write::write_all(&mut &huge, b"\0asm\x0d\0\x01\0").unwrap();
@@ -436,7 +356,7 @@ fn oversized_and_forbidden_files_are_refused_before_compiling() {
     // A forbidden import before a section that would not compile: refused for the import.
     let mut bytes = importing("wasi:keyvalue/store@0.2.0-draft", "(export \"open\" (func (param \"x\" u32)))");
     bytes.extend_from_slice(&[0x7f, 0x05, 0xff, 0xff, 0xff, 0xff, 0xff]);
-    install_bytes(&rig.dets, &bytes, "wasi-then-junk.wasm");
+    install(&rig.dets, &bytes, "wasi-then-junk.wasm");
     let host = rig.start();
     let log = host.log();
     let lines = log_lines(&log, &["detection rejected", "huge.wasm"]);

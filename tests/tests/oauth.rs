@@ -62,8 +62,7 @@ fn setup(app: OAuthApp, key_text: String, extra_org: &str) -> Setup {
     let socket = dir.path().join("q.sock");
     let key = dir.path().join("app-key");
     std::fs::write(&key, &key_text).unwrap();
-    let config = dir.path().join("oktawatch.toml");
-    let text = format!(
+    let org = format!(
         r#"
 [[okta]]
 name = "test"
@@ -74,20 +73,11 @@ private_key_file = "{}"
 poll_interval = "1s"
 page_limit = 100
 {extra_org}
-
-[wazuh]
-socket = "{}"
-
-[state]
-dir = "{}"
-fsync = false
 "#,
         okta.url(),
-        key.display(),
-        socket.display(),
-        dir.path().join("state").display()
+        key.display()
     );
-    std::fs::write(&config, text).unwrap();
+    let config = write_config_for(dir.path(), &org, &socket, "");
     Setup { dir, okta, socket, config, key_text }
 }
 

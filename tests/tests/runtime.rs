@@ -1,107 +1,31 @@
 //! End to end: the service with a detections folder of real compiled guests,
 //! the Okta emulator and a Wazuh-like datagram socket.
 
+use oktawatch_tests::rig::{
+    self, Rig, WAIT, alerts_of, disabled_of, events, importing, install, log_lines, title, uuid_of, wait_line,
+};
 use oktawatch_tests::*;
 use serde_json::Value;
-use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-const WAIT: Duration = Duration::from_secs(60);
-
-/// A private world: temp dir, detections folder, socket, emulator, config.
-struct Rig {
-    _tmp: tempfile::TempDir,
-    root: PathBuf,
-    dets: PathBuf,
-    cfg: PathBuf,
-    okta: Okta,
-    wazuh: Wazuh,
+/// What this suite does with a [`Rig`].
+trait Suite {
+    /// The service, the folder watcher's debug lines in its log.
+    fn start(&self) -> Host;
+    /// Waits until `n` alerts of detection `id` (kind `alert`) have arrived.
+    fn wait_alerts(&self, id: &str, n: usize);
 }
 
-impl Rig {
-    /// With these test guests in the folder (each as `<name>.wasm`).
-    fn new(guests: &[&str]) -> Rig {
-        Self::with(guests, "")
-    }
-
-    /// … and more `[detections]` settings.
-    fn with(guests: &[&str], detections: &str) -> Rig {
-        let tmp = tempfile::Builder::new().prefix("ow").tempdir_in("/tmp").unwrap();
-        let root = tmp.path().to_path_buf();
-        let dets = root.join("det");
-        std::fs::create_dir(&dets).unwrap();
-        for g in guests {
-            install(&dets, &std::fs::read(guest(g)).unwrap(), &format!("{g}.wasm"));
-        }
-        let wazuh = Wazuh::bind(&root.join("q"));
-        let okta = Okta::start(EmulatorOptions { token: TOKEN.into(), ..Default::default() });
-        // A roomy per-event budget: the tests run on a busy machine.
-        let extra = format!(
-            "\n[detections]\ndir = \"{}\"\nsuppression = \"0s\"\ntimeout = \"250ms\"\n{detections}\n",
-            dets.display()
-        );
-        let cfg = write_config(&root, &okta.url(), &wazuh.path, &extra);
-        Rig { _tmp: tmp, root, dets, cfg, okta, wazuh }
-    }
-
+impl Suite for Rig {
     fn start(&self) -> Host {
-        Host::start(
-            &["run", "--config", self.cfg.to_str().unwrap()],
-            &[
-                ("OKTAWATCH_TEST_TOKEN", TOKEN),
-                ("OKTAWATCH_LOG", "info,oktawatch::runtime::watch=debug"),
-                ("NO_COLOR", "1"),
-            ],
-        )
+        self.run("info,oktawatch::runtime::watch=debug")
     }
 
-    /// Waits until every uuid has arrived as a raw event.
-    fn wait_raw(&self, uuids: &[String]) {
-        self.wazuh.wait(&format!("{} raw events", uuids.len()), WAIT, |w| {
-            let got = w.uuids();
-            uuids.iter().all(|u| got.contains(u))
-        });
-    }
-
-    /// Waits until `n` alerts of detection `id` (kind `alert`) have arrived.
     fn wait_alerts(&self, id: &str, n: usize) {
         self.wazuh.wait(&format!("{n} alerts of {id}"), WAIT, |w| alerts_of(w, id).len() >= n);
     }
-}
-
-/// Puts `bytes` in place as `name` atomically (dotfile, then rename).
-fn install(dir: &Path, bytes: &[u8], name: &str) {
-    let tmp = dir.join(format!(".{name}.part"));
-    std::fs::write(&tmp, bytes).unwrap();
-    std::fs::rename(&tmp, dir.join(name)).unwrap();
-}
-
-/// `n` events from `make_events`, `published` from half an hour ago, shaped by `f`.
-fn events(n: usize, tag: &str, f: impl Fn(usize, &mut Value)) -> Vec<Value> {
-    let mut evs = make_events(n, now_ms() - 30 * 60 * 1000, tag);
-    for (i, e) in evs.iter_mut().enumerate() {
-        f(i, e);
-    }
-    evs
-}
-
-fn uuid_of(e: &Value) -> String {
-    e["uuid"].as_str().unwrap().to_string()
-}
-
-/// Alerts (kind `alert`) of one detection, in order.
-fn alerts_of(w: &Wazuh, id: &str) -> Vec<Value> {
-    w.alerts().into_iter().filter(|a| a["kind"] == "alert" && a["detection"]["id"] == id).collect()
-}
-
-fn disabled_of(w: &Wazuh, id: &str) -> Vec<Value> {
-    w.alerts().into_iter().filter(|a| a["kind"] == "detection_disabled" && a["detection"]["id"] == id).collect()
-}
-
-fn title(a: &Value) -> &str {
-    a["alert"]["title"].as_str().unwrap_or("")
 }
 
 /// The process has not exited (nor is it a zombie).
@@ -112,27 +36,10 @@ fn alive(h: &Host) -> bool {
     }
 }
 
-/// SIGTERM, and expects a clean exit.
+/// SIGTERM to a process still running, and expects a clean exit.
 fn stop(h: Host) -> String {
     assert!(alive(&h), "oktawatch is not running any more; log:\n{}", h.log());
-    let (status, log) = h.terminate(WAIT);
-    assert!(status.success(), "exit status {status}; log:\n{log}");
-    assert!(!log.contains("panicked"), "a panic was logged:\n{log}");
-    log
-}
-
-/// Log lines that contain every needle.
-fn log_lines<'a>(log: &'a str, needles: &[&str]) -> Vec<&'a str> {
-    log.lines().filter(|l| needles.iter().all(|n| l.contains(n))).collect()
-}
-
-/// Waits for a log line that contains every needle.
-fn wait_line(h: &Host, needles: &[&str]) {
-    let started = Instant::now();
-    while log_lines(&h.log(), needles).is_empty() {
-        assert!(started.elapsed() < WAIT, "timed out waiting for a line with {needles:?}; log:\n{}", h.log());
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    rig::stop(h)
 }
 
 fn wait_log_count(h: &Host, needle: &str, n: usize) {
@@ -510,11 +417,6 @@ fn hostile_state() {
     let store = oktawatch::runtime::state::StateStore::open(&db, 1 << 30, 1 << 40).unwrap();
     let kept = store.for_detection("hostile-state").unwrap().lock().unwrap().len();
     assert!(kept > 0 && kept <= 64, "{kept} keys kept");
-}
-
-/// A component whose only import is `name` (an empty instance).
-fn importing(name: &str, body: &str) -> Vec<u8> {
-    wat::parse_str(format!("(component (import \"{name}\" (instance {body})))")).unwrap()
 }
 
 #[test]

@@ -26,48 +26,30 @@ use oktawatch_guest::okta::PushStep;
 use oktawatch_guest::prelude::*;
 
 struct BombingThenSuccess {
-    deny_threshold: u32,
-    deny_window_minutes: u64,
-    push_threshold: u32,
-    push_window_minutes: u64,
+    bombing: okta::PushBombing,
     within_minutes: u64,
 }
 
 impl Detection for BombingThenSuccess {
     fn info() -> Info {
-        Info::new("okta-mfa-bombing-then-success", "Okta MFA succeeded after push bombing")
-            .severity(Severity::Critical)
-            .mitre(&["T1621", "T1078"])
-            .description(
-                "A user was flooded with Okta Verify pushes or denied several, then an MFA for that user \
-                 succeeded within the hour: MFA fatigue that worked.",
-            )
-            .event_types(&[
-                "user.mfa.okta_verify.deny_push",
-                "user.authentication.auth_via_mfa",
-                "system.push.send_factor_verify_push",
-            ])
-            .config_int("deny_threshold", 3, "denied or failed pushes that make a bombing")
-            .config_int("deny_window_minutes", 5, "window for denied pushes")
-            .config_int("push_threshold", 10, "pushes sent that make a bombing")
-            .config_int("push_window_minutes", 10, "window for pushes sent")
-            .config_int("within_minutes", 60, "how long after the bombing a successful MFA is reported")
+        okta::PushBombing::declare(
+            Info::new("okta-mfa-bombing-then-success", "Okta MFA succeeded after push bombing")
+                .severity(Severity::Critical)
+                .mitre(&["T1621", "T1078"])
+                .description(
+                    "A user was flooded with Okta Verify pushes or denied several, then an MFA for that user \
+                     succeeded within the hour: MFA fatigue that worked.",
+                ),
+        )
+        .config_int("within_minutes", 60, "how long after the bombing a successful MFA is reported")
     }
 
     fn new(config: &Config) -> Result<Self, String> {
         let d = BombingThenSuccess {
-            deny_threshold: config.get("deny_threshold")?,
-            deny_window_minutes: config.get("deny_window_minutes")?,
-            push_threshold: config.get("push_threshold")?,
-            push_window_minutes: config.get("push_window_minutes")?,
+            bombing: okta::PushBombing::from_config(config)?,
             within_minutes: config.get("within_minutes")?,
         };
-        if d.deny_threshold == 0
-            || d.push_threshold == 0
-            || d.deny_window_minutes == 0
-            || d.push_window_minutes == 0
-            || d.within_minutes == 0
-        {
+        if d.bombing.has_zero() || d.within_minutes == 0 {
             return Err("thresholds and windows must be greater than 0".into());
         }
         Ok(d)
@@ -82,13 +64,7 @@ impl Detection for BombingThenSuccess {
         let bombed = format!("bombed:{user}");
         match step {
             PushStep::Denied | PushStep::Sent => {
-                let (count, threshold, window_minutes, what) = if step == PushStep::Denied {
-                    let n = state::count_in_window(&format!("deny:{user}"), minutes(self.deny_window_minutes));
-                    (n, self.deny_threshold, self.deny_window_minutes, "denied pushes")
-                } else {
-                    let n = state::count_in_window(&format!("sent:{user}"), minutes(self.push_window_minutes));
-                    (n, self.push_threshold, self.push_window_minutes, "pushes sent")
-                };
+                let Some((count, threshold, window_minutes, what)) = self.bombing.count(step, &user) else { return };
                 if count >= threshold {
                     let summary = format!("{count} {what} in {window_minutes} min");
                     state::remember(&bombed, &summary, minutes(self.within_minutes));

@@ -26,43 +26,28 @@ use oktawatch_guest::okta::PushStep;
 use oktawatch_guest::prelude::*;
 
 struct PushBombing {
-    deny_threshold: u32,
-    deny_window_minutes: u64,
-    push_threshold: u32,
-    push_window_minutes: u64,
+    rule: okta::PushBombing,
 }
 
 impl Detection for PushBombing {
     fn info() -> Info {
-        Info::new("okta-mfa-push-bombing", "Okta Verify push bombing")
-            .severity(Severity::High)
-            .mitre(&["T1621"])
-            .description(
-                "A user receives a flood of Okta Verify pushes or denies several in a few minutes: \
-                 someone with the password is trying to wear the user down into approving.",
-            )
-            .event_types(&[
-                "user.mfa.okta_verify.deny_push",
-                "user.authentication.auth_via_mfa",
-                "system.push.send_factor_verify_push",
-            ])
-            .config_int("deny_threshold", 3, "denied or failed pushes that make a bombing")
-            .config_int("deny_window_minutes", 5, "window for denied pushes")
-            .config_int("push_threshold", 10, "pushes sent that make a bombing")
-            .config_int("push_window_minutes", 10, "window for pushes sent")
+        okta::PushBombing::declare(
+            Info::new("okta-mfa-push-bombing", "Okta Verify push bombing")
+                .severity(Severity::High)
+                .mitre(&["T1621"])
+                .description(
+                    "A user receives a flood of Okta Verify pushes or denies several in a few minutes: \
+                     someone with the password is trying to wear the user down into approving.",
+                ),
+        )
     }
 
     fn new(config: &Config) -> Result<Self, String> {
-        let d = PushBombing {
-            deny_threshold: config.get("deny_threshold")?,
-            deny_window_minutes: config.get("deny_window_minutes")?,
-            push_threshold: config.get("push_threshold")?,
-            push_window_minutes: config.get("push_window_minutes")?,
-        };
-        if d.deny_threshold == 0 || d.push_threshold == 0 || d.deny_window_minutes == 0 || d.push_window_minutes == 0 {
+        let rule = okta::PushBombing::from_config(config)?;
+        if rule.has_zero() {
             return Err("thresholds and windows must be greater than 0".into());
         }
-        Ok(d)
+        Ok(PushBombing { rule })
     }
 
     fn on_event(&mut self, event: &Event, alerts: &mut Alerts) {
@@ -71,20 +56,7 @@ impl Detection for PushBombing {
             return;
         }
         let Some(user) = okta::subject_user(event) else { return };
-        let (count, threshold, window_minutes, what) = match push {
-            PushStep::Denied => (
-                state::count_in_window(&format!("deny:{user}"), minutes(self.deny_window_minutes)),
-                self.deny_threshold,
-                self.deny_window_minutes,
-                "denied pushes",
-            ),
-            _ => (
-                state::count_in_window(&format!("sent:{user}"), minutes(self.push_window_minutes)),
-                self.push_threshold,
-                self.push_window_minutes,
-                "pushes sent",
-            ),
-        };
+        let Some((count, threshold, window_minutes, what)) = self.rule.count(push, &user) else { return };
         if count < threshold || !state::once_per(&format!("fired:{user}"), minutes(window_minutes)) {
             return;
         }

@@ -6,6 +6,7 @@ mod demo;
 mod detections;
 mod replay;
 mod run;
+mod test;
 
 use crate::cli::{Cli, Command, DetectionsCommand};
 use crate::config::{Config, DetectionsConfig};
@@ -43,12 +44,12 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 fn test(paths: &[std::path::PathBuf]) -> anyhow::Result<ExitCode> {
-    let targets = crate::testing::collect(paths)?;
+    let targets = test::collect(paths)?;
     // Compiled code is cached as for replays: a Python or JavaScript detection
     // takes seconds to compile, and is tested again and again while written.
     let rt = Runtime::new(Limits::default(), Arc::new(StateStore::in_memory(1, 1)), BTreeMap::new(), user_cache_dir())?;
-    let results = crate::testing::run(&rt, &targets);
-    print!("{}", crate::testing::table(&results));
+    let results = test::run(&rt, &targets);
+    print!("{}", test::table(&results));
     Ok(if results.iter().all(|r| r.passed) { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
