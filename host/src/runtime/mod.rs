@@ -24,8 +24,10 @@ pub mod bindings;
 pub mod config_schema;
 pub mod contract;
 pub mod host;
+pub mod host_keys;
 pub mod loader;
 pub mod prefilter;
+pub mod reconfigure;
 pub mod state;
 pub mod v01;
 pub mod wasi;
@@ -233,7 +235,10 @@ pub struct Loaded {
     pub info: Info,
     pub source: PathBuf,
     pub sha256: String,
-    pub counters: Counters,
+    /// Shared with the versions of it that a reload configures again.
+    pub counters: Arc<Counters>,
+    /// The keys the host understands ([`host_keys`]), in force.
+    pub host: host_keys::HostSettings,
     config: String,
     /// 0.2: every declared key with its checked value (`configure`'s argument).
     values: Vec<(String, ConfigValue)>,
@@ -246,6 +251,9 @@ pub struct Loaded {
 
 impl Loaded {
     pub fn status(&self) -> String {
+        if !self.host.enabled {
+            return "disabled".into();
+        }
         let slot = self.slot.lock().unwrap();
         match slot.quarantined_until {
             Some(until) if until > Instant::now() => format!(
@@ -288,7 +296,8 @@ impl DetectionSet {
         detections.sort_by(|a, b| a.info.id.cmp(&b.info.id));
         let mut exact: HashMap<String, Vec<usize>> = HashMap::new();
         let mut wide = Vec::new();
-        for (i, d) in detections.iter().enumerate() {
+        // A disabled detection is in the set (listed, counted) but reached by no event.
+        for (i, d) in detections.iter().enumerate().filter(|(_, d)| d.host.enabled) {
             if d.info.event_types.is_empty() || d.info.event_types.iter().any(|t| t.ends_with('*')) {
                 wide.push(i);
             }
@@ -357,7 +366,8 @@ pub struct Runtime {
     limits: Limits,
     /// (keys, bytes) quota for fresh in-memory state.
     limits_state: (usize, usize),
-    configs: BTreeMap<String, String>,
+    /// Replaced by a reload ([`reconfigure`]).
+    configs: std::sync::RwLock<BTreeMap<String, String>>,
     cache_dir: Option<PathBuf>,
     ticker_stop: Arc<AtomicBool>,
 }
@@ -423,7 +433,7 @@ impl Runtime {
             set: ArcSwap::from_pointee(DetectionSet::default()),
             limits,
             limits_state: (100_000, 16 << 20),
-            configs,
+            configs: configs.into(),
             cache_dir,
             ticker_stop,
         })
@@ -516,22 +526,20 @@ impl Runtime {
         .map_err(|e| LoadError::Describe(e.to_string()))?;
         let config = match &opts.config {
             Some(c) => c.clone(),
-            None => self.configs.get(&info.id).cloned().unwrap_or_default(),
+            None => self.configs.read().unwrap().get(&info.id).cloned().unwrap_or_default(),
         };
         // 0.2: the section is checked against the declared keys (every
-        // problem at once); 0.1 gets its TOML text as before.
-        let values = match pre.version() {
-            Version::V02 => config_schema::check_text(&info.id, &info.config, &config)
-                .map_err(|problems| LoadError::Config { id: info.id.clone(), problems })?,
-            Version::V01 => Vec::new(),
-        };
+        // problem at once); 0.1 gets its TOML text as before. Both: the host keys.
+        let (values, host) = config_schema::check_config(&info.id, &info.config, pre.version() == Version::V02, &config)
+            .map_err(|problems| LoadError::Config { id: info.id.clone(), problems })?;
         let uses_wasi = wasi::imports_wasi(&self.engine, pre.component());
         let loaded = Arc::new(Loaded {
             uses_wasi,
             info,
             source: source.to_path_buf(),
             sha256,
-            counters: Counters::default(),
+            counters: Default::default(),
+            host,
             config,
             values,
             pre,
@@ -550,7 +558,8 @@ impl Runtime {
             Failure::Trap(m) | Failure::Limit(m) => LoadError::Configure(m),
             Failure::Timeout => LoadError::Configure("timed out".into()),
         })?;
-        loaded.slot.lock().unwrap().instance = Some(instance);
+        // Configured, so a bad config is refused; a disabled one keeps no instance.
+        loaded.slot.lock().unwrap().instance = loaded.host.enabled.then_some(instance);
         Ok(loaded)
     }
 
@@ -567,6 +576,9 @@ impl Runtime {
 
     /// Runs one detection on events outside the installed set (`oktawatch test`).
     pub fn run_one(&self, det: &Arc<Loaded>, events: &[Arc<Event>]) -> Outcome {
+        if !det.host.enabled {
+            return Outcome::default();
+        }
         let page = Page::new(events);
         let index = prefilter::Index::new([det.info.prefilters.as_slice()]);
         let mut idx = Vec::new();
