@@ -145,6 +145,9 @@ pub fn check_text(id: &str, keys: &[ConfigKey], text: &str) -> Result<Vec<(Strin
     check_section(id, keys, &section)
 }
 
+/// The declared keys' values and the host keys' settings in force.
+pub type Checked = (Vec<(String, ConfigValue)>, super::host_keys::HostSettings);
+
 /// Everything the host checks of a detection's section (its TOML text):
 /// for contract 0.2 the declared keys' values (`configure`'s argument), and
 /// for both contracts the host keys in force; or every problem at once.
@@ -155,7 +158,7 @@ pub fn check_config(
     keys: &[ConfigKey],
     v02: bool,
     text: &str,
-) -> Result<(Vec<(String, ConfigValue)>, super::host_keys::HostSettings), Vec<String>> {
+) -> Result<Checked, Vec<String>> {
     let section: toml::Table = match toml::from_str(text) {
         Ok(t) => t,
         Err(_) if !v02 => return Ok((Vec::new(), super::host_keys::HostSettings::default())),
