@@ -3,8 +3,8 @@
 //! Rule: every successful `group.user_membership.add` / `.remove` and
 //! `application.user_membership.add` / `.remove` as an info alert ("added
 //! to group X", "removed from app Y"), for teams that want access changes
-//! in Wazuh. **Off unless `enabled = true`** (the detection turns itself off
-//! from its own config). Groups named in `watch_groups` are raised to low
+//! in Wazuh. **Off unless `enabled = true`** (a key the host understands:
+//! while it is false the host does not call the detection). Groups named in `watch_groups` are raised to low
 //! severity (admin or break-glass groups).
 //!
 //! Config keys (defaults):

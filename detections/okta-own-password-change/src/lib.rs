@@ -5,7 +5,8 @@
 //! login, or there is no `User` target): the user's own change, as an info
 //! alert, for teams that track credential changes in Wazuh. A change made
 //! by someone else is not this detection's (see `okta-support-reset`, and
-//! the admin-reset detections). **Off unless `enabled = true`.**
+//! the admin-reset detections). **Off unless `enabled = true`** (a key the
+//! host understands: while it is false the host does not call the detection).
 //!
 //! Config keys (defaults):
 //! - `enabled = false`

@@ -9,13 +9,21 @@
 //! (lower case, upper case, digit, symbol). The password is now in the
 //! System Log (and in every system it is forwarded to): the user must change
 //! it. The alert's title and fields never carry the value, only its length
-//! and first character (the raw event, and the event summary the host adds
-//! to every alert, still hold it). One alert per IP and value shape.
+//! and first character. The event summary the host adds to each alert does
+//! not either: the detection declares the host key `mask_event_fields`
+//! (default `actor.alternateId` and `actor.displayName`), and the host
+//! writes `[masked]` there. The raw event is Okta's record and the host
+//! forwards it unchanged: it still holds the typed value, as Okta's own
+//! System Log does (restrict who reads raw Okta events in Wazuh, or drop
+//! `core.user_auth.login_failed` raw events there). One alert per IP and
+//! value shape.
 //!
 //! Config keys (defaults):
 //! - `min_length = 8`
 //! - `min_classes = 3`
 //! - `require_legacy_type = true`
+//! - `mask_event_fields = ["actor.alternateId", "actor.displayName"]`
+//!   (the host's: fields of the alert's event summary replaced by `[masked]`)
 //!
 //! References: Okta's LogEvent (`legacyEventType`, `actor.alternateId` of a
 //! failed sign-in); MITRE ATT&CK T1552 (Unsecured Credentials).
@@ -41,6 +49,11 @@ impl Detection for PasswordInUsername {
             .config_int("min_length", 8, "shortest value taken for a password")
             .config_int("min_classes", 3, "character classes (lower, upper, digit, symbol) a password has at least")
             .config_bool("require_legacy_type", true, "only the legacy type core.user_auth.login_failed (unknown user)")
+            .config_list(
+                "mask_event_fields",
+                &["actor.alternateId", "actor.displayName"],
+                "fields of the event summary in this detection's alerts the host masks (the typed password)",
+            )
     }
 
     fn new(config: &Config) -> Result<Self, String> {

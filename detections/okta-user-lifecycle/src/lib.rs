@@ -4,9 +4,9 @@
 //! deactivate, suspend, unsuspend, reactivate, delete, password mass
 //! expiry) as an info alert naming the user, the change and who made it,
 //! for teams that want an audit trail of accounts in Wazuh. **Off unless
-//! `enabled = true`**: the host runs every loaded detection, so this one
-//! turns itself off from its own config (it still loads and costs one
-//! field read per subscribed event).
+//! `enabled = true`**: `enabled` is a key the host understands, so while it
+//! is false the host neither indexes nor calls this detection (it is listed
+//! as disabled; a reload of the config can turn it on).
 //!
 //! Config keys (defaults):
 //! - `enabled = false`

@@ -77,6 +77,12 @@ pub fn check(config_path: &Path) -> anyhow::Result<ExitCode> {
                 for s in statuses.iter().filter(|s| s.status != "loaded") {
                     println!("        {}: {}", s.file.display(), s.message.clone().unwrap_or_default());
                 }
+                let set = runtime.current();
+                let mut disabled: Vec<&str> = set.detections.iter().filter(|d| !d.host.enabled).map(|d| d.info.id.as_str()).collect();
+                disabled.sort();
+                if !disabled.is_empty() {
+                    println!("        disabled (enabled = false; loaded, not run): {}", disabled.join(", "));
+                }
                 // A section no file claims is most likely a misspelt id: its settings would go nowhere.
                 for id in config.detections.config.keys().filter(|id| !statuses.iter().any(|s| s.id.as_deref() == Some(id.as_str()))) {
                     report(false, format!("[detections.config.{id}]: no detection in {} has this id", ddir.display()));

@@ -63,7 +63,7 @@ pub fn list(config_path: &Path) -> anyhow::Result<ExitCode> {
                 let n = |k: &str| counts[k].as_u64().map(|v| v.to_string()).unwrap_or_else(|| "-".into());
                 println!(
                     "{:<40} {:<8} {:<9} {:<10} {:>8} {:>7} {:>6}  {} ({name})",
-                    d.info.id, d.info.version, d.info.severity, "loaded", n("events"), n("alerts"), n("traps"),
+                    d.info.id, d.info.version, d.info.severity, if d.host.enabled { "loaded" } else { "disabled" }, n("events"), n("alerts"), n("traps"),
                     if d.info.event_types.is_empty() { "all".into() } else { d.info.event_types.join(", ") }
                 );
             }

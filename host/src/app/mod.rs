@@ -4,6 +4,7 @@ mod check;
 #[cfg(feature = "demo")]
 mod demo;
 mod detections;
+mod reload;
 mod replay;
 mod run;
 mod test;

@@ -22,11 +22,11 @@ pub fn run(config_path: &Path) -> anyhow::Result<ExitCode> {
     }
     crate::sources::okta::take_env_tokens(&config.okta);
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    rt.block_on(serve(config))?;
+    rt.block_on(serve(config, config_path))?;
     Ok(ExitCode::SUCCESS)
 }
 
-async fn serve(config: Config) -> anyhow::Result<()> {
+async fn serve(config: Config, config_path: &Path) -> anyhow::Result<()> {
     let (stop, shutdown) = watch::channel(false);
     stop_on_signals(stop.clone());
     let state_dir = config.state.dir.clone();
@@ -44,6 +44,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             (None, None)
         }
     };
+    let reloader = super::reload::Reloader::new(config_path, config.clone(), runtime.clone(), _folder.clone());
+    let _config_watcher = reloader.start(shutdown.clone()).context("watching the configuration file")?;
     if let Some(folder) = &_folder {
         spawn_status_writer(folder.clone(), runtime.clone(), state_dir.join("detections.json"), shutdown.clone());
     }
@@ -110,6 +112,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     if let Some(m) = &config.metrics {
         let mut t = crate::telemetry::metrics::Telemetry::new(telemetry, Some(runtime.clone()), _folder.clone(), m.unhealthy_after);
         t.unhealthy_lag = m.unhealthy_lag;
+        t.reloads = Some(reloader.counters.clone());
         if hook_listener.is_some() {
             t.hooks = Some(hook_counters.clone());
         }

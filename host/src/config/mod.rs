@@ -15,7 +15,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     #[serde(default)]
@@ -35,7 +35,7 @@ pub struct Config {
 }
 
 /// Okta event hooks: Okta pushes events to `POST /hooks/okta/<org name>`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct HooksConfig {
     /// Address:port to listen on. Plain HTTP (no TLS files) only on a loopback address.
@@ -65,7 +65,7 @@ fn default_queue_batches() -> usize {
     64
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct MetricsConfig {
     /// Where to serve `/metrics` and `/healthz` (loopback by default).
@@ -91,7 +91,7 @@ fn default_unhealthy_after() -> Duration {
 }
 
 /// One Okta org to collect from.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct OktaConfig {
     /// Names the org in state paths and in what is sent to Wazuh.
@@ -192,7 +192,7 @@ pub enum AuthKind {
     Oauth,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct WazuhConfig {
     #[serde(default = "default_socket")]
@@ -201,7 +201,7 @@ pub struct WazuhConfig {
     pub location: String,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct StateConfig {
     #[serde(default = "default_state_dir")]
@@ -217,7 +217,7 @@ pub struct StateConfig {
     pub dedup_max: usize,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct DetectionsConfig {
     /// Folder of `*.wasm` detections, watched for changes. None = no detections.

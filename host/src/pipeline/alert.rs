@@ -5,11 +5,14 @@
 //! severity, dedup key, context, count) and a compact summary of the
 //! triggering event. The whole event is not embedded again: Wazuh keeps at
 //! most 256 fields per event, and the raw event travels on its own with the
-//! same uuid. Alerts with the same detection and dedup key within the
+//! same uuid. The summary's fields a detection masks (its
+//! `mask_event_fields`, [`crate::runtime::host_keys`]) read `[masked]` and
+//! are named in its `masked` list. Alerts with the same detection and dedup key within the
 //! suppression window (on the event clock) are sent once; the next one sent
 //! after the window carries how many were suppressed. The keys remembered
 //! are bounded per detection (least recently seen forgotten first).
 
+use crate::runtime::host_keys::{HostSettings, MASKED};
 use crate::runtime::{Disabled, Raised, severity_name};
 use crate::event::{Event, JsonContainerTrait, JsonValueTrait, format_ms};
 use serde_json::{Map, Value, json};
@@ -17,10 +20,14 @@ use lru::LruCache;
 use std::collections::HashMap;
 use std::num::NonZeroUsize;
 
-/// The triggering event, in brief.
-pub fn event_summary(ev: &Event) -> Value {
+/// The triggering event, in brief, with the fields `host` masks replaced.
+pub fn event_summary(ev: &Event, host: &HostSettings) -> Value {
     let v = ev.value();
-    let pick = |path: &str| ev.lookup(path).filter(|x| !x.is_null()).map(to_serde);
+    let masked = || Value::String(MASKED.into());
+    let pick = |path: &str| {
+        let x = ev.lookup(path).filter(|x| !x.is_null())?;
+        Some(if host.masks(path) { masked() } else { to_serde(x) })
+    };
     let mut client = Map::new();
     for (k, path) in [
         ("ipAddress", "client.ipAddress"),
@@ -37,8 +44,8 @@ pub fn event_summary(ev: &Event) -> Value {
     }
     let mut actor = Map::new();
     for k in ["id", "type", "alternateId", "displayName"] {
-        if let Some(x) = v.get("actor").and_then(|a| a.get(k)).filter(|x| !x.is_null()) {
-            actor.insert(k.into(), to_serde(x));
+        if let Some(x) = pick(&format!("actor.{k}")) {
+            actor.insert(k.into(), x);
         }
     }
     let targets: Vec<Value> = v
@@ -51,7 +58,8 @@ pub fn event_summary(ev: &Event) -> Value {
                     let mut m = Map::new();
                     for k in ["id", "type", "alternateId", "displayName"] {
                         if let Some(x) = t.get(k).filter(|x| !x.is_null()) {
-                            m.insert(k.into(), to_serde(x));
+                            let masks = host.masks(&format!("target.{k}"));
+                            m.insert(k.into(), if masks { masked() } else { to_serde(x) });
                         }
                     }
                     Value::Object(m)
@@ -68,9 +76,18 @@ pub fn event_summary(ev: &Event) -> Value {
     s.insert("actor".into(), Value::Object(actor));
     s.insert("client".into(), Value::Object(client));
     if let Some(o) = v.get("outcome").filter(|o| o.is_object()) {
-        s.insert("outcome".into(), to_serde(o));
+        let mut o = to_serde(o);
+        for k in ["result", "reason"] {
+            if let Some(x) = o.get_mut(k).filter(|x| !x.is_null() && host.masks(&format!("outcome.{k}"))) {
+                *x = masked();
+            }
+        }
+        s.insert("outcome".into(), o);
     }
     s.insert("targets".into(), Value::Array(targets));
+    if !host.masked.is_empty() {
+        s.insert("masked".into(), json!(host.masked));
+    }
     Value::Object(s)
 }
 
@@ -97,7 +114,7 @@ pub fn alert_body(r: &Raised, ev: &Event, suppressed_before: u64) -> Value {
             "dedup_key": a.dedup_key, "count": 1 + suppressed_before,
             "suppressed_before": suppressed_before, "context": context,
         },
-        "event": event_summary(ev),
+        "event": event_summary(ev, &r.detection.host),
     })
 }
 
@@ -191,6 +208,35 @@ impl Suppressor {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn masked_fields_are_replaced_in_the_summary_only() {
+        let text = r#"{"uuid":"2a992f80-d1ad-4f62-900e-8c68bb72a21b","eventType":"user.session.start","published":"2026-01-01T00:00:00.000Z",
+            "actor":{"id":"unknown","type":"User","alternateId":"Hunter2!secret","displayName":"Hunter2!secret"},
+            "client":{"ipAddress":"203.0.113.7","geographicalContext":{"city":"Oslo"}},
+            "outcome":{"result":"FAILURE","reason":"Hunter2!secret"},
+            "target":[{"id":"t1","alternateId":"Hunter2!secret"},{"id":"t2"}]}"#;
+        let ev = Event::parse(text).unwrap();
+        let plain = event_summary(&ev, &HostSettings::default());
+        assert!(plain.to_string().contains("Hunter2!secret") && plain.get("masked").is_none());
+        let host = HostSettings {
+            enabled: true,
+            masked: ["actor.alternateId", "actor.displayName", "outcome.reason", "target.alternateId", "client.geographicalContext.city"]
+                .map(String::from)
+                .to_vec(),
+        };
+        let s = event_summary(&ev, &host);
+        assert!(!s.to_string().contains("Hunter2"), "{s}");
+        assert_eq!(s["actor"]["alternateId"], MASKED);
+        assert_eq!(s["actor"]["id"], "unknown");
+        assert_eq!(s["outcome"], json!({"result": "FAILURE", "reason": MASKED}));
+        assert_eq!(s["targets"], json!([{"id": "t1", "alternateId": MASKED}, {"id": "t2"}]));
+        assert_eq!(s["client"], json!({"ipAddress": "203.0.113.7", "city": MASKED}));
+        assert_eq!(s["masked"][0], "actor.alternateId");
+        // What is not in the event is not made up.
+        let ev = Event::parse(r#"{"uuid":"2a992f80-d1ad-4f62-900e-8c68bb72a21c","eventType":"x"}"#).unwrap();
+        assert_eq!(event_summary(&ev, &host)["actor"], json!({}));
+    }
 
     #[test]
     fn suppression_window() {

@@ -53,6 +53,9 @@ pub struct Outcome {
 impl Runtime {
     /// Runs one detection on events outside the installed set (`oktawatch test`).
     pub fn run_one(&self, det: &Arc<Loaded>, events: &[Arc<Event>]) -> Outcome {
+        if !det.host.enabled {
+            return Outcome::default();
+        }
         let page = Page::new(events);
         let index = prefilter::Index::new([det.info.prefilters.as_slice()]);
         let mut idx = Vec::new();

@@ -4,7 +4,9 @@
 //! The section (`[detections.config.<id>]`) may set only declared keys,
 //! each with a value of its key's type; every problem is reported at once,
 //! naming the detection and the key. `configure` then receives every
-//! declared key, with the section's value or the declared default.
+//! declared key, with the section's value or the declared default. The keys
+//! the host understands on every detection ([`super::host_keys`]) are never
+//! unknown; [`check_config`] checks them too.
 
 use super::bindings::oktawatch::detection::types::{ConfigKey, ConfigType, ConfigValue};
 
@@ -71,7 +73,7 @@ pub fn check_keys(keys: &[ConfigKey]) -> Result<(), String> {
             return Err(format!("config[{i}] `{n}`: declared {}, its default is {}", type_name(k.kind), type_name(kind_of(&k.default))));
         }
     }
-    Ok(())
+    super::host_keys::check_declared(keys)
 }
 
 fn toml_type(v: &toml::Value) -> &'static str {
@@ -114,7 +116,8 @@ fn convert(kind: ConfigType, v: &toml::Value) -> Result<ConfigValue, String> {
 /// every problem, each naming the detection and the key.
 pub fn check_section(id: &str, keys: &[ConfigKey], section: &toml::Table) -> Result<Vec<(String, ConfigValue)>, Vec<String>> {
     let mut problems = Vec::new();
-    for (name, _) in section.iter().filter(|(name, _)| !keys.iter().any(|k| k.name == **name)) {
+    let unknown = |name: &str| !keys.iter().any(|k| k.name == name) && !super::host_keys::is_host_key(name);
+    for (name, _) in section.iter().filter(|(name, _)| unknown(name)) {
         let known = if keys.is_empty() {
             "it declares no config keys".to_string()
         } else {
@@ -140,6 +143,33 @@ pub fn check_text(id: &str, keys: &[ConfigKey], text: &str) -> Result<Vec<(Strin
     let section: toml::Table =
         toml::from_str(text).map_err(|e| vec![format!("detections.config.{id}: not TOML: {}", super::cut(&e.to_string(), 256))])?;
     check_section(id, keys, &section)
+}
+
+/// The declared keys' values and the host keys' settings in force.
+pub type Checked = (Vec<(String, ConfigValue)>, super::host_keys::HostSettings);
+
+/// Everything the host checks of a detection's section (its TOML text):
+/// for contract 0.2 the declared keys' values (`configure`'s argument), and
+/// for both contracts the host keys in force; or every problem at once.
+/// A 0.1 section that is not TOML is the detection's business (it gets the
+/// text as it is): the host keys then keep their defaults.
+pub fn check_config(
+    id: &str,
+    keys: &[ConfigKey],
+    v02: bool,
+    text: &str,
+) -> Result<Checked, Vec<String>> {
+    let section: toml::Table = match toml::from_str(text) {
+        Ok(t) => t,
+        Err(_) if !v02 => return Ok((Vec::new(), super::host_keys::HostSettings::default())),
+        Err(e) => return Err(vec![format!("detections.config.{id}: not TOML: {}", super::cut(&e.to_string(), 256))]),
+    };
+    let values = if v02 { check_section(id, keys, &section) } else { Ok(Vec::new()) };
+    let host = super::host_keys::settings(id, keys, &section);
+    match (values, host) {
+        (Ok(v), Ok(h)) => Ok((v, h)),
+        (v, h) => Err(v.err().unwrap_or_default().into_iter().chain(h.err().unwrap_or_default()).collect()),
+    }
 }
 
 #[cfg(test)]

@@ -54,7 +54,9 @@ pub fn version_of(engine: &Engine, component: &Component) -> Result<Version, Loa
     }
 }
 
-/// A component ready to instantiate, as one of the two worlds.
+/// A component ready to instantiate, as one of the two worlds (cheap to
+/// clone: a reload configures the same component again).
+#[derive(Clone)]
 pub enum Pre {
     V02(bindings::DetectionPre<HostCtx>),
     V01(v01::DetectionPre<HostCtx>),

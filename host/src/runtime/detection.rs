@@ -81,7 +81,10 @@ pub struct Loaded {
     pub info: Info,
     pub source: PathBuf,
     pub sha256: String,
-    pub counters: Counters,
+    /// Shared with the versions of it that a reload configures again.
+    pub counters: Arc<Counters>,
+    /// The keys the host understands ([`super::host_keys`]), in force.
+    pub host: super::host_keys::HostSettings,
     pub(super) config: String,
     /// 0.2: every declared key with its checked value (`configure`'s argument).
     pub(super) values: Vec<(String, ConfigValue)>,
@@ -94,6 +97,9 @@ pub struct Loaded {
 
 impl Loaded {
     pub fn status(&self) -> String {
+        if !self.host.enabled {
+            return "disabled".into();
+        }
         self.slot.lock().unwrap().status()
     }
 
@@ -187,22 +193,20 @@ impl Runtime {
         .map_err(|e| LoadError::Describe(e.to_string()))?;
         let config = match &opts.config {
             Some(c) => c.clone(),
-            None => self.configs.get(&info.id).cloned().unwrap_or_default(),
+            None => self.configs.read().unwrap().get(&info.id).cloned().unwrap_or_default(),
         };
         // 0.2: the section is checked against the declared keys (every
-        // problem at once); 0.1 gets its TOML text as before.
-        let values = match pre.version() {
-            Version::V02 => config_schema::check_text(&info.id, &info.config, &config)
-                .map_err(|problems| LoadError::Config { id: info.id.clone(), problems })?,
-            Version::V01 => Vec::new(),
-        };
+        // problem at once); 0.1 gets its TOML text as before. Both: the host keys.
+        let (values, host) = config_schema::check_config(&info.id, &info.config, pre.version() == Version::V02, &config)
+            .map_err(|problems| LoadError::Config { id: info.id.clone(), problems })?;
         let uses_wasi = wasi::imports_wasi(&self.engine, pre.component());
         let loaded = Arc::new(Loaded {
             uses_wasi,
             info,
             source: source.to_path_buf(),
             sha256,
-            counters: Counters::default(),
+            counters: Default::default(),
+            host,
             config,
             values,
             pre,
@@ -214,7 +218,8 @@ impl Runtime {
             Failure::Trap(m) | Failure::Limit(m) => LoadError::Configure(m),
             Failure::Timeout => LoadError::Configure("timed out".into()),
         })?;
-        loaded.slot.lock().unwrap().instance = Some(instance);
+        // Configured, so a bad config is refused; a disabled one keeps no instance.
+        loaded.slot.lock().unwrap().instance = loaded.host.enabled.then_some(instance);
         Ok(loaded)
     }
 

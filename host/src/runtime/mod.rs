@@ -32,8 +32,10 @@ pub mod bindings;
 pub mod config_schema;
 pub mod contract;
 pub mod host;
+pub mod host_keys;
 pub mod loader;
 pub mod prefilter;
+pub mod reconfigure;
 pub mod state;
 pub mod v01;
 pub mod wasi;
@@ -75,7 +77,8 @@ pub struct Runtime {
     limits: Limits,
     /// (keys, bytes) quota for fresh in-memory state.
     limits_state: (usize, usize),
-    configs: BTreeMap<String, String>,
+    /// Replaced by a reload ([`reconfigure`]).
+    configs: std::sync::RwLock<BTreeMap<String, String>>,
     cache_dir: Option<PathBuf>,
     ticker_stop: Arc<AtomicBool>,
 }
@@ -104,7 +107,7 @@ impl Runtime {
             set: ArcSwap::from_pointee(DetectionSet::default()),
             limits,
             limits_state: (100_000, 16 << 20),
-            configs,
+            configs: configs.into(),
             cache_dir,
             ticker_stop,
         })

@@ -23,7 +23,8 @@ impl DetectionSet {
         detections.sort_by(|a, b| a.info.id.cmp(&b.info.id));
         let mut exact: HashMap<String, Vec<usize>> = HashMap::new();
         let mut wide = Vec::new();
-        for (i, d) in detections.iter().enumerate() {
+        // A disabled detection is in the set (listed, counted) but reached by no event.
+        for (i, d) in detections.iter().enumerate().filter(|(_, d)| d.host.enabled) {
             if d.info.event_types.is_empty() || d.info.event_types.iter().any(|t| t.ends_with('*')) {
                 wide.push(i);
             }

@@ -176,9 +176,15 @@ impl Folder {
             }
         }
         let n = loaded.len();
+        let mut disabled: Vec<&str> = loaded.iter().filter(|d| !d.host.enabled).map(|d| d.info.id.as_str()).collect();
+        disabled.sort();
+        let disabled = disabled.join(", ");
         self.runtime.install(DetectionSet::new(loaded));
         self.loaded.send_replace(true);
         tracing::info!("{n} detections loaded from {} in {:.2?}", self.dir.display(), started.elapsed());
+        if !disabled.is_empty() {
+            tracing::info!("detections disabled (enabled = false; loaded, not run): {disabled}");
+        }
         if !later.is_empty() {
             tracing::info!(
                 "compiling {} large detection file(s) in the background (each is installed when ready): {}",
@@ -321,6 +327,32 @@ impl Folder {
         self.runtime.install(DetectionSet::new(next));
         self.reloads.fetch_add(1, Ordering::Relaxed);
         self.record_loaded(&new);
+    }
+
+    /// A reload of the detections' config sections ([`Runtime::reconfigure`], `refused` as there),
+    /// never during a change of the folder; files refused for their section
+    /// before (`config`, `configure`) whose section changed are examined again.
+    pub fn reconfigure(
+        &self,
+        configs: BTreeMap<String, String>,
+        refused: Vec<String>,
+    ) -> Result<Vec<(String, super::reconfigure::Change)>, Vec<String>> {
+        let _changing = self.changing.lock().unwrap_or_else(|p| p.into_inner());
+        let before = self.runtime.configs();
+        let changed = self.runtime.reconfigure(configs.clone(), refused)?;
+        let again: Vec<PathBuf> = self
+            .files
+            .lock()
+            .unwrap()
+            .values()
+            .filter(|f| matches!(f.status.as_str(), "config" | "configure"))
+            .filter(|f| f.id.as_ref().is_some_and(|id| before.get(id) != configs.get(id)))
+            .map(|f| f.file.clone())
+            .collect();
+        for path in again {
+            self.examine(&path);
+        }
+        Ok(changed)
     }
 
     /// Watches the folder until the returned watcher is dropped.

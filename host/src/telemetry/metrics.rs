@@ -3,7 +3,7 @@
 //! Off unless `[metrics]` is in the config; loopback by default. Values are
 //! read at scrape time from the counters the pipeline already keeps (per
 //! org [`Stats`], per detection counters, the detections folder, the event
-//! hook listener's request counts) and
+//! hook listener's request counts, the config reloads) and
 //! rendered with `metrics-exporter-prometheus`. `/healthz` answers 503 when
 //! an org's source or sink has been failing, or its spool has been full,
 //! longer than `unhealthy_after`; when its poller has not reached the present
@@ -38,6 +38,8 @@ pub struct Telemetry {
     pub unhealthy_lag: Duration,
     /// Event hook request and event counts, when hooks are on.
     pub hooks: Option<Arc<crate::sources::hooks::Counters>>,
+    /// Config reloads accepted and refused (the service).
+    pub reloads: Option<Arc<crate::runtime::reconfigure::ReloadCounters>>,
     recorder: PrometheusRecorder,
     handle: PrometheusHandle,
 }
@@ -51,7 +53,7 @@ impl Telemetry {
     ) -> Telemetry {
         let recorder = PrometheusBuilder::new().build_recorder();
         let handle = recorder.handle();
-        Telemetry { orgs, runtime, folder, unhealthy_after, unhealthy_lag: Duration::from_secs(1800), hooks: None, recorder, handle }
+        Telemetry { orgs, runtime, folder, unhealthy_after, unhealthy_lag: Duration::from_secs(1800), hooks: None, reloads: None, recorder, handle }
     }
 
     /// The Prometheus text exposition of everything, now.
@@ -124,11 +126,12 @@ impl Telemetry {
                 counter!("oktawatch_detection_state_evicted_total", "detection" => id.clone()).absolute(evicted);
                 gauge!("oktawatch_detection_seconds_total", "detection" => id.clone())
                     .set(k.nanos.load(Ordering::Relaxed) as f64 / 1e9);
-                if d.status() != "running" {
+                if d.status().starts_with("quarantined") {
                     quarantined += 1;
                 }
             }
             gauge!("oktawatch_detections_loaded").set(set.detections.len() as f64);
+            gauge!("oktawatch_detections_disabled").set(set.detections.iter().filter(|d| !d.host.enabled).count() as f64);
             gauge!("oktawatch_detections_quarantined").set(quarantined as f64);
         }
         if let Some(h) = &self.hooks {
@@ -141,6 +144,10 @@ impl Telemetry {
             for (reason, n) in h.closed_snapshot() {
                 counter!("oktawatch_hook_connections_closed_total", "reason" => reason).absolute(n);
             }
+        }
+        if let Some(r) = &self.reloads {
+            counter!("oktawatch_config_reloads_total", "result" => "ok").absolute(r.ok.load(Ordering::Relaxed));
+            counter!("oktawatch_config_reloads_total", "result" => "refused").absolute(r.refused.load(Ordering::Relaxed));
         }
         if let Some(f) = &self.folder {
             counter!("oktawatch_detection_reloads_total").absolute(f.reloads.load(Ordering::Relaxed));
