@@ -47,6 +47,9 @@ impl Detection for BombingThenSuccess {
                 "user.authentication.auth_via_mfa",
                 "system.push.send_factor_verify_push",
             ])
+            // Every event on_event can act on passes (see its first checks); the host skips the rest.
+            .prefilter(Prefilter::new().not_equals("eventType", "user.authentication.auth_via_mfa"))
+            .prefilter(Prefilter::new().one_of("outcome.result", &["SUCCESS", "FAILURE"]))
             .config_int("deny_threshold", 3, "denied or failed pushes that make a bombing")
             .config_int("deny_window_minutes", 5, "window for denied pushes")
             .config_int("push_threshold", 10, "pushes sent that make a bombing")

@@ -30,6 +30,9 @@ impl Detection for PasswordHealthReport {
             .mitre(&["T1201", "T1087.004"])
             .description("The Okta password health report (every user's password strength) was queried or exported.")
             .event_types(&["user.session.access_admin_app", "policy.evaluate_sign_on", "analytics.reports.export.*"])
+            // Every event on_event can act on passes (see its first checks); the host skips the rest.
+            .prefilter(Prefilter::new().exists("debugContext.debugData.requestUri"))
+            .prefilter(Prefilter::new().exists("debugContext.debugData.requestUrl"))
             .config_list("allow_admins", &[], "logins never reported")
     }
 
