@@ -33,7 +33,7 @@ fn main() {
 
     let guests = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/guests").canonicalize().expect("../tests/guests");
     oktawatch_guest_build::watch_sources(&guests, &[]);
-    oktawatch_guest_build::watch_sources(&guests.join("../../guest-sdk"), &[]);
+    oktawatch_guest_build::watch_rust_sdk(&guests.join("../../guest-sdk"));
     let release = oktawatch_guest_build::build_release(&guests, "the test guests");
     println!("cargo::rustc-env=OKTAWATCH_TEST_GUESTS={}", release.display());
 }

@@ -16,8 +16,8 @@ fn main() {
     let pack = manifest_dir.join("../detections").canonicalize().expect("the detections folder");
     let sdk = manifest_dir.join("../guest-sdk").canonicalize().expect("the guest-sdk folder");
     // Sources only: the guest build writes into detections/target, which must not retrigger us.
-    oktawatch_guest_build::watch_sources(&pack, &["template"]);
-    oktawatch_guest_build::watch_sources(&sdk, &[]);
+    oktawatch_guest_build::watch_sources(&pack, oktawatch_guest_build::PACK_SKIP);
+    oktawatch_guest_build::watch_rust_sdk(&sdk);
     let release = oktawatch_guest_build::build_release(&pack, "the detection pack");
     let mut crates: Vec<PathBuf> = std::fs::read_dir(&pack)
         .unwrap()

@@ -33,13 +33,14 @@ pub fn build_release(workspace: &Path, what: &str) -> PathBuf {
 }
 
 /// `rerun-if-changed` for every source file below `dir`: not the build
-/// output (`target/`), hidden files other than `.cargo/`, nor the folders
-/// named in `skip` (standalone crates).
+/// output (`target/`), hidden files other than `.cargo/`, nor the entries
+/// named in `skip` (standalone crates, folders built by other toolchains):
+/// a name, or a prefix ending in `*` (`"template-*"`).
 pub fn watch_sources(dir: &Path, skip: &[&str]) {
     for entry in std::fs::read_dir(dir).unwrap().flatten() {
         let p = entry.path();
         let name = entry.file_name().to_string_lossy().into_owned();
-        if name == "target" || skip.contains(&name.as_str()) || name.starts_with('.') && name != ".cargo" {
+        if name == "target" || skipped(&name, skip) || name.starts_with('.') && name != ".cargo" {
             continue;
         }
         if p.is_dir() {
@@ -47,5 +48,42 @@ pub fn watch_sources(dir: &Path, skip: &[&str]) {
         } else {
             println!("cargo::rerun-if-changed={}", p.display());
         }
+    }
+}
+
+fn skipped(name: &str, skip: &[&str]) -> bool {
+    skip.iter().any(|s| match s.strip_suffix('*') {
+        Some(prefix) => name.starts_with(prefix),
+        None => name == *s,
+    })
+}
+
+/// What of `detections/` is not the pack's workspace (`members = ["okta-*"]`):
+/// the Rust template (a standalone crate) and the other languages' templates
+/// and examples (built by their Makefiles), so editing them rebuilds nothing.
+pub const PACK_SKIP: &[&str] = &["template", "template-*", "example-*"];
+
+/// `rerun-if-changed` for what the Rust guests are built from in the SDK
+/// folder `sdk` (`guest-sdk/`): its manifest, `src/` and the contract `wit/`,
+/// not the other languages' SDKs, the 0.1 contract or the guides.
+pub fn watch_rust_sdk(sdk: &Path) {
+    println!("cargo::rerun-if-changed={}", sdk.join("Cargo.toml").display());
+    watch_sources(&sdk.join("src"), &[]);
+    watch_sources(&sdk.join("wit"), &[]);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn skips_names_and_prefixes() {
+        assert!(skipped("template", PACK_SKIP));
+        assert!(skipped("template-python", PACK_SKIP));
+        assert!(skipped("template-js", PACK_SKIP));
+        assert!(skipped("example-c", PACK_SKIP));
+        assert!(!skipped("okta-brute-force-user", PACK_SKIP));
+        assert!(!skipped("templates", &["template"]));
+        assert!(!skipped("Cargo.toml", PACK_SKIP));
     }
 }

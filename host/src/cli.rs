@@ -108,8 +108,10 @@ pub enum Command {
     /// pass/fail table, exits non-zero on any failure.
     ///
     /// PATH: a `.wasm` (cases in `NAME.cases.json` beside it), a detection
-    /// crate folder (cases.json; wasm in the workspace's target folder), or a
-    /// folder of either (e.g. `detections/`). No PATH: the built-in pack.
+    /// crate folder (cases.json; wasm in the workspace's target folder), a
+    /// folder built by `make` (Python, JavaScript, C: a Makefile and
+    /// cases.json; wasm in `target/<folder>.wasm`, run `make` first), or a
+    /// folder of these (e.g. `detections/`). No PATH: the built-in pack.
     Test { paths: Vec<PathBuf> },
     /// Work with detections.
     Detections {

@@ -75,3 +75,53 @@ fn the_demo_shows_alerts_from_the_pack() {
     }
     assert!(text.contains("0 duplicates skipped"), "{text}");
 }
+
+/// The demo feed (as `oktawatch demo` serves it) through the built-in pack in
+/// pages of 100: every event of a detection's types is either a call or kept
+/// from it by its prefilters, once (`oktawatch_detection_events_total` plus
+/// `oktawatch_detection_prefiltered_total` is the number of those events), and
+/// no call fails. `-- --nocapture` prints the per-detection table.
+#[test]
+fn each_event_of_a_detections_types_is_called_or_prefiltered_once() {
+    use std::sync::Arc;
+    use std::sync::atomic::Ordering::Relaxed;
+    let config = oktawatch::config::Config::parse("").unwrap();
+    let rt = oktawatch::app::runtime(&config, None).unwrap();
+    let scratch = tempfile::tempdir().unwrap();
+    let _folder = oktawatch::app::load_detections(&rt, None, scratch.path()).unwrap();
+    let now = chrono::Utc::now().timestamp_millis();
+    let events: Vec<Arc<oktawatch::event::Event>> = oktawatch_emulator::demo_feed::demo_feed(now, 50 * 60 * 1000)
+        .iter()
+        .map(|v| Arc::new(oktawatch::event::Event::parse(&v.to_string()).unwrap()))
+        .collect();
+    for page in events.chunks(100) {
+        let out = rt.process_for("demo", page);
+        assert!(out.failures.is_empty(), "{:?}", out.failures.iter().map(|f| f.2.to_string()).collect::<Vec<_>>());
+    }
+    let set = rt.current();
+    assert_eq!(set.detections.len(), oktawatch::pack::FILES.len());
+    let of_types = |types: &[String]| {
+        events
+            .iter()
+            .filter(|e| {
+                types.is_empty()
+                    || types.iter().any(|p| match p.strip_suffix('*') {
+                        Some(prefix) => e.event_type().starts_with(prefix),
+                        None => p == e.event_type(),
+                    })
+            })
+            .count() as u64
+    };
+    let mut table = format!("{} events\n| detection | events of its types | calls | prefiltered |\n|---|---|---|---|\n", events.len());
+    let (mut calls, mut prefiltered) = (0, 0);
+    for d in &set.detections {
+        let (c, p) = (d.counters.events.load(Relaxed), d.counters.prefiltered.load(Relaxed));
+        assert_eq!(c + p, of_types(&d.info.event_types), "{}: {c} calls + {p} prefiltered", d.info.id);
+        assert!(p == 0 || !d.info.prefilters.is_empty(), "{} declares no prefilter", d.info.id);
+        table.push_str(&format!("| {} | {} | {c} | {p} |\n", d.info.id, c + p));
+        (calls, prefiltered) = (calls + c, prefiltered + p);
+    }
+    table.push_str(&format!("| total | {} | {calls} | {prefiltered} |\n", calls + prefiltered));
+    println!("{table}");
+    assert!(prefiltered > 0, "{table}");
+}

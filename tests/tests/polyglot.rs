@@ -1,13 +1,15 @@
-//! Detections in Python, JavaScript and C, built from source with their
-//! toolchains' default flags (`tests/polyglot/`), run by the real binary
-//! through `oktawatch test` and `oktawatch replay`, and a hostile Python
-//! detection that probes the deny-all WASI (`host/src/runtime/wasi.rs`):
+//! Detections in Python, JavaScript and C, built from source by their
+//! templates' Makefiles with the toolchains' default flags, run by the real
+//! binary through `oktawatch test` and `oktawatch replay` beside their Rust
+//! twin, and a hostile Python detection (`tests/polyglot/python/hostile`)
+//! that probes the deny-all WASI (`host/src/runtime/wasi.rs`):
 //! files, sockets, name lookup, environment, arguments, stdin, clocks,
 //! randomness, sleeping, exiting and flooding the log. Each gets an error, a
 //! trap, an empty answer or the event clock's and seeded values; never the
 //! host's data. See `tests/src/polyglot.rs` for the skip rule.
 
-use oktawatch_tests::{bin, polyglot};
+use oktawatch_tests::polyglot::{self, Lang};
+use oktawatch_tests::bin;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -69,52 +71,53 @@ fn copy_into(dir: &Path, wasm: &Path, name: &str) -> PathBuf {
     p
 }
 
+/// A grant of the Super administrator role to `target` by admin@example.com:
+/// the shared detection (the templates and `tests/guests/probe-admin-grant`)
+/// alerts on it when it succeeded.
+fn admin_grant(uuid: &str, published: &str, result: &str, target: &str) -> Value {
+    let mut e = grant(uuid, published, result, target);
+    e["debugContext"] = json!({"debugData": {"privilegeGranted": "Super administrator"}});
+    e
+}
+
 #[test]
-fn each_language_loads_with_default_flags_fires_and_passes_its_cases() {
-    // The Rust twin (tests/guests/probe-privilege) runs beside them.
-    let mut built: Vec<(&str, PathBuf)> = vec![("rust", oktawatch_tests::guest("probe-privilege"))];
-    built.extend(["python", "js", "c"].into_iter().filter_map(|lang| polyglot::build(lang, "privilege").map(|w| (lang, w))));
+fn the_four_languages_load_side_by_side_and_fire_once_each() {
+    // The Rust twin (tests/guests/probe-admin-grant) and the three templates, each built by its Makefile.
+    let mut built: Vec<(&str, &str, PathBuf)> =
+        vec![("rust", "example-rust-admin-grant", oktawatch_tests::guest("probe-admin-grant"))];
+    built.extend(Lang::ALL.into_iter().filter_map(|l| polyglot::template(l).map(|w| (l.toolchain(), l.template_id(), w))));
     let tmp = tempfile::tempdir().unwrap();
     let dets = tmp.path().join("dets");
     std::fs::create_dir(&dets).unwrap();
-    let published = "2026-11-20T10:00:00.000Z";
-    let fires = grant("10000000-0000-4000-8000-000000000001", published, "SUCCESS", "bob@example.com");
-    let quiet = grant("10000000-0000-4000-8000-000000000002", "2026-11-20T10:01:00.000Z", "FAILURE", "eve@example.com");
-    let cases = json!({"cases": [
-        {"name": "a granted privilege fires", "events": [fires], "expect": {"fires": true, "count": 1, "title": "granted admin privileges to bob@example.com", "severity": "high"}},
-        {"name": "a failed grant does not", "events": [quiet], "expect": {"fires": false}},
-    ]});
-    for (lang, wasm) in &built {
-        copy_into(&dets, wasm, &format!("{lang}-privilege.wasm"));
-        std::fs::write(dets.join(format!("{lang}-privilege.cases.json")), cases.to_string()).unwrap();
+    let shared_cases = polyglot::root().join("detections/template-python/cases.json");
+    for (lang, _, wasm) in &built {
+        copy_into(&dets, wasm, &format!("{lang}-admin-grant.wasm"));
+        std::fs::copy(&shared_cases, dets.join(format!("{lang}-admin-grant.cases.json"))).unwrap();
     }
+    let cases: Value = serde_json::from_str(&std::fs::read_to_string(&shared_cases).unwrap()).unwrap();
+    let n = cases["cases"].as_array().unwrap().len();
 
-    // `oktawatch test`, from the compile cache the replay below shares.
+    // `oktawatch test` of the folder, from the compile cache the replay below shares.
     let out = Command::new(bin()).arg("test").arg(&dets).env("OKTAWATCH_CACHE_DIR", polyglot::cache_dir()).output().unwrap();
     let table = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{table}\n{}", String::from_utf8_lossy(&out.stderr));
-    assert!(table.contains(&format!("{} passed, 0 failed", 2 * built.len())), "{table}");
+    assert!(table.contains(&format!("\n{} passed, 0 failed", n * built.len())), "{table}");
 
+    let published = "2026-11-20T10:00:00.000Z";
+    let fires = admin_grant("10000000-0000-4000-8000-000000000001", published, "SUCCESS", "bob@example.com");
+    let quiet = admin_grant("10000000-0000-4000-8000-000000000002", "2026-11-20T10:01:00.000Z", "FAILURE", "eve@example.com");
     let events = tmp.path().join("events.ndjson");
-    write_ndjson(&events, &[fires.clone(), quiet.clone()]);
+    write_ndjson(&events, &[fires.clone(), quiet]);
     let (alerts, log) = replay(&dets, &events, &[]);
     assert!(log.contains(&format!("{} detections loaded", built.len())), "{log}");
-    for (lang, _) in &built {
-        let id = format!("{}-privilege-grant", if *lang == "python" { "py" } else { lang });
-        let mine: Vec<&Value> = alerts.iter().filter(|a| a["detection"]["id"] == id.as_str()).collect();
+    for (_, id, _) in &built {
+        let mine: Vec<&Value> = alerts.iter().filter(|a| a["detection"]["id"] == *id).collect();
         assert_eq!(mine.len(), 1, "{id}: {alerts:?}\n{log}");
-        assert_eq!(mine[0]["alert"]["title"], "admin@example.com granted admin privileges to bob@example.com");
+        assert_eq!(mine[0]["alert"]["title"], "Super administrator granted to bob@example.com by admin@example.com");
         assert_eq!(mine[0]["event"]["uuid"], fires["uuid"]);
-        assert_eq!(mine[0]["alert"]["context"]["target"], "bob@example.com");
-        // What it printed is in the host log, tagged with its id.
-        let printed: Vec<&str> = log.lines().filter(|l| l.contains("privilege grant by admin@example.com to bob@example.com")).collect();
-        let stream = if *lang == "rust" { "" } else { "stream=\"stdout\"" };
-        assert!(printed.iter().any(|l| l.contains(&format!("detection=\"{id}\"")) && l.contains(stream)), "{id}:\n{log}");
-        if *lang == "js" {
-            // `new Date()` is the event clock.
-            assert!(printed.iter().any(|l| l.contains(&format!("at {published}"))), "{log}");
-        }
+        assert_eq!(mine[0]["alert"]["context"]["user"], "bob@example.com");
     }
+    assert_eq!(alerts.len(), built.len(), "only the successful grant alerts: {alerts:?}");
 }
 
 /// The hostile probes, in order (the two that trap last: three failures quarantine).
@@ -125,7 +128,7 @@ const PROBES: &[&str] = &[
 
 #[test]
 fn python_probes_of_the_sandbox_get_nothing_of_the_host() {
-    let Some(wasm) = polyglot::build("python", "hostile") else { return };
+    let Some(wasm) = polyglot::test_detection(Lang::Python, "hostile") else { return };
     let tmp = tempfile::tempdir().unwrap();
     let dets = tmp.path().join("dets");
     std::fs::create_dir(&dets).unwrap();
@@ -175,7 +178,10 @@ fn python_probes_of_the_sandbox_get_nothing_of_the_host() {
     // Random: different for two events, the same in a second replay (below).
     assert!(r[10].starts_with("ok: ") && r[10] != r[11], "{}", show());
     // stdout: in the host log, tagged; a flood is cut to the rate limit.
-    assert!(log.lines().any(|l| l.contains("hello from python") && l.contains("detection=\"py-hostile\"")), "{log}");
+    assert!(
+        log.lines().any(|l| l.contains("hello from python") && l.contains("detection=\"py-hostile\"") && l.contains("stream=\"stdout\"")),
+        "{log}"
+    );
     let flood = log.lines().filter(|l| l.contains("flood line")).count();
     assert!((1..=20).contains(&flood), "{flood} flood lines logged\n{log}");
     // Sleeping and exiting trap: the event fails, no alert.
@@ -201,7 +207,7 @@ fn python_probes_of_the_sandbox_get_nothing_of_the_host() {
 fn a_python_instance_is_kept_across_events_despite_its_large_starting_memory() {
     use oktawatch::runtime::{Limits, Runtime, state::StateStore};
     use std::sync::Arc;
-    let Some(wasm) = polyglot::build("python", "privilege") else { return };
+    let Some(wasm) = polyglot::template(Lang::Python) else { return };
     let rt = Runtime::new(
         Limits::default(),
         Arc::new(StateStore::in_memory(1000, 1 << 20)),
@@ -212,7 +218,7 @@ fn a_python_instance_is_kept_across_events_despite_its_large_starting_memory() {
     let det = rt.load(&wasm).unwrap();
     let events: Vec<_> = (0..50)
         .map(|i| {
-            let e = grant(&format!("30000000-0000-4000-8000-{i:012}"), "2026-11-20T10:00:00.000Z", "SUCCESS", "bob@example.com");
+            let e = admin_grant(&format!("30000000-0000-4000-8000-{i:012}"), "2026-11-20T10:00:00.000Z", "SUCCESS", &format!("user{i}@example.com"));
             Arc::new(oktawatch::event::Event::parse(&e.to_string()).unwrap())
         })
         .collect();
@@ -227,12 +233,12 @@ fn a_python_instance_is_kept_across_events_despite_its_large_starting_memory() {
 #[test]
 fn a_large_uncached_component_compiles_after_the_rest_is_running() {
     use oktawatch_tests::{EmulatorOptions, Host, Okta, TOKEN, Wazuh, write_config};
-    let Some(python) = polyglot::build("python", "privilege") else { return };
+    let Some(python) = polyglot::template(Lang::Python) else { return };
     let tmp = tempfile::Builder::new().prefix("ow").tempdir_in("/tmp").unwrap();
     let dets = tmp.path().join("det");
     std::fs::create_dir(&dets).unwrap();
-    copy_into(&dets, &oktawatch_tests::guest("probe-privilege"), "rust-privilege.wasm");
-    copy_into(&dets, &python, "py-privilege.wasm");
+    copy_into(&dets, &oktawatch_tests::guest("probe-admin-grant"), "rust-admin-grant.wasm");
+    copy_into(&dets, &python, "py-admin-grant.wasm");
     let wazuh = Wazuh::bind(&tmp.path().join("q"));
     let okta = Okta::start(EmulatorOptions { token: TOKEN.into(), ..Default::default() });
     // The state dir, and with it the compile cache, is new: CPython compiles cold.
@@ -242,13 +248,13 @@ fn a_large_uncached_component_compiles_after_the_rest_is_running() {
     let wait = std::time::Duration::from_secs(240);
     host.wait_log("1 detections loaded", wait);
     let log = host.log();
-    assert!(log.contains("compiling 1 large detection file(s) in the background") && log.contains("py-privilege.wasm"), "{log}");
+    assert!(log.contains("compiling 1 large detection file(s) in the background") && log.contains("py-admin-grant.wasm"), "{log}");
     host.wait_log("detection loaded", wait);
     let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-    okta.push([grant("50000000-0000-4000-8000-000000000001", &now, "SUCCESS", "bob@example.com")]);
+    okta.push([admin_grant("50000000-0000-4000-8000-000000000001", &now, "SUCCESS", "bob@example.com")]);
     wazuh.wait("both alerts", wait, |w| {
         let ids: Vec<Value> = w.alerts().iter().map(|a| a["detection"]["id"].clone()).collect();
-        ids.contains(&json!("rust-privilege-grant")) && ids.contains(&json!("py-privilege-grant"))
+        ids.contains(&json!("example-rust-admin-grant")) && ids.contains(&json!(Lang::Python.template_id()))
     });
     let (_, log) = host.terminate(std::time::Duration::from_secs(20));
     // The Rust detection was in force before CPython had compiled.

@@ -1,6 +1,13 @@
 //! Per-language figures: the same detection written in Rust, Python,
-//! JavaScript and C (`tests/guests/probe-privilege`, `tests/polyglot/*/privilege`),
-//! each measured in a process of its own, against the first one given (Rust).
+//! JavaScript and C (`tests/guests/probe-admin-grant` and the templates
+//! `detections/template-python`, `template-js`, `example-c`, built by their
+//! Makefiles), each measured in a process of its own, against the first one
+//! given (Rust). After a run of the languages tests the templates are in
+//! `target/polyglot/<lang>/` (or build them with `make` in their folders):
+//!
+//!     bench-langs rust=tests/guests/target/wasm32-unknown-unknown/release/probe_admin_grant.wasm \
+//!         python=target/polyglot/python/template-python.wasm js=target/polyglot/js/template-js.wasm \
+//!         c=target/polyglot/c/example-c.wasm
 //!
 //! `bench-langs NAME=FILE.wasm…` prints a Markdown table:
 //! - cold compile: `Runtime::load` with an empty compile cache (compile,
@@ -8,8 +15,11 @@
 //! - warm load: the same from the cache that run filled, and the RSS after it;
 //! - instantiate: a second instance (instantiate and `configure`), mean of 5;
 //! - per event: time inside `on-event` calls (the runtime's own
-//!   per-call counter, wall time of the call), half the events firing, over `BENCH_LANG_EVENTS`
-//!   events (default 2000) in pages of 100.
+//!   per-call counter, wall time of the call), over `BENCH_LANG_EVENTS`
+//!   events (default 2000) in pages of 100: admin-role grants, half of them
+//!   successful (each to a new user, so each fires) and half failed (which a
+//!   contract-0.2 detection's prefilter keeps from the call: calls are counted,
+//!   not events).
 //!
 //! Internally `bench-langs --one FILE CACHE cold|warm` measures one file.
 
@@ -102,6 +112,7 @@ fn one(file: &Path, cache: &Path, warm: bool) -> anyhow::Result<Value> {
                 "published": "2026-11-20T10:00:00.000Z",
                 "eventType": "user.account.privilege.grant",
                 "outcome": {"result": if i % 2 == 0 { "SUCCESS" } else { "FAILURE" }},
+                "debugContext": {"debugData": {"privilegeGranted": "Super administrator"}},
                 "actor": {"alternateId": format!("admin{}@example.com", i % 7), "type": "User"},
                 "target": [{"alternateId": format!("user{i}@example.com"), "type": "User"}],
             });

@@ -38,6 +38,8 @@ impl Detection for AdAgent {
                  from an IP it never used: a rogue agent can accept any password for AD users.",
             )
             .event_types(&["system.agent.ad.*"])
+            // Every event on_event can act on passes (see its first checks); the host skips the rest.
+            .prefilter(Prefilter::new().not_one_of("outcome.result", &["FAILURE", "DENY"]))
             .config_int("memory_days", 30, "how long an agent's source IPs are remembered")
     }
 

@@ -55,6 +55,27 @@ impl Detection for AdminConsoleAccess {
                  Okta rates as from a new device and a new IP (high); a sign-in to it with a weak factor (medium).",
             )
             .event_types(EVENT_TYPES)
+            // Every event on_event can act on passes (see its first checks); the host skips the rest.
+            .prefilter(
+                Prefilter::new()
+                    .equals("eventType", "user.session.access_admin_app")
+                    .one_of("outcome.result", &["SUCCESS", "ALLOW", "FAILURE", "DENY"]),
+            )
+            .prefilter(
+                Prefilter::new()
+                    .equals("eventType", "policy.evaluate_sign_on")
+                    .exists("debugContext.debugData.behaviors"),
+            )
+            .prefilter(
+                Prefilter::new()
+                    .equals("eventType", "policy.evaluate_sign_on")
+                    .exists("debugContext.debugData.logOnlySecurityData"),
+            )
+            .prefilter(
+                Prefilter::new()
+                    .equals("eventType", "user.authentication.verify")
+                    .one_of("outcome.result", &["SUCCESS", "ALLOW"]),
+            )
             .config_bool("every_access", true, "an info alert for every Admin Console access")
             .config_list("weak_factors", WEAK_SECOND_FACTORS, "fragments of second-factor names counted as weak")
     }

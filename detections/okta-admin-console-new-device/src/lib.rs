@@ -41,6 +41,12 @@ impl Detection for AdminConsoleNewDevice {
                  the last 30 days; high when the sign-in used a weak factor.",
             )
             .event_types(&["user.session.access_admin_app"])
+            // Every event on_event can act on passes (see its first checks); the host skips the rest.
+            .prefilter(
+                Prefilter::new()
+                    .not_one_of("outcome.result", &["FAILURE", "DENY"])
+                    .exists("client.ipAddress"),
+            )
             .config_int("ttl_days", 30, "how long a (device, IP) pair stays known")
             .config_bool("alert_first_seen", false, "alert on an admin's first pair too")
             .config_list("weak_factors", okta::WEAK_FACTORS, "fragments of factor names counted as weak")

@@ -30,6 +30,8 @@ impl Detection for AdminPasswordReset {
             .mitre(&["T1098"])
             .description("An administrator reset or expired another user's Okta password.")
             .event_types(&["user.account.reset_password", "user.account.expire_password"])
+            // Every event on_event can act on passes (see its first checks); the host skips the rest.
+            .prefilter(Prefilter::new().not_one_of("outcome.result", &["FAILURE", "DENY"]))
             .config_list("ignore_actors", &[], "actor logins not reported (any case)")
             .config_bool("include_expire", true, "also report forced password expiry")
     }

@@ -31,6 +31,8 @@ impl Detection for AdminRoleGranted {
                  Super Administrator or Organization Administrator.",
             )
             .event_types(&["user.account.privilege.grant", "group.privilege.grant"])
+            // Every event on_event can act on passes (see its first checks); the host skips the rest.
+            .prefilter(Prefilter::new().not_one_of("outcome.result", &["FAILURE", "DENY"]))
             .config_list("high_roles", DEFAULT_HIGH_ROLES, "fragments of role names that make the alert high (any case)")
     }
 

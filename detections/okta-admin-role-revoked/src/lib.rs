@@ -33,6 +33,8 @@ impl Detection for AdminRoleRevoked {
                  an intruder locking the real admins out.",
             )
             .event_types(&["user.account.privilege.revoke", "group.privilege.revoke"])
+            // Every event on_event can act on passes (see its first checks); the host skips the rest.
+            .prefilter(Prefilter::new().not_one_of("outcome.result", &["FAILURE", "DENY"]))
             .config_list("roles", DEFAULT_ROLES, "case-insensitive fragments of the role names watched")
     }
 

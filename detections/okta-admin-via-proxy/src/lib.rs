@@ -72,6 +72,8 @@ impl Detection for AdminViaProxy {
                  anonymizer: an admin session or token in someone else's hands.",
             )
             .event_types(EVENT_TYPES)
+            // Every event on_event can act on passes (see its first checks); the host skips the rest.
+            .prefilter(Prefilter::new().exists("securityContext.isProxy"))
             .config_list("admin_paths", DEFAULT_ADMIN_PATHS, "requestUri prefixes that are admin functions")
             .config_list("allow_asns", &[], "AS numbers (as strings) never reported")
     }

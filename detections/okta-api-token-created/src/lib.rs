@@ -39,6 +39,8 @@ impl Detection for ApiTokenCreated {
                  from any network. Token revocations are reported at low severity.",
             )
             .event_types(&["system.api_token.create", "system.api_token.update", "system.api_token.revoke"])
+            // Every event on_event can act on passes (see its first checks); the host skips the rest.
+            .prefilter(Prefilter::new().not_one_of("outcome.result", &["FAILURE", "DENY"]))
     }
 
     fn new(_config: &Config) -> Result<Self, String> {

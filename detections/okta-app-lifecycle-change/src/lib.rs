@@ -42,6 +42,8 @@ impl Detection for AppLifecycleChange {
                 "application.lifecycle.delete",
                 "application.user_membership.show_password",
             ])
+            // Every event on_event can act on passes (see its first checks); the host skips the rest.
+            .prefilter(Prefilter::new().not_one_of("outcome.result", &["FAILURE", "DENY"]))
             .config_list("ignore_apps", &[], "apps whose updates are not reported (any case)")
     }
 

@@ -34,6 +34,17 @@ impl Detection for AppMfaUnsatisfied {
                  passed none: someone holding the password is trying app after app.",
             )
             .event_types(&["policy.evaluate_sign_on", "user.authentication.sso"])
+            // Every event on_event can act on passes (see its first checks); the host skips the rest.
+            .prefilter(
+                Prefilter::new()
+                    .equals("eventType", "user.authentication.sso")
+                    .equals("outcome.result", "SUCCESS"),
+            )
+            .prefilter(
+                Prefilter::new()
+                    .equals("eventType", "policy.evaluate_sign_on")
+                    .equals("outcome.result", "CHALLENGE"),
+            )
             .config_int("min_apps", 3, "distinct apps whose MFA challenge was left unsatisfied")
             .config_int("window_minutes", 30, "the window")
     }

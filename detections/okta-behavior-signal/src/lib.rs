@@ -45,6 +45,27 @@ impl Detection for BehaviorSignal {
                  impossible velocity): low, medium for several at once, velocity, a new country or high risk.",
             )
             .event_types(&["policy.evaluate_sign_on", "user.session.start"])
+            // Every event on_event can act on passes (see its first checks); the host skips the rest.
+            .prefilter(
+                Prefilter::new()
+                    .not_one_of("outcome.result", &["FAILURE", "DENY"])
+                    .exists("debugContext.debugData.behaviors"),
+            )
+            .prefilter(
+                Prefilter::new()
+                    .not_one_of("outcome.result", &["FAILURE", "DENY"])
+                    .exists("debugContext.debugData.logOnlySecurityData"),
+            )
+            .prefilter(
+                Prefilter::new()
+                    .not_one_of("outcome.result", &["FAILURE", "DENY"])
+                    .exists("debugContext.debugData.risk"),
+            )
+            .prefilter(
+                Prefilter::new()
+                    .not_one_of("outcome.result", &["FAILURE", "DENY"])
+                    .exists("debugContext.debugData.riskLevel"),
+            )
             .config_list("behaviors", BEHAVIORS, "Okta behaviour names that count (any case)")
             .config_list("medium_behaviors", &["Velocity", "New Country"], "behaviours that make the alert medium")
             .config_int("medium_count", 3, "this many positive behaviours at once make the alert medium")

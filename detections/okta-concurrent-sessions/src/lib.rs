@@ -37,6 +37,9 @@ impl Detection for ConcurrentSessions {
                  the user's own, or a shared account.",
             )
             .event_types(&["user.session.start", "user.authentication.sso", "user.session.end"])
+            // Every event on_event can act on passes (see its first checks); the host skips the rest.
+            .prefilter(Prefilter::new().equals("eventType", "user.session.end"))
+            .prefilter(Prefilter::new().equals("outcome.result", "SUCCESS"))
             .config_int("min_sessions", 3, "live sessions of one user")
             .config_int("min_ips", 2, "distinct IPs among the live sessions (1 = any)")
             .config_int("window_minutes", 60, "the window")

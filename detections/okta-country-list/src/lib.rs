@@ -37,6 +37,8 @@ impl Detection for CountryList {
                  configured allow list.",
             )
             .event_types(&["user.session.start", "user.authentication.sso"])
+            // Every event on_event can act on passes (see its first checks); the host skips the rest.
+            .prefilter(Prefilter::new().equals("outcome.result", "SUCCESS"))
             .config_list("allow_countries", &[], "countries allowed (empty = no allow list)")
             .config_list("deny_countries", &[], "countries denied")
             .config_bool("include_sso", false, "also single sign-ons")

@@ -36,6 +36,8 @@ impl Detection for DeviceHostname {
                  (from config): a personal or attacker machine now holds an Okta Verify credential.",
             )
             .event_types(&["device.enrollment.create", "device.user.add"])
+            // Every event on_event can act on passes (see its first checks); the host skips the rest.
+            .prefilter(Prefilter::new().not_one_of("outcome.result", &["FAILURE", "DENY"]))
             .config_text("hostname_pattern", "", "the org's hostname naming pattern (regular expression); empty = off")
             .config_bool("computers_only", true, "skip phones and tablets")
     }

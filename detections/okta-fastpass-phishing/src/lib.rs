@@ -24,6 +24,8 @@ impl Detection for FastPassPhishing {
                  the user was lured to an attacker's page.",
             )
             .event_types(&["user.authentication.auth_via_mfa"])
+            // Every event on_event can act on passes (see its first checks); the host skips the rest.
+            .prefilter(Prefilter::new().equals("outcome.result", "FAILURE"))
     }
 
     fn new(_config: &Config) -> Result<Self, String> {

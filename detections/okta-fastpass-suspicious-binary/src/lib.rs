@@ -42,6 +42,13 @@ impl Detection for FastPassBinary {
                  malware or an attacker's tool driving Okta Verify on the user's device.",
             )
             .event_types(&["user.authentication.auth_via_mfa", "user.authentication.verify"])
+            // Every event on_event can act on passes (see its first checks); the host skips the rest.
+            .prefilter(
+                Prefilter::new()
+                    .equals("debugContext.debugData.factor", "SIGNED_NONCE")
+                    .equals("outcome.result", "SUCCESS")
+                    .equals("authenticationContext.authenticatorContext.bindingMethod", "LOOPBACK"),
+            )
             .config_list("trusted_binaries", DEFAULT_TRUSTED, "case-insensitive fragments of binaryIdentifier accepted as browsers")
     }
 

@@ -35,6 +35,8 @@ impl Detection for IdpChange {
                 "system.idp.lifecycle.update",
                 "system.idp.lifecycle.activate",
             ])
+            // Every event on_event can act on passes (see its first checks); the host skips the rest.
+            .prefilter(Prefilter::new().not_one_of("outcome.result", &["FAILURE", "DENY"]))
             .config_int("issuer_memory_days", 0, "how long an issuer stays known; 0 = for ever")
     }
 

@@ -54,6 +54,8 @@ impl Detection for IdpNewIssuer {
                 "user.authentication.auth_via_inbound_SAML",
                 "user.authentication.auth_via_social",
             ])
+            // Every event on_event can act on passes (see its first checks); the host skips the rest.
+            .prefilter(Prefilter::new().one_of("outcome.result", &["SUCCESS", "ALLOW"]))
             .config_int("memory_days", 90, "how long a seen issuer stays known")
             .config_list("known_issuers", &[], "issuers never reported (your own IdPs)")
             .config_int("learning_days", 7, "issuers first seen this long from the first sign-in seen are learned silently (0 = none)")

@@ -23,6 +23,8 @@ impl Detection for LogStreamTampering {
                 "system.log_stream.lifecycle.delete",
                 "system.log_stream.lifecycle.update",
             ])
+            // Every event on_event can act on passes (see its first checks); the host skips the rest.
+            .prefilter(Prefilter::new().not_one_of("outcome.result", &["FAILURE", "DENY"]))
     }
 
     fn new(_config: &Config) -> Result<Self, String> {

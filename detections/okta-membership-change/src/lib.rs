@@ -32,6 +32,8 @@ impl Detection for MembershipChange {
                 "application.user_membership.add",
                 "application.user_membership.remove",
             ])
+            // Every event on_event can act on passes (see its first checks); the host skips the rest.
+            .prefilter(Prefilter::new().not_one_of("outcome.result", &["FAILURE", "DENY"]))
             .config_bool("enabled", false, "on: every membership change as an info alert")
             .config_list("watch_groups", &[], "group names whose changes are low, not info")
     }

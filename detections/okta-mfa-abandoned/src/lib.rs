@@ -41,6 +41,8 @@ impl Detection for MfaAbandoned {
                  for many users across the org (high), within 30 minutes.",
             )
             .event_types(&["user.authentication.auth_via_mfa", "user.authentication.verify"])
+            // Every event on_event can act on passes (see its first checks); the host skips the rest.
+            .prefilter(Prefilter::new().one_of("outcome.result", &["ABANDONED", "UNANSWERED"]))
             .config_int("user_threshold", 3, "abandoned challenges for one user")
             .config_int("ip_threshold", 5, "abandoned challenges from one IP")
             .config_int("org_users", 10, "distinct users with abandoned challenges across the org")

@@ -42,6 +42,9 @@ impl Detection for BombingThenSuccess {
                 ),
         )
         .config_int("within_minutes", 60, "how long after the bombing a successful MFA is reported")
+            // Every event on_event can act on passes (see its first checks); the host skips the rest.
+            .prefilter(Prefilter::new().not_equals("eventType", "user.authentication.auth_via_mfa"))
+            .prefilter(Prefilter::new().one_of("outcome.result", &["SUCCESS", "FAILURE"]))
     }
 
     fn new(config: &Config) -> Result<Self, String> {

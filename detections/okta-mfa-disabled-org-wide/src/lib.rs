@@ -33,6 +33,8 @@ impl Detection for MfaDisabledOrgWide {
                  two-factor to one-factor sign-on.",
             )
             .event_types(&["system.mfa.factor.deactivate", "policy.rule.update"])
+            // Every event on_event can act on passes (see its first checks); the host skips the rest.
+            .prefilter(Prefilter::new().not_one_of("outcome.result", &["FAILURE", "DENY"]))
     }
 
     fn new(_config: &Config) -> Result<Self, String> {

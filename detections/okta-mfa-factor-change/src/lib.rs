@@ -41,6 +41,9 @@ impl Detection for MfaFactorChange {
                 "user.mfa.factor.reset_all",
                 "user.mfa.attempt_bypass",
             ])
+            // Every event on_event can act on passes (see its first checks); the host skips the rest.
+            .prefilter(Prefilter::new().equals("eventType", "user.mfa.attempt_bypass"))
+            .prefilter(Prefilter::new().not_one_of("outcome.result", &["FAILURE", "DENY"]))
             .config_bool("include_self_service", true, "also report users changing their own factors")
     }
 

@@ -37,6 +37,9 @@ impl Detection for MfaFailureBurst {
                  the password is trying to get past the second factor.",
             )
             .event_types(&["user.authentication.auth_via_mfa"])
+            // Every event on_event can act on passes (see its first checks); the host skips the rest.
+            .prefilter(Prefilter::new().equals("outcome.result", "FAILURE"))
+            .prefilter(Prefilter::new().exists("outcome.reason"))
             .config_int("threshold", 5, "MFA failures for one user that make a burst")
             .config_int("window_minutes", 10, "the window")
             .config_int("non_push_threshold", 3, "failures of non-push factors that are enough on their own")

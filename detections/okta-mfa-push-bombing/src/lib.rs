@@ -40,6 +40,9 @@ impl Detection for PushBombing {
                      someone with the password is trying to wear the user down into approving.",
                 ),
         )
+            // Every event on_event can act on passes (see its first checks); the host skips the rest.
+            .prefilter(Prefilter::new().not_equals("eventType", "user.authentication.auth_via_mfa"))
+            .prefilter(Prefilter::new().equals("outcome.result", "FAILURE"))
     }
 
     fn new(config: &Config) -> Result<Self, String> {

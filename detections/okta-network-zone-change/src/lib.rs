@@ -28,6 +28,8 @@ impl Detection for NetworkZoneChange {
                  deactivated or deleted (high).",
             )
             .event_types(&["zone.create", "zone.update", "zone.remove_blacklist", "zone.deactivate", "zone.delete"])
+            // Every event on_event can act on passes (see its first checks); the host skips the rest.
+            .prefilter(Prefilter::new().not_one_of("outcome.result", &["FAILURE", "DENY"]))
             .config_list("ignore_zones", &[], "zone names not reported (any case)")
     }
 

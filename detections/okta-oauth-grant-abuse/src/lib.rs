@@ -46,6 +46,8 @@ impl Detection for OauthGrantAbuse {
                 "app.oauth2.as.token.grant.id_token",
                 "app.oauth2.as.token.grant.refresh_token",
             ])
+            // Every event on_event can act on passes (see its first checks); the host skips the rest.
+            .prefilter(Prefilter::new().equals("outcome.result", "FAILURE"))
             .config_list("allow_clients", &[], "client ids never reported")
     }
 

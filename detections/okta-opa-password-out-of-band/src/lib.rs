@@ -32,6 +32,8 @@ impl Detection for OpaOutOfBand {
                  vaulted password was revealed.",
             )
             .event_types(&[OOB, "pam.server_account.password.reveal", "pam.service_account.password.reveal"])
+            // Every event on_event can act on passes (see its first checks); the host skips the rest.
+            .prefilter(Prefilter::new().not_one_of("outcome.result", &["FAILURE", "DENY"]))
             .config_bool("include_reveal", true, "also vaulted password reveals, at low severity")
     }
 

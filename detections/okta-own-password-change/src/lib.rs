@@ -26,6 +26,8 @@ impl Detection for OwnPasswordChange {
             .mitre(&["T1098"])
             .description("A user changed their own Okta password (info; off by default).")
             .event_types(&["user.account.update_password"])
+            // Every event on_event can act on passes (see its first checks); the host skips the rest.
+            .prefilter(Prefilter::new().one_of("outcome.result", &["SUCCESS", "ALLOW"]))
             .config_bool("enabled", false, "on: every own password change as an info alert")
     }
 

@@ -49,6 +49,10 @@ impl Detection for PasswordHealthReport {
                 "user.session.access_admin_app",
                 "policy.evaluate_sign_on",
             ])
+            // Every event on_event can act on passes (see its first checks); the host skips the rest.
+            .prefilter(Prefilter::new().exists("debugContext.debugData.requestUri"))
+            .prefilter(Prefilter::new().exists("debugContext.debugData.requestUrl"))
+            .prefilter(Prefilter::new().prefix("eventType", "analytics.reports.export."))
             .config_list("allow_admins", &[], "logins never reported")
     }
 

@@ -57,6 +57,8 @@ impl Detection for PolicyChange {
                 "application.policy.sign_on.rule.create",
                 "application.policy.sign_on.rule.delete",
             ])
+            // Every event on_event can act on passes (see its first checks); the host skips the rest.
+            .prefilter(Prefilter::new().not_one_of("outcome.result", &["FAILURE", "DENY"]))
             .config_bool("other_types", true, "also report every other policy type, a level lower")
             .config_list("policy_types", DEFAULT_TYPES, "policy types watched (detailEntry.policyType)")
     }

@@ -35,6 +35,9 @@ impl Detection for ProtectedActions {
                  a super admin's password) was attempted.",
             )
             .event_types(&["security.protected_action.settings.update", "security.protected_action.attempt"])
+            // Every event on_event can act on passes (see its first checks); the host skips the rest.
+            .prefilter(Prefilter::new().equals("eventType", "security.protected_action.attempt"))
+            .prefilter(Prefilter::new().not_one_of("outcome.result", &["FAILURE", "DENY"]))
             .config_list("high_actions", &["super admin"], "case-insensitive fragments of action names whose attempt is high")
             .config_bool("alert_attempts", true, "false keeps only settings changes")
     }

@@ -46,6 +46,8 @@ impl Detection for RecoveryBurst {
                  minutes: someone is driving self-service recovery of that account.",
             )
             .event_types(&types)
+            // Every event on_event can act on passes (see its first checks); the host skips the rest.
+            .prefilter(Prefilter::new().not_one_of("outcome.result", &["FAILURE", "DENY"]))
             .config_int("threshold", 3, "messages for one user")
             .config_int("window_minutes", 15, "the window")
     }

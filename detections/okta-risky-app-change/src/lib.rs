@@ -42,6 +42,8 @@ impl Detection for RiskyAppChange {
                 "application.configuration.update",
                 "application.configuration.update_api_credentials_for_pass_change",
             ])
+            // Every event on_event can act on passes (see its first checks); the host skips the rest.
+            .prefilter(Prefilter::new().not_one_of("outcome.result", &["FAILURE", "DENY"]))
     }
 
     fn new(_config: &Config) -> Result<Self, String> {

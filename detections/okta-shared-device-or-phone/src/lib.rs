@@ -44,6 +44,8 @@ impl Detection for SharedDeviceOrPhone {
                 "system.sms.send_phone_verification_message",
                 "system.voice.send_phone_verification_call",
             ])
+            // Every event on_event can act on passes (see its first checks); the host skips the rest.
+            .prefilter(Prefilter::new().not_one_of("outcome.result", &["FAILURE", "DENY"]))
             .config_int("min_users", 2, "distinct users on one device or phone number")
             .config_int("window_days", 30, "the window")
             .config_list("allow_ids", &[], "device or phone ids never reported (shared kiosks, test phones)")

@@ -33,6 +33,8 @@ impl Detection for SuccessAfterAttack {
                  a brute force or spray that worked.",
             )
             .event_types(&["user.session.start"])
+            // Every event on_event can act on passes (see its first checks); the host skips the rest.
+            .prefilter(Prefilter::new().one_of("outcome.result", &["FAILURE", "SUCCESS"]))
             .config_int("threshold", 5, "failures that make an attack (per user, and per IP)")
             .config_int("window_minutes", 60, "window for counting failures")
             .config_int("within_minutes", 60, "how long after the attack a success is reported")

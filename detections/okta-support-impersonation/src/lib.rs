@@ -28,6 +28,8 @@ impl Detection for SupportImpersonation {
                 "user.session.impersonation.initiate",
                 "user.session.impersonation.extend",
             ])
+            // Every event on_event can act on passes (see its first checks); the host skips the rest.
+            .prefilter(Prefilter::new().not_one_of("outcome.result", &["FAILURE", "DENY"]))
     }
 
     fn new(_config: &Config) -> Result<Self, String> {

@@ -29,6 +29,8 @@ impl Detection for SupportReset {
                  no user agent).",
             )
             .event_types(&["user.account.reset_password", "user.mfa.factor.reset_all", "user.mfa.factor.deactivate"])
+            // Every event on_event can act on passes (see its first checks); the host skips the rest.
+            .prefilter(Prefilter::new().not_one_of("outcome.result", &["FAILURE", "DENY"]))
             .config_list("support_actors", &["system@okta.com"], "actor logins taken as Okta support (any case)")
     }
 

@@ -30,6 +30,8 @@ impl Detection for UserLifecycle {
             .mitre(&["T1136.003", "T1531"])
             .description("A user was created, activated, deactivated, suspended or deleted (info; off by default).")
             .event_types(&["user.lifecycle.*"])
+            // Every event on_event can act on passes (see its first checks); the host skips the rest.
+            .prefilter(Prefilter::new().not_one_of("outcome.result", &["FAILURE", "DENY"]))
             .config_bool("enabled", false, "on: every lifecycle change as an info alert")
             .config_list("changes", &[], "only these suffixes of the event type (e.g. create, deactivate); empty = all")
     }

@@ -80,11 +80,14 @@ pub fn collect(paths: &[PathBuf]) -> anyhow::Result<Vec<Target>> {
             out.push(wasm_with_sibling_cases(p)?);
         } else if p.join("Cargo.toml").is_file() && p.join("cases.json").is_file() {
             out.push(crate_dir(p)?);
+        } else if is_make_dir(p) {
+            out.push(make_dir(p)?);
         } else if p.is_dir() {
             let mut entries: Vec<PathBuf> =
                 std::fs::read_dir(p).with_context(|| p.display().to_string())?.filter_map(|e| e.ok().map(|e| e.path())).collect();
             entries.sort();
             let before = out.len();
+            let mut unbuilt = Vec::new();
             for e in &entries {
                 // A crate with its own [workspace] (the template) is not part of this pack.
                 let standalone = std::fs::read_to_string(e.join("Cargo.toml")).is_ok_and(|t| t.contains("[workspace]"));
@@ -93,12 +96,25 @@ pub fn collect(paths: &[PathBuf]) -> anyhow::Result<Vec<Target>> {
                 }
                 if e.join("Cargo.toml").is_file() && e.join("cases.json").is_file() {
                     out.push(crate_dir(e)?);
+                } else if is_make_dir(e) {
+                    // Built ones are tested; the others are named, not failed (a
+                    // folder of Rust crates may hold templates of other languages).
+                    match make_dir(e) {
+                        Ok(t) => out.push(t),
+                        Err(err) => {
+                            tracing::warn!("not tested: {err:#}");
+                            unbuilt.push(e.display().to_string());
+                        }
+                    }
                 } else if e.extension().is_some_and(|x| x == "wasm") {
                     out.push(wasm_with_sibling_cases(e)?);
                 }
             }
             if out.len() == before {
-                bail!("{}: no detections found (crates with cases.json, or .wasm files)", p.display());
+                if !unbuilt.is_empty() {
+                    bail!("{}: no built detections; run `make` in {}", p.display(), unbuilt.join(", "));
+                }
+                bail!("{}: no detections found (crates or Makefile folders with cases.json, or .wasm files)", p.display());
             }
         } else {
             bail!("{}: no such file or folder", p.display());
@@ -130,6 +146,45 @@ fn crate_dir(dir: &Path) -> anyhow::Result<Target> {
         wasm: std::fs::read(wasm)?,
         cases: std::fs::read_to_string(dir.join("cases.json"))?,
         origin: wasm.clone(),
+    })
+}
+
+/// A detection built by `make` (Python, JavaScript, C: the templates
+/// `detections/template-python`, `template-js`, `example-c`): a folder with a
+/// Makefile and cases.json, and no Cargo.toml.
+fn is_make_dir(dir: &Path) -> bool {
+    dir.join("Makefile").is_file() && dir.join("cases.json").is_file() && !dir.join("Cargo.toml").exists()
+}
+
+/// A `make`-built detection folder: its cases.json, and the wasm its Makefile
+/// writes by default, `target/<folder name>.wasm`. Not built: an error that
+/// says to run `make`; built before a source last changed: a warning.
+fn make_dir(dir: &Path) -> anyhow::Result<Target> {
+    let dir = &dir.canonicalize().with_context(|| dir.display().to_string())?;
+    let name = dir.file_name().and_then(|s| s.to_str()).unwrap_or("detection").to_string();
+    let wasm = dir.join("target").join(format!("{name}.wasm"));
+    if !wasm.is_file() {
+        bail!(
+            "{}: no built target/{name}.wasm; run `make` in that folder first (or give the .wasm file if you built it elsewhere)",
+            dir.display()
+        );
+    }
+    let built = std::fs::metadata(&wasm).and_then(|m| m.modified()).ok();
+    let newer: Vec<String> = std::fs::read_dir(dir)
+        .with_context(|| dir.display().to_string())?
+        .flatten()
+        .filter(|e| e.file_name() != "cases.json" && e.file_type().is_ok_and(|t| t.is_file()))
+        .filter(|e| e.metadata().and_then(|m| m.modified()).ok().zip(built).is_some_and(|(m, b)| m > b))
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    if !newer.is_empty() {
+        tracing::warn!("{}: target/{name}.wasm is older than {}; run `make` to test the current code", dir.display(), newer.join(", "));
+    }
+    Ok(Target {
+        name,
+        wasm: std::fs::read(&wasm).with_context(|| wasm.display().to_string())?,
+        cases: std::fs::read_to_string(dir.join("cases.json"))?,
+        origin: wasm,
     })
 }
 

@@ -1,7 +1,8 @@
 //! The languages' example detection (detections/template-python,
 //! template-js, example-c) written in Rust with the guest SDK: the same rule,
-//! config keys and alerts, so that `tests/tests/languages.rs` runs the shared
-//! cases on it too and the bench can set each language against it.
+//! prefilter, config keys and alerts, so that `tests/tests/languages.rs` runs
+//! the shared cases on it too, `tests/tests/polyglot.rs` runs it beside the
+//! three, and the bench (`bench-langs`) sets each language against it.
 use oktawatch_guest::prelude::*;
 
 struct AdminGrant {
@@ -18,6 +19,8 @@ impl Detection for AdminGrant {
             .mitre(&["T1098.003"])
             .description("An admin role was granted to a user (the languages' example, in Rust).")
             .event_types(&["user.account.privilege.grant"])
+            // Evaluated by the host before on_event is called, as in the other languages.
+            .prefilter(Prefilter::new().equals("outcome.result", "SUCCESS"))
             .config_list("admin_roles", &["admin"], "case-insensitive fragments of admin role names")
             .config_list("ignore_actors", &[], "actors whose grants never alert")
             .config_int("burst", 3, "grants by one actor within an hour that make the alert critical")
@@ -37,10 +40,6 @@ impl Detection for AdminGrant {
     }
 
     fn on_event(&mut self, event: &Event, alerts: &mut Alerts) {
-        // The other languages declare this as a prefilter (evaluated by the host under 0.2).
-        if event.text("outcome.result").as_deref() != Some("SUCCESS") {
-            return;
-        }
         let Some(granted) = event.debug_data("privilegeGranted") else { return };
         let admin: Vec<&str> = granted
             .split(',')

@@ -1,6 +1,7 @@
-"""A hostile Python detection (tests/tests/polyglot.rs): for each event it runs
-the probe named by `debugContext.debugData.probe` and reports what it got back
-in an alert, so the test can check that nothing of the host came through."""
+"""A hostile Python detection (tests/tests/polyglot.rs), written with the SDK
+and built with the template's Makefile: for each event it runs the probe
+named by `debugContext.debugData.probe` and reports what it got back in an
+alert, so the test can check that nothing of the host came through."""
 
 import json
 import os
@@ -9,8 +10,7 @@ import socket
 import sys
 import time
 
-import wit_world
-from wit_world.imports import types
+from oktawatch import Alert, Detection, Severity, export
 
 
 def attempt(fn):
@@ -57,24 +57,18 @@ PROBES = {
 }
 
 
-class WitWorld(wit_world.WitWorld):
-    def describe(self) -> types.DetectionInfo:
-        return types.DetectionInfo(
-            id="py-hostile",
-            title="Python probes of the sandbox",
-            version="1.0.0",
-            severity=types.Severity.LOW,
-            mitre=[],
-            description="Tries files, sockets, environment, clocks, randomness and sleep.",
-            event_types=["test.hostile"],
-        )
+class Hostile(Detection):
+    id = "py-hostile"
+    title = "Python probes of the sandbox"
+    severity = Severity.LOW
+    description = "Tries files, sockets, environment, clocks, randomness and sleep."
+    event_types = ["test.hostile"]
 
-    def configure(self, config: str) -> None:
-        return None
-
-    def on_event(self, event) -> list[types.Alert]:
-        probe = event.get_str("debugContext.debugData.probe") or ""
+    def on_event(self, event, alerts):
+        probe = event.debug_data("probe") or ""
         fn = PROBES.get(probe)
         result = attempt(fn) if fn else "error: no such probe"
-        return [types.Alert(title=f"probe {probe}", severity=None, dedup_key=event.uuid(),
-                            context=[("probe", probe), ("result", result[:1000])], mitre=[])]
+        alerts.append(Alert(f"probe {probe}").dedup(event.uuid).field("probe", probe).field("result", result[:1000]))
+
+
+WitWorld = export(Hostile)
