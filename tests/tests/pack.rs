@@ -116,7 +116,9 @@ fn each_event_of_a_detections_types_is_called_or_prefiltered_once() {
     let (mut calls, mut prefiltered) = (0, 0);
     for d in &set.detections {
         let (c, p) = (d.counters.events.load(Relaxed), d.counters.prefiltered.load(Relaxed));
-        assert_eq!(c + p, of_types(&d.info.event_types), "{}: {c} calls + {p} prefiltered", d.info.id);
+        // A detection off by default (`enabled = false`, issue 15) is loaded but reached by no event.
+        let expected = if d.host.enabled { of_types(&d.info.event_types) } else { 0 };
+        assert_eq!(c + p, expected, "{}: {c} calls + {p} prefiltered", d.info.id);
         assert!(p == 0 || !d.info.prefilters.is_empty(), "{} declares no prefilter", d.info.id);
         table.push_str(&format!("| {} | {} | {c} | {p} |\n", d.info.id, c + p));
         (calls, prefiltered) = (calls + c, prefiltered + p);

@@ -540,8 +540,10 @@ mod tests {
         let c = WorkClock::default();
         c.begin_call();
         let a = c.read();
-        let spin = Instant::now();
-        while spin.elapsed() < Duration::from_millis(5) {}
+        // Spin on this thread's own CPU clock, not on wall time: on a loaded
+        // machine 5 ms of wall time may hold well under 1 ms of CPU.
+        let spin = cpu_ns();
+        while cpu_ns() < spin + 2_000_000 {}
         let b = c.read();
         assert!(b >= a + 1_000_000, "{a} {b}");
         // Time outside calls (here: asleep, and spinning before the next call begins) is not counted.
