@@ -4,7 +4,12 @@
 //! follows what a real org's System Log is made of: sign-ins and policy
 //! evaluations, SSO, MFA, OAuth tokens, sign-outs, a trickle of lifecycle and
 //! admin events and Okta's own signals. Every ~20k events an attack is mixed
-//! in (brute force, password spray, push bombing, admin persistence). Events
+//! in (brute force, password spray, push bombing, admin persistence). A
+//! successful sign-in starts a session that the user's next events share
+//! until it ends or idles out (2 h), and each user's browser keeps one device
+//! cookie hash (`dtHash`), as in a real org's log; until 2026-12-02 every
+//! event had a fresh random session and dtHash, so session- and
+//! device-keyed detections kept one state entry per event. Events
 //! carry Okta's real nesting (`debugContext.debugData` with the long
 //! `logOnlySecurityData`/`behaviors`/`risk` strings, `target[]`,
 //! `request.ipChain`); sizes run from ~1 KB to tens of KB (bulk group changes,
@@ -112,7 +117,13 @@ pub struct Generator {
     /// Attack events waiting to go out.
     queue: std::collections::VecDeque<Value>,
     emitted: u64,
+    /// Each user's current Okta session and until when it lasts (ms): a
+    /// session spans the sign-in, its policy checks, SSO and MFA events.
+    sessions: std::collections::HashMap<u64, (String, i64)>,
 }
+
+/// How long a session lasts without a new sign-in (Okta's default: 2 hours idle).
+const SESSION_MS: i64 = 2 * 3600 * 1000;
 
 /// 2025-03-03T00:00:00Z: the corpus day.
 pub const START_MS: i64 = 1_740_960_000_000;
@@ -120,7 +131,7 @@ pub const START_MS: i64 = 1_740_960_000_000;
 impl Generator {
     /// A day's worth of log spread over `n` events.
     pub fn new(seed: u64, n: u64) -> Generator {
-        Generator { rng: Rng::new(seed), now: START_MS, step_ms: (86_400_000 / n.max(1) as i64).max(1), queue: Default::default(), emitted: 0 }
+        Generator { rng: Rng::new(seed), now: START_MS, step_ms: (86_400_000 / n.max(1) as i64).max(1), queue: Default::default(), emitted: 0, sessions: Default::default() }
     }
 
     /// The next event.
@@ -198,24 +209,25 @@ impl Generator {
 
     /// One event of type `ty` by user number `user`, from `ip` (else the user's office).
     pub fn event(&mut self, ty: &str, user: u64, ip: Option<&str>) -> Value {
+        let failed = ty == "user.session.start" && self.rng.chance(0.08);
+        let session = self.session(ty, user, failed);
         let r = &mut self.rng;
         let place = PLACES[(user % PLACES.len() as u64) as usize];
         let ip = ip.map(str::to_string).unwrap_or_else(|| format!("{}{}", place.6, 1 + (user * 7 + r.below(3)) % 250));
-        let agent = AGENTS[((user + r.below(8) / 7) % AGENTS.len() as u64) as usize];
+        let agent_no = (user + r.below(8) / 7) % AGENTS.len() as u64;
+        let agent = AGENTS[agent_no as usize];
         let login = format!("user{user:04}@acme.example");
         let actor = json!({"id": format!("00u{:017}", user), "type": "User", "alternateId": login, "displayName": format!("User {user:04}"), "detailEntry": null});
         let geo = json!({"city": place.0, "state": place.1, "country": place.2, "postalCode": place.3, "geolocation": {"lat": place.4, "lon": place.5}});
-        let session = format!("idx{}", r.alnum(25));
         let request_id = r.alnum(27);
         let mut debug = json!({
             "requestId": request_id,
             "requestUri": "/idp/idx/authenticators/poll",
             "url": format!("/idp/idx/authenticators/poll?stateHandle={}", r.alnum(40)),
-            "dtHash": r.hex(64),
+            "dtHash": device_hash(user, agent_no),
             "threatSuspected": "false",
             "traceId": r.uuid(),
         });
-        let failed = ty == "user.session.start" && r.chance(0.08);
         let mut outcome = json!({"result": if failed { "FAILURE" } else { "SUCCESS" }, "reason": if failed { json!("INVALID_CREDENTIALS") } else { Value::Null }});
         let mut targets: Vec<Value> = Vec::new();
         let app = *r.pick(APPS);
@@ -300,6 +312,36 @@ impl Generator {
             "target": targets,
         })
     }
+}
+
+impl Generator {
+    /// The session an event of `ty` by `user` belongs to, as in a real org:
+    /// a successful sign-in starts one that the user's next events share
+    /// until it ends or times out; a failed sign-in belongs to none of them;
+    /// an event with no live session carries one begun before the log starts.
+    fn session(&mut self, ty: &str, user: u64, failed: bool) -> String {
+        if failed {
+            return format!("idx{}", self.rng.alnum(25));
+        }
+        let now = self.now;
+        let live = self.sessions.get(&user).filter(|(_, until)| *until > now).map(|(s, _)| s.clone());
+        let session = match live {
+            Some(s) if ty != "user.session.start" => s,
+            _ => format!("idx{}", self.rng.alnum(25)),
+        };
+        if ty == "user.session.end" {
+            self.sessions.remove(&user);
+        } else {
+            self.sessions.insert(user, (session.clone(), now + SESSION_MS));
+        }
+        session
+    }
+}
+
+/// Okta's device token hash: one per user and browser (the `DT` cookie).
+fn device_hash(user: u64, agent: u64) -> String {
+    let mut g = Rng::new(0xD7 ^ (user << 8) ^ agent);
+    (0..4).map(|_| format!("{:016x}", g.next())).collect()
 }
 
 fn display(ty: &str) -> &'static str {

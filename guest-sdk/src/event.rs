@@ -39,6 +39,19 @@ impl<'a> Event<'a> {
     pub fn outcome_result(&self) -> Option<&str> {
         self.head.outcome_result.as_deref()
     }
+    /// `outcome.result` is `result`, from the head (no host call).
+    pub fn outcome_is(&self, result: &str) -> bool {
+        self.outcome_result() == Some(result)
+    }
+    /// `outcome.result` is `SUCCESS` or `ALLOW`, from the head (no host call;
+    /// [`Event::outcome`] also fetches the reason).
+    pub fn succeeded(&self) -> bool {
+        matches!(self.outcome_result(), Some("SUCCESS" | "ALLOW"))
+    }
+    /// `outcome.result` is `FAILURE` or `DENY`, from the head (no host call).
+    pub fn failed(&self) -> bool {
+        matches!(self.outcome_result(), Some("FAILURE" | "DENY"))
+    }
     /// The head's string for `path`, when `path` is one of its fields.
     fn from_head(&self, path: &str) -> Option<&Option<String>> {
         match path {
@@ -88,6 +101,17 @@ impl<'a> Event<'a> {
         let paths: Vec<String> = paths.iter().map(|p| p.to_string()).collect();
         self.strs(&paths).into_iter().map(|v| v.filter(|s| !is_placeholder(s))).collect()
     }
+    /// [`Event::texts`] for a fixed list, as an array to destructure:
+    /// `let [sid, os] = event.text_fields(["authenticationContext.externalSessionId", "client.userAgent.os"]);`
+    /// One host call for all of them (the head's fields cost none).
+    pub fn text_fields<const N: usize>(&self, paths: [&str; N]) -> [Option<String>; N] {
+        let asked: Vec<&str> = paths.iter().copied().filter(|p| self.from_head(p).is_none()).collect();
+        let mut answers = if asked.is_empty() { Vec::new() } else { self.texts(&asked) }.into_iter();
+        paths.map(|p| match self.from_head(p) {
+            Some(v) => v.clone().filter(|s| !is_placeholder(s)),
+            None => answers.next().flatten(),
+        })
+    }
     /// The whole event as JSON text (costly; prefer the accessors).
     pub fn to_json(&self) -> String {
         host::to_json(self.raw)
@@ -107,7 +131,9 @@ impl<'a> Event<'a> {
     pub fn client(&self) -> Client<'_> {
         Client { event: self }
     }
-    /// `outcome`: the result from the head, the reason in one host call.
+    /// `outcome`: the result from the head, the reason in one host call (for
+    /// the result alone, [`Event::succeeded`], [`Event::failed`] and
+    /// [`Event::outcome_is`] cost none).
     pub fn outcome(&self) -> Outcome {
         Outcome { result: self.text("outcome.result"), reason: self.text("outcome.reason") }
     }

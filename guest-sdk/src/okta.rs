@@ -283,9 +283,50 @@ pub fn flat_pairs(text: &str) -> Vec<(String, String)> {
 /// Device", "New IP", "New Geo-Location", "Velocity", …), from
 /// `debugData.behaviors` and `debugData.logOnlySecurityData`, without repeats.
 pub fn positive_behaviors(event: &Event) -> Vec<String> {
+    let [behaviors, log_only] =
+        event.text_fields(["debugContext.debugData.behaviors", "debugContext.debugData.logOnlySecurityData"]);
+    positives([behaviors.as_deref(), log_only.as_deref()])
+}
+
+/// The risk level Okta gave the event, upper-cased (`LOW`, `MEDIUM`, `HIGH`):
+/// `level` in `debugData.risk`, else in `debugData.logOnlySecurityData`,
+/// else `debugData.riskLevel`.
+pub fn risk_level(event: &Event) -> Option<String> {
+    let [risk, log_only, level] = event.text_fields([
+        "debugContext.debugData.risk",
+        "debugContext.debugData.logOnlySecurityData",
+        "debugContext.debugData.riskLevel",
+    ]);
+    risk_of(risk.as_deref(), log_only.as_deref(), level.as_deref())
+}
+
+/// Okta's own signals on an event: [`positive_behaviors`] and [`risk_level`]
+/// together, read in one host call.
+pub struct Signals {
+    pub positive: Vec<String>,
+    pub risk: Option<String>,
+}
+
+/// [`Signals`] of the event.
+pub fn signals(event: &Event) -> Signals {
+    let [behaviors, log_only, risk, level] = event.text_fields([
+        "debugContext.debugData.behaviors",
+        "debugContext.debugData.logOnlySecurityData",
+        "debugContext.debugData.risk",
+        "debugContext.debugData.riskLevel",
+    ]);
+    Signals {
+        positive: positives([behaviors.as_deref(), log_only.as_deref()]),
+        risk: risk_of(risk.as_deref(), log_only.as_deref(), level.as_deref()),
+    }
+}
+
+/// The POSITIVE behaviours named in `texts`, without repeats. A text that
+/// never says "positive" is not split (most sign-ins: every behaviour NEGATIVE).
+fn positives<'t>(texts: impl IntoIterator<Item = Option<&'t str>>) -> Vec<String> {
     let mut found: Vec<String> = Vec::new();
-    for text in event.texts(&["debugContext.debugData.behaviors", "debugContext.debugData.logOnlySecurityData"]).into_iter().flatten() {
-        for (k, v) in flat_pairs(&text) {
+    for text in texts.into_iter().flatten().filter(|t| contains_ignore_case(t, "positive")) {
+        for (k, v) in flat_pairs(text) {
             if v.eq_ignore_ascii_case("POSITIVE") && !found.iter().any(|f| f.eq_ignore_ascii_case(&k)) {
                 found.push(k);
             }
@@ -294,22 +335,21 @@ pub fn positive_behaviors(event: &Event) -> Vec<String> {
     found
 }
 
-/// The risk level Okta gave the event, upper-cased (`LOW`, `MEDIUM`, `HIGH`):
-/// `level` in `debugData.risk`, else in `debugData.logOnlySecurityData`,
-/// else `debugData.riskLevel`.
-pub fn risk_level(event: &Event) -> Option<String> {
-    let texts = event.texts(&[
-        "debugContext.debugData.risk",
-        "debugContext.debugData.logOnlySecurityData",
-        "debugContext.debugData.riskLevel",
-    ]);
-    let mut texts = texts.into_iter();
-    let level_in = |t: Option<String>| {
-        t.and_then(|t| flat_pairs(&t).into_iter().find(|(k, _)| k.eq_ignore_ascii_case("level")).map(|(_, v)| v))
+/// `level` in `risk`, else in `log_only`, else `level` itself; upper-cased.
+fn risk_of(risk: Option<&str>, log_only: Option<&str>, level: Option<&str>) -> Option<String> {
+    let level_in = |t: Option<&str>| {
+        let t = t.filter(|t| contains_ignore_case(t, "level"))?;
+        flat_pairs(t).into_iter().find(|(k, _)| k.eq_ignore_ascii_case("level")).map(|(_, v)| v)
     };
-    let risk = level_in(texts.next().flatten());
-    let log_only = level_in(texts.next().flatten());
-    risk.or(log_only).or(texts.next().flatten()).map(|l| l.to_ascii_uppercase())
+    level_in(risk).or_else(|| level_in(log_only)).or(level.map(str::to_string)).map(|l| l.to_ascii_uppercase())
+}
+
+/// `needle` (ASCII, lower case) in `hay`, in any case; no copy of `hay`,
+/// and a position is compared further only when its first byte matches.
+fn contains_ignore_case(hay: &str, needle: &str) -> bool {
+    let (hay, needle) = (hay.as_bytes(), needle.as_bytes());
+    let Some(&first) = needle.first() else { return true };
+    hay.windows(needle.len()).any(|w| w[0].to_ascii_lowercase() == first && w.eq_ignore_ascii_case(needle))
 }
 
 /// One severity down, never below info.

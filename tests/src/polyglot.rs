@@ -102,7 +102,7 @@ pub fn cache_dir() -> PathBuf {
 static BUILDING: Mutex<()> = Mutex::new(());
 
 /// What `tests/toolchains/install.sh` reports for `lang` (`COMPONENTIZE_PY`,
-/// `COMPONENTIZE_JS`, `JCO`, `WIT_BINDGEN`, `CLANG`, … and their paths),
+/// `COMPONENTIZE_JS`, `WIT_BINDGEN`, `CLANG`, … and their paths),
 /// installing it first when [`required`]; `None` after printing why the test
 /// is skipped (a panic instead when [`required`]).
 pub fn toolchain(lang: &str) -> Option<HashMap<String, String>> {

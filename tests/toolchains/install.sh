@@ -3,10 +3,9 @@
 # polyglot tests (tests/tests/polyglot.rs) and the SDK templates, into a cache
 # under target/ (nothing global but Debian's packages):
 #   python  componentize-py (PyPI), in a venv:          $cache/py/bin/componentize-py
-#   js      componentize-js and jco (npm):               $cache/js/node_modules/.bin/{componentize-js,jco}
+#   js      componentize-js (npm):                       $cache/js/node_modules/.bin/componentize-js
 #   c       clang, lld, wasi-libc, compiler-rt for wasm32 (Debian 12 packages),
 #           wit-bindgen's C generator (crates.io),       $cache/cargo/bin/wit-bindgen
-#           and jco (above) for the preview1 reactor adapter (`jco new --wasi-reactor`)
 #
 # Usage: install.sh [--check] [python|js|c|all]...   (default: all)
 #   --check  install nothing: exit 0 when everything asked for is there, 3 when not.
@@ -26,7 +25,6 @@ cache=${OKTAWATCH_TOOLCHAINS:-${CARGO_TARGET_DIR:-$root/target}/toolchains}
 # Pinned versions (the host's tests are written against their output).
 COMPONENTIZE_PY_VERSION=0.25.1
 COMPONENTIZE_JS_VERSION=0.23.0
-JCO_VERSION=1.35.0
 WIT_BINDGEN_VERSION=0.63.0
 DEBS=(clang lld wasi-libc libclang-rt-14-dev-wasm32)
 
@@ -70,31 +68,26 @@ if want python; then
     py_ok && out+=("COMPONENTIZE_PY=$cache/py/bin/componentize-py")
 fi
 
-# --- JavaScript (and the C adapter): componentize-js, jco -------------------
+# --- JavaScript: componentize-js ---------------------------------------------
 js_ok() {
-    local d=$cache/js/node_modules/@bytecodealliance
-    [[ -x $cache/js/node_modules/.bin/componentize-js && -x $cache/js/node_modules/.bin/jco ]] &&
-        grep -q "\"version\": \"$COMPONENTIZE_JS_VERSION\"" "$d/componentize-js/package.json" &&
-        grep -q "\"version\": \"$JCO_VERSION\"" "$d/jco/package.json"
+    [[ -x $cache/js/node_modules/.bin/componentize-js ]] &&
+        grep -q "\"version\": \"$COMPONENTIZE_JS_VERSION\"" "$cache/js/node_modules/@bytecodealliance/componentize-js/package.json"
 }
-if want js || want c; then
+if want js; then
     if ! js_ok; then
         if ((check)); then
-            missing+=("componentize-js $COMPONENTIZE_JS_VERSION, jco $JCO_VERSION")
+            missing+=("componentize-js $COMPONENTIZE_JS_VERSION")
         else
-            say "installing componentize-js $COMPONENTIZE_JS_VERSION and jco $JCO_VERSION (npm) into $cache/js"
+            say "installing componentize-js $COMPONENTIZE_JS_VERSION (npm) into $cache/js"
             command -v npm >/dev/null || die 3 "node and npm are needed (Debian: nodejs npm)"
             mkdir -p "$cache/js"
             [[ -f $cache/js/package.json ]] || echo '{"name":"oktawatch-toolchains","private":true}' >"$cache/js/package.json"
             (cd "$cache/js" && npm install --no-audit --no-fund --loglevel=error -E \
-                "@bytecodealliance/componentize-js@$COMPONENTIZE_JS_VERSION" "@bytecodealliance/jco@$JCO_VERSION" >&2) \
-                || die 3 "npm install componentize-js/jco failed"
+                "@bytecodealliance/componentize-js@$COMPONENTIZE_JS_VERSION" >&2) \
+                || die 3 "npm install componentize-js failed"
         fi
     fi
-    if js_ok; then
-        want js && out+=("COMPONENTIZE_JS=$cache/js/node_modules/.bin/componentize-js")
-        out+=("JCO=$cache/js/node_modules/.bin/jco")
-    fi
+    js_ok && out+=("COMPONENTIZE_JS=$cache/js/node_modules/.bin/componentize-js")
 fi
 
 # --- C: Debian's clang and wasi-libc, wit-bindgen ---------------------------
@@ -122,7 +115,7 @@ if want c; then
                 || die 3 "cargo install wit-bindgen-cli $WIT_BINDGEN_VERSION failed"
         fi
     fi
-    if debs_ok && wb_ok && js_ok; then
+    if debs_ok && wb_ok; then
         out+=("WIT_BINDGEN=$cache/cargo/bin/wit-bindgen" "CLANG=$(command -v clang)" "WASI_SYSROOT=/usr")
     fi
 fi

@@ -84,7 +84,8 @@ pub fn measure(corpus: &Path, pack: &Path, n: usize) -> Figures {
         })
         .collect();
     rows.sort_by_key(|r| std::cmp::Reverse(r.1));
-    for (id, wns, nns, wal, nal) in rows.iter().take(6) {
+    let shown = std::env::var("BENCH_SANDBOX_ROWS").ok().and_then(|v| v.parse().ok()).unwrap_or(6);
+    for (id, wns, nns, wal, nal) in rows.iter().take(shown) {
         eprintln!(
             "    {id}: wasm {:.2} µs/event, native {:.2} µs/event ({:.1}×); alerts {wal} wasm, {nal} native",
             per_event(*wns) / 1e3,

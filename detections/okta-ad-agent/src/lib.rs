@@ -52,7 +52,7 @@ impl Detection for AdAgent {
     }
 
     fn on_event(&mut self, event: &Event, alerts: &mut Alerts) {
-        if event.outcome().failure() {
+        if event.failed() {
             return;
         }
         // The agent: a target whose type names an agent (an admin creating one), else the actor (the agent itself).

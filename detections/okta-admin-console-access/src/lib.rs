@@ -147,7 +147,7 @@ impl AdminConsoleAccess {
     }
 
     fn weak_factor(&self, event: &Event, alerts: &mut Alerts) {
-        if !event.outcome().success() || !okta::targets_admin_console(&event.targets()) {
+        if !event.succeeded() || !okta::targets_admin_console(&event.targets()) {
             return;
         }
         let methods = okta::methods_used(event);

@@ -50,7 +50,7 @@ impl Detection for AdminPasswordReset {
             "user.account.expire_password" if self.include_expire => "expired",
             _ => return,
         };
-        if event.outcome().failure() {
+        if event.failed() {
             return;
         }
         let Some(user) = okta::user_target(&event.targets()) else { return };

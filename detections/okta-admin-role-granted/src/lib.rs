@@ -48,7 +48,7 @@ impl Detection for AdminRoleGranted {
             "group.privilege.grant" => (true, "UserGroup"),
             _ => return,
         };
-        if event.outcome().failure() {
+        if event.failed() {
             return;
         }
 

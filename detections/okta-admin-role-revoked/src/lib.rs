@@ -44,7 +44,7 @@ impl Detection for AdminRoleRevoked {
     }
 
     fn on_event(&mut self, event: &Event, alerts: &mut Alerts) {
-        if event.outcome().failure() {
+        if event.failed() {
             return;
         }
         let targets = event.targets();

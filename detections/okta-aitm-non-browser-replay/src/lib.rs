@@ -60,11 +60,11 @@ impl Detection for NonBrowserReplay {
         if !EVENT_TYPES.contains(&event.event_type()) {
             return;
         }
-        if !event.outcome().success() {
+        if !event.succeeded() {
             return;
         }
         let Some(ua) = event.client().user_agent() else { return };
-        let Some(tool) = self.non_browser_tool(&ua.to_lowercase()) else { return };
+        let Some(tool) = self.non_browser_tool(&ua) else { return };
         let user = okta::actor_login(event).unwrap_or_else(|| "unknown user".into());
         let ip = event.client().ip();
         alerts.push(
@@ -87,13 +87,15 @@ impl Detection for NonBrowserReplay {
 }
 
 impl NonBrowserReplay {
-    /// The tool named by a lower-cased user agent, unless allowed.
+    /// The tool a user agent names, unless allowed (any case).
     fn non_browser_tool(&self, ua: &str) -> Option<String> {
-        if self.allow_agents.iter().any(|a| ua.contains(a.as_str())) {
+        // The configured lists are lower-cased; the user agent only when there are any.
+        let lower = if self.allow_agents.is_empty() && self.extra_agents.is_empty() { String::new() } else { ua.to_lowercase() };
+        if self.allow_agents.iter().any(|a| lower.contains(a.as_str())) {
             return None;
         }
         okta::non_browser_tool(ua).map(str::to_string).or_else(|| {
-            let extra = self.extra_agents.iter().find(|a| ua.contains(a.as_str()))?;
+            let extra = self.extra_agents.iter().find(|a| lower.contains(a.as_str()))?;
             Some(extra.trim_end_matches('/').to_string())
         })
     }

@@ -53,7 +53,7 @@ impl Detection for AnonymizingProxySignin {
     }
 
     fn on_event(&mut self, event: &Event, alerts: &mut Alerts) {
-        if !EVENT_TYPES.contains(&event.event_type()) || !event.outcome().is("SUCCESS") {
+        if !EVENT_TYPES.contains(&event.event_type()) || !event.outcome_is("SUCCESS") {
             return;
         }
         if event.bool("securityContext.isProxy") != Some(true) {

@@ -54,7 +54,7 @@ impl Detection for ApiTokenCreated {
             "system.api_token.revoke" => "revoked",
             _ => return,
         };
-        if event.outcome().failure() {
+        if event.failed() {
             return;
         }
 

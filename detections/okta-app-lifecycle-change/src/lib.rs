@@ -60,7 +60,7 @@ impl Detection for AppLifecycleChange {
             "application.user_membership.show_password" => ("password shown", Severity::High),
             _ => return,
         };
-        if event.outcome().failure() {
+        if event.failed() {
             return;
         }
         let targets = event.targets();

@@ -29,6 +29,14 @@ use oktawatch_guest::prelude::*;
 
 const BEHAVIORS: &[&str] = &["New Geo-Location", "New Country", "New State", "New City", "New Device", "New IP", "Velocity"];
 
+/// Where Okta writes its behaviour and risk signals (see `okta::signals`).
+const SIGNAL_FIELDS: &[&str] = &[
+    "debugContext.debugData.behaviors",
+    "debugContext.debugData.logOnlySecurityData",
+    "debugContext.debugData.risk",
+    "debugContext.debugData.riskLevel",
+];
+
 struct BehaviorSignal {
     behaviors: Vec<String>,
     medium_behaviors: Vec<String>,
@@ -37,7 +45,7 @@ struct BehaviorSignal {
 
 impl Detection for BehaviorSignal {
     fn info() -> Info {
-        Info::new("okta-behavior-signal", "Okta behaviour detection positive on a sign-in")
+        let info = Info::new("okta-behavior-signal", "Okta behaviour detection positive on a sign-in")
             .severity(Severity::Low)
             .mitre(&["T1078"])
             .description(
@@ -45,30 +53,14 @@ impl Detection for BehaviorSignal {
                  impossible velocity): low, medium for several at once, velocity, a new country or high risk.",
             )
             .event_types(&["policy.evaluate_sign_on", "user.session.start"])
-            // Every event on_event can act on passes (see its first checks); the host skips the rest.
-            .prefilter(
-                Prefilter::new()
-                    .not_one_of("outcome.result", &["FAILURE", "DENY"])
-                    .exists("debugContext.debugData.behaviors"),
-            )
-            .prefilter(
-                Prefilter::new()
-                    .not_one_of("outcome.result", &["FAILURE", "DENY"])
-                    .exists("debugContext.debugData.logOnlySecurityData"),
-            )
-            .prefilter(
-                Prefilter::new()
-                    .not_one_of("outcome.result", &["FAILURE", "DENY"])
-                    .exists("debugContext.debugData.risk"),
-            )
-            .prefilter(
-                Prefilter::new()
-                    .not_one_of("outcome.result", &["FAILURE", "DENY"])
-                    .exists("debugContext.debugData.riskLevel"),
-            )
             .config_list("behaviors", BEHAVIORS, "Okta behaviour names that count (any case)")
             .config_list("medium_behaviors", &["Velocity", "New Country"], "behaviours that make the alert medium")
-            .config_int("medium_count", 3, "this many positive behaviours at once make the alert medium")
+            .config_int("medium_count", 3, "this many positive behaviours at once make the alert medium");
+        // Every event on_event can act on passes (see its first checks): not
+        // refused, with one of the fields Okta's signals are read from.
+        SIGNAL_FIELDS.iter().fold(info, |info, field| {
+            info.prefilter(Prefilter::new().not_one_of("outcome.result", &["FAILURE", "DENY"]).exists(field))
+        })
     }
 
     fn new(config: &Config) -> Result<Self, String> {
@@ -80,13 +72,12 @@ impl Detection for BehaviorSignal {
     }
 
     fn on_event(&mut self, event: &Event, alerts: &mut Alerts) {
-        if event.outcome().failure() {
+        if event.failed() {
             return;
         }
         let counted = |b: &String, list: &[String]| list.iter().any(|x| x.eq_ignore_ascii_case(b));
-        let mut positive: Vec<String> =
-            okta::positive_behaviors(event).into_iter().filter(|b| counted(b, &self.behaviors)).collect();
-        let risk = okta::risk_level(event);
+        let okta::Signals { positive, risk } = okta::signals(event);
+        let mut positive: Vec<String> = positive.into_iter().filter(|b| counted(b, &self.behaviors)).collect();
         if positive.is_empty() && risk.as_deref() != Some("HIGH") {
             return;
         }

@@ -49,7 +49,7 @@ impl Detection for BruteForceUser {
     }
 
     fn on_event(&mut self, event: &Event, alerts: &mut Alerts) {
-        if !event.is("user.session.start") || !event.outcome().is("FAILURE") {
+        if !event.is("user.session.start") || !event.outcome_is("FAILURE") {
             return;
         }
         let Some(user) = okta::actor_login(event) else { return };

@@ -65,7 +65,7 @@ impl Detection for ConcurrentSessions {
             state::remember(&format!("ended:{session}"), "1", window);
             return;
         }
-        if !event.outcome().is("SUCCESS") || state::recall(&format!("ended:{session}")).is_some() {
+        if !event.outcome_is("SUCCESS") || state::recall(&format!("ended:{session}")).is_some() {
             return;
         }
         let key = format!("sessions:{user}");

@@ -62,7 +62,7 @@ impl Detection for CountryList {
         if event.is("user.authentication.sso") && !self.include_sso {
             return;
         }
-        if !event.outcome().is("SUCCESS") {
+        if !event.outcome_is("SUCCESS") {
             return;
         }
         let geo = event.client().geo();

@@ -46,7 +46,7 @@ impl Detection for CustomAdminRoleBinding {
             "iam.resourceset.create" => "Admin resource set created",
             _ => return,
         };
-        if event.outcome().failure() {
+        if event.failed() {
             return;
         }
 

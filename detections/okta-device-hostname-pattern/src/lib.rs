@@ -54,7 +54,7 @@ impl Detection for DeviceHostname {
 
     fn on_event(&mut self, event: &Event, alerts: &mut Alerts) {
         let Some(pattern) = &self.pattern else { return };
-        if event.outcome().failure() {
+        if event.failed() {
             return;
         }
         let targets = event.targets();

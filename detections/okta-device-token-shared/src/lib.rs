@@ -70,7 +70,7 @@ impl Detection for DeviceTokenShared {
         if !EVENT_TYPES.contains(&event.event_type()) {
             return;
         }
-        let ok = event.outcome().success();
+        let ok = event.succeeded();
         if !ok && !self.include_failures {
             return;
         }

@@ -51,7 +51,7 @@ impl Detection for IdpChange {
             "system.idp.lifecycle.activate" => "activated",
             _ => return,
         };
-        if event.outcome().failure() {
+        if event.failed() {
             return;
         }
 

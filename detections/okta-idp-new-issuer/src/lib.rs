@@ -70,7 +70,7 @@ impl Detection for IdpNewIssuer {
     }
 
     fn on_event(&mut self, event: &Event, alerts: &mut Alerts) {
-        if !event.outcome().success() {
+        if !event.succeeded() {
             return;
         }
         let idp = event

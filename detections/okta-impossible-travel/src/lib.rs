@@ -78,7 +78,7 @@ impl Detection for ImpossibleTravel {
     }
 
     fn on_event(&mut self, event: &Event, alerts: &mut Alerts) {
-        if !event.is("user.session.start") || !event.outcome().is("SUCCESS") {
+        if !event.is("user.session.start") || !event.outcome_is("SUCCESS") {
             return;
         }
         let Some(user) = okta::actor_login(event) else { return };

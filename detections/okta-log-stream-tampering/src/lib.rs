@@ -38,7 +38,7 @@ impl Detection for LogStreamTampering {
             "system.log_stream.lifecycle.update" => "reconfigured",
             _ => return,
         };
-        if event.outcome().failure() {
+        if event.failed() {
             return;
         }
 

@@ -46,7 +46,7 @@ impl Detection for MembershipChange {
     }
 
     fn on_event(&mut self, event: &Event, alerts: &mut Alerts) {
-        if !self.enabled || event.outcome().failure() {
+        if !self.enabled || event.failed() {
             return;
         }
         let group = event.is("group.*");

@@ -47,7 +47,7 @@ impl Detection for MfaDisabledOrgWide {
             "policy.rule.update" => false,
             _ => return,
         };
-        if event.outcome().failure() {
+        if event.failed() {
             return;
         }
         let admin = okta::actor_or_unknown(event);

@@ -48,7 +48,7 @@ impl Detection for NetworkZoneChange {
             "zone.delete" => ("deleted", Severity::High),
             _ => return,
         };
-        if event.outcome().failure() {
+        if event.failed() {
             return;
         }
 

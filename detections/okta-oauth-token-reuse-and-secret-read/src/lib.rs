@@ -78,7 +78,7 @@ fn token_reuse(event: &Event, alerts: &mut Alerts) {
 }
 
 fn secret_read(event: &Event, alerts: &mut Alerts) {
-    if event.outcome().failure() {
+    if event.failed() {
         return;
     }
     let admin = okta::actor_or_unknown(event);

@@ -42,7 +42,7 @@ impl Detection for OpaOutOfBand {
     }
 
     fn on_event(&mut self, event: &Event, alerts: &mut Alerts) {
-        if event.outcome().failure() {
+        if event.failed() {
             return;
         }
         let targets = event.targets();

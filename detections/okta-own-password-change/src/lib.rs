@@ -36,7 +36,7 @@ impl Detection for OwnPasswordChange {
     }
 
     fn on_event(&mut self, event: &Event, alerts: &mut Alerts) {
-        if !self.enabled || !event.outcome().success() {
+        if !self.enabled || !event.succeeded() {
             return;
         }
         let actor = event.actor();

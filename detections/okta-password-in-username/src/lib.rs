@@ -69,7 +69,7 @@ impl Detection for PasswordInUsername {
     }
 
     fn on_event(&mut self, event: &Event, alerts: &mut Alerts) {
-        if !event.is("user.session.start") || !event.outcome().is("FAILURE") {
+        if !event.is("user.session.start") || !event.outcome_is("FAILURE") {
             return;
         }
         if self.require_legacy_type && event.str("legacyEventType").as_deref() != Some("core.user_auth.login_failed") {

@@ -68,7 +68,7 @@ impl Detection for PasswordSpray {
     }
 
     fn on_event(&mut self, event: &Event, alerts: &mut Alerts) {
-        if !event.is("user.session.start") || !event.outcome().is("FAILURE") {
+        if !event.is("user.session.start") || !event.outcome_is("FAILURE") {
             return;
         }
         let Some(ip) = event.client().ip() else { return };

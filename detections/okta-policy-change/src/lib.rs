@@ -84,7 +84,7 @@ impl Detection for PolicyChange {
             "application.policy.sign_on.rule.delete" => ("app sign-on policy rule", "deleted"),
             _ => return,
         };
-        if event.outcome().failure() {
+        if event.failed() {
             return;
         }
 

@@ -49,7 +49,7 @@ impl Detection for RapidAppAccess {
     }
 
     fn on_event(&mut self, event: &Event, alerts: &mut Alerts) {
-        if !event.outcome().is("SUCCESS") {
+        if !event.outcome_is("SUCCESS") {
             return;
         }
         if self.idp_initiated_only && event.debug_data("initiationType").as_deref() != Some("IDP_INITIATED") {

@@ -62,7 +62,7 @@ impl Detection for RecoveryBurst {
 
     fn on_event(&mut self, event: &Event, alerts: &mut Alerts) {
         let Some(&(_, kind, channel)) = MESSAGES.iter().find(|m| m.0 == event.event_type()) else { return };
-        if event.outcome().failure() {
+        if event.failed() {
             return;
         }
         let Some(user) = okta::affected_user(event, &event.targets()) else { return };

@@ -58,7 +58,7 @@ impl Detection for RiskyAppChange {
             "application.configuration.update_api_credentials_for_pass_change" => ("reconfigured", false),
             _ => return,
         };
-        if event.outcome().failure() {
+        if event.failed() {
             return;
         }
 

@@ -91,21 +91,30 @@ impl Detection for SessionCookieReuse {
             return;
         }
         let Some(ip) = event.client().ip() else { return };
-        let client = event.client();
-        let sid = event.session_id().or_else(|| event.root_session_id());
+        // Every field both rules read, in one host call.
+        let [sid, root, root_debug, ua, os, browser, dt] = event.text_fields([
+            "authenticationContext.externalSessionId",
+            "authenticationContext.rootSessionId",
+            "debugContext.debugData.rootSessionId",
+            "client.userAgent.rawUserAgent",
+            "client.userAgent.os",
+            "client.userAgent.browser",
+            "debugContext.debugData.dtHash",
+        ]);
+        let sid = sid.or(root).or(root_debug);
         let now = Sighting {
             ip,
             asn: event.number("securityContext.asNumber").map(|n| (n as u64).to_string()).unwrap_or_default(),
-            ua: client.user_agent().unwrap_or_default(),
-            os: client.os().unwrap_or_default(),
+            ua: ua.unwrap_or_default(),
+            os: os.unwrap_or_default(),
             user: okta::actor_login(event).unwrap_or_default(),
-            browser: client.browser().unwrap_or_default(),
+            browser: browser.unwrap_or_default(),
             session: sid.clone().unwrap_or_default(),
         };
         if let Some(sid) = &sid {
             self.session_replayed(event, sid, &now, alerts);
         }
-        if let Some(dt) = okta::dt_hash(event) {
+        if let Some(dt) = dt {
             self.device_cookie_replayed(event, &dt, &now, alerts);
         }
     }
@@ -155,7 +164,7 @@ impl SessionCookieReuse {
 
     /// Same user and dtHash, another session, another IP, another OS or browser.
     fn device_cookie_replayed(&self, event: &Event, dt: &str, now: &Sighting, alerts: &mut Alerts) {
-        if now.user.is_empty() || !event.outcome().success() {
+        if now.user.is_empty() || !event.succeeded() {
             return;
         }
         let key = format!("dt:{}:{dt}", now.user);

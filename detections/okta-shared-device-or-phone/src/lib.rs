@@ -64,7 +64,7 @@ impl Detection for SharedDeviceOrPhone {
     }
 
     fn on_event(&mut self, event: &Event, alerts: &mut Alerts) {
-        if event.outcome().failure() {
+        if event.failed() {
             return;
         }
         let Some(user) = event.actor().id().or_else(|| event.actor().alternate_id()) else { return };

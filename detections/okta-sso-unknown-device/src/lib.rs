@@ -46,7 +46,7 @@ impl Detection for SsoUnknownDevice {
     }
 
     fn on_event(&mut self, event: &Event, alerts: &mut Alerts) {
-        if !event.outcome().is("SUCCESS") {
+        if !event.outcome_is("SUCCESS") {
             return;
         }
         let Some(user) = okta::actor_login(event) else { return };

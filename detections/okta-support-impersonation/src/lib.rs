@@ -43,7 +43,7 @@ impl Detection for SupportImpersonation {
             "user.session.impersonation.extend" => ("Okta support access extended", Severity::Medium),
             _ => return,
         };
-        if event.outcome().failure() {
+        if event.failed() {
             return;
         }
 

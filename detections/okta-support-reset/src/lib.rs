@@ -54,7 +54,7 @@ impl Detection for SupportReset {
         if event.client().user_agent().is_some() {
             return;
         }
-        if event.outcome().failure() {
+        if event.failed() {
             return;
         }
 

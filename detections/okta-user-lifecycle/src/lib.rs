@@ -41,7 +41,7 @@ impl Detection for UserLifecycle {
     }
 
     fn on_event(&mut self, event: &Event, alerts: &mut Alerts) {
-        if !self.enabled || event.outcome().failure() {
+        if !self.enabled || event.failed() {
             return;
         }
         let change = event.event_type().trim_start_matches("user.lifecycle.").to_string();

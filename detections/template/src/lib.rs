@@ -72,7 +72,7 @@ impl Detection for NewCountry {
     }
 
     fn on_event(&mut self, event: &Event, alerts: &mut Alerts) {
-        if !event.outcome().is("SUCCESS") {
+        if !event.outcome_is("SUCCESS") {
             return;
         }
         // The login, lower-cased (Okta's placeholders "", "null", "unknown" count as missing).

@@ -2,6 +2,9 @@
 //! [`Pipeline::handle_page`], follow the next link, sleep `poll_interval`
 //! once caught up; hold Okta back while the spool is full (backpressure);
 //! take the org's event hook batches meanwhile, through the same pipeline.
+//! A page holds its turn ([`crate::sources::okta::pages_in_hand`]) from its
+//! request until it is handled: however many orgs a process serves, only a
+//! few pages are in memory at once.
 
 use crate::config::OktaConfig;
 use crate::pipeline::Pipeline;
@@ -67,6 +70,8 @@ pub async fn poll_org(
         let events = pipeline.parse_page(&page.events, "a page");
         let next = page.next.to_string();
         let handled = tokio::task::block_in_place(|| pipeline.handle_page(events, Some(&next)))?;
+        // The page's memory, then its turn, go back before anything else waits.
+        drop((page.events, page.turn));
         if handled.duplicates > 0 && hooks.is_some() {
             tracing::info!(org = %org.name, "polled page: {} event(s) already delivered (by the event hook) dropped", handled.duplicates);
         }

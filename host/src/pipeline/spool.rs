@@ -258,7 +258,9 @@ impl Spool {
             self.file.sync_data().map_err(io_err(&path))?;
         }
         let end = start + self.buf.len() as u64;
-        if self.buf.capacity() > 8 << 20 {
+        // A large page's buffer is not kept between pages: a process serving
+        // many orgs would hold one per org (50 orgs × a few MiB).
+        if self.buf.capacity() > 1 << 20 {
             self.buf = Vec::with_capacity(1 << 20);
         }
         let mut p = self.shared.pos.lock().unwrap();

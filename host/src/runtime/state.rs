@@ -36,6 +36,11 @@ const MAX_TIMES: usize = 10_000;
 /// Members kept per distinct set (far above any detection threshold); past
 /// this the least recently seen are forgotten.
 const MAX_MEMBERS: usize = 1_000;
+/// redb's page cache for `state.redb`. Its default (1 GiB) grew the
+/// service's memory with every state write: 50 orgs × 2000 events held
+/// ~450 MiB of cached pages. Every entry also lives in memory
+/// ([`DetectionState`]); the file is read in full only at start.
+const CACHE_BYTES: usize = 8 << 20;
 /// An event published further than this ahead of the host's clock does not
 /// move the state clock (one day: Okta's clock and ours agree to seconds).
 pub const MAX_AHEAD_MS: i64 = 24 * 3600 * 1000;
@@ -94,6 +99,21 @@ impl Entry {
     }
 }
 
+/// Notes in the change set that `key` is gone: nothing to write when it
+/// was created since the last flush, else a tombstone.
+fn forget(dirty: &mut HashMap<String, bool>, key: &str) {
+    match dirty.get(key) {
+        // Created since the last flush: the disk never had it.
+        Some(false) => {
+            dirty.remove(key);
+        }
+        Some(true) => {}
+        None => {
+            dirty.insert(key.to_string(), true);
+        }
+    }
+}
+
 /// One detection's state.
 #[derive(Debug)]
 pub struct DetectionState {
@@ -140,7 +160,13 @@ impl DetectionState {
         let old = self.entries.get(key).map(|e| e.size() + key.len());
         self.bytes = self.bytes.saturating_sub(old.unwrap_or(0)) + new;
         self.mark_dirty(key, old.is_some());
-        self.entries.insert(key.to_string(), entry);
+        // In place when the key is there (no new key string per write).
+        match self.entries.get_mut(key) {
+            Some(slot) => *slot = entry,
+            None => {
+                self.entries.insert(key.to_string(), entry);
+            }
+        }
         true
     }
 
@@ -154,42 +180,59 @@ impl DetectionState {
     /// The quota is reached: drop what expired by the latest event time,
     /// and, unless that freed a tenth of the quota, the least recently
     /// touched entries down to 90% of it. One pass makes room for many puts,
-    /// so the cost per put stays small even when state is always full.
+    /// so the cost per put stays small even when state is always full. No
+    /// key is copied: the pass sorts times and sizes only, then drops in place.
     fn make_room(&mut self) {
         self.quota_hits += 1;
         let now = self.latest;
-        let expired: Vec<String> = self.entries.iter().filter(|(_, e)| e.expired(now)).map(|(k, _)| k.clone()).collect();
-        for k in expired {
-            self.delete(&k);
-        }
+        self.drop_where(|e| e.expired(now), usize::MAX);
         let (keys_goal, bytes_goal) = (self.max_keys * 9 / 10, self.max_bytes * 9 / 10);
         if self.entries.len() <= keys_goal && self.bytes <= bytes_goal {
             return;
         }
-        let mut by_age: Vec<(i64, String)> = self.entries.iter().map(|(k, e)| (e.last_touched(), k.clone())).collect();
-        by_age.sort_unstable();
-        for (_, k) in by_age {
-            if self.entries.len() <= keys_goal && self.bytes <= bytes_goal {
+        // The oldest entries to drop: all touched before `cut`, and `at_cut`
+        // of those touched at `cut` (ties are common: a page shares a time).
+        let mut ages: Vec<(i64, usize)> = self.entries.iter().map(|(k, e)| (e.last_touched(), e.size() + k.len())).collect();
+        ages.sort_unstable_by_key(|a| a.0);
+        let (mut keys, mut bytes) = (self.entries.len(), self.bytes);
+        let (mut cut, mut at_cut) = (i64::MIN, 0usize);
+        for (t, size) in ages {
+            if keys <= keys_goal && bytes <= bytes_goal {
                 break;
             }
-            self.delete(&k);
-            self.evicted += 1;
+            keys -= 1;
+            bytes = bytes.saturating_sub(size);
+            if t != cut {
+                (cut, at_cut) = (t, 0);
+            }
+            at_cut += 1;
         }
+        let before = self.entries.len();
+        self.drop_where(|e| e.last_touched() < cut, usize::MAX);
+        self.drop_where(|e| e.last_touched() == cut, at_cut);
+        self.evicted += (before - self.entries.len()) as u64;
+    }
+
+    /// Drops up to `limit` entries for which `doomed` holds, in place,
+    /// noting a tombstone for each one the disk has.
+    fn drop_where(&mut self, doomed: impl Fn(&Entry) -> bool, limit: usize) {
+        let DetectionState { entries, dirty, bytes, .. } = self;
+        let mut left = limit;
+        entries.retain(|k, e| {
+            if left == 0 || !doomed(e) {
+                return true;
+            }
+            left -= 1;
+            *bytes = bytes.saturating_sub(e.size() + k.len());
+            forget(dirty, k);
+            false
+        });
     }
 
     fn delete(&mut self, key: &str) {
         if let Some(e) = self.entries.remove(key) {
             self.bytes = self.bytes.saturating_sub(e.size() + key.len());
-            match self.dirty.get(key) {
-                // Created since the last flush: the disk never had it.
-                Some(false) => {
-                    self.dirty.remove(key);
-                }
-                Some(true) => {}
-                None => {
-                    self.dirty.insert(key.to_string(), true);
-                }
-            }
+            forget(&mut self.dirty, key);
         }
     }
 
@@ -404,7 +447,7 @@ fn unopened(e: redb::Error) -> Unopened {
 /// that a damaged file is found here and not half-way through a page.
 fn open_checked(path: &Path) -> Result<Database, Unopened> {
     let attempt = || -> Result<Database, redb::Error> {
-        let mut db = Database::create(path)?;
+        let mut db = Database::builder().set_cache_size(CACHE_BYTES).create(path)?;
         if !db.check_integrity()? {
             tracing::warn!("detection state {}: damaged pages were repaired", path.display());
         }
@@ -599,6 +642,28 @@ mod tests {
         assert_eq!(s.get("ip", 300), None);
         assert!(s.get("b", 300).is_some() && s.get("c", 300).is_some());
         assert_eq!(s.evicted, 1);
+    }
+
+    #[test]
+    fn a_full_state_drops_the_oldest_down_to_nine_tenths_also_when_times_tie() {
+        // 100 keys: 40 at time 1, 60 at time 2; the 101st makes room for 10 keys.
+        let mut s = DetectionState::new(100, 1 << 20);
+        for i in 0..100 {
+            assert!(s.set(&format!("k{i}"), vec![], 0, if i < 40 { 1 } else { 2 }));
+        }
+        assert!(s.set("new", vec![], 0, 3));
+        assert_eq!((s.quota_hits, s.evicted, s.len()), (1, 10, 91), "down to 90 keys, then the new one");
+        let old_left = (0..40).filter(|i| s.get(&format!("k{i}"), 3).is_some()).count();
+        assert_eq!(old_left, 30, "only the oldest go");
+        assert!((40..100).all(|i| s.get(&format!("k{i}"), 3).is_some()) && s.get("new", 3).is_some());
+        // All at one time: exactly enough of them go, not all.
+        let mut s = DetectionState::new(50, 1 << 20);
+        for i in 0..50 {
+            assert!(s.set(&format!("k{i}"), vec![1; 10], 0, 7));
+        }
+        assert!(s.set("new", vec![], 0, 7));
+        assert_eq!((s.evicted, s.len()), (5, 46));
+        assert_eq!(s.bytes, s.entries.iter().map(|(k, e)| e.size() + k.len()).sum::<usize>());
     }
 
     #[test]
