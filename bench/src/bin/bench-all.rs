@@ -140,7 +140,9 @@ fn main() -> anyhow::Result<()> {
         rows.push(Row::new(label(&format!("events/s{}", if missing > 0 { format!(" ({missing} events missing!)") } else { String::new() })), format!("{:.0} ev/s", s.eps), "-"));
         rows.push(Row::new(label("events per CPU-second"), format!("{:.0} ev/s", s.eps_per_cpu), "-"));
         rows.push(Row::new(label("CPU share (cores busy)"), format!("{:.2}", s.cpu_s / s.wall_s.max(1e-9)), format!("{} cores", std::thread::available_parallelism().map_or(1, usize::from))));
-        rows.push(Row::new(label("peak RSS"), mib(s.hwm_kib), "-").target("≤ 64 MB", s.hwm_kib * 1024 <= 64_000_000));
+        // Issue 13 asks for RSS per org here, not a bound (the 64 MB is figure 6's, one org).
+        rows.push(Row::new(label("peak RSS"), mib(s.hwm_kib), "-"));
+        rows.push(Row::new(label("peak RSS per org"), mib(s.hwm_kib / s.orgs.max(1) as u64), "-"));
         rows.push(Row::new(label("lag per org: backlog delivered, p50 (max)"), format!("{:.2} s ({:.2} s)", s.lag_p50_s, s.lag_max_s), "-"));
     }
 
