@@ -365,6 +365,46 @@ fn a_full_spool_holds_okta_back_then_drains() {
 }
 
 #[test]
+fn orgs_whose_okta_hangs_do_not_hold_up_the_others() {
+    // Pages are parsed and handled a few at a time over all orgs (two per
+    // core, at least 4). Eight orgs whose Okta never answers the first
+    // request (within their 120 s request timeout) are more than there are
+    // turns; the last org, configured after them, still delivers at once.
+    let dir = tempfile::Builder::new().prefix("ow").tempdir_in("/tmp").unwrap();
+    let slow: Vec<Okta> = (0..8).map(|_| Okta::start(EmulatorOptions { token: TOKEN.into(), ..Default::default() })).collect();
+    let fast = Okta::start(EmulatorOptions { token: TOKEN.into(), ..Default::default() });
+    let mut orgs = String::new();
+    for (i, o) in slow.iter().enumerate() {
+        o.push(make_events(50, now_ms() - 20 * 60 * 1000, &format!("slow-{i}")));
+        o.inject([Fault::Delay(Duration::from_secs(300))]);
+        orgs.push_str(&format!(
+            "[[okta]]\nname = \"slow{i}\"\norg_url = \"{}\"\ntoken_env = \"OKTAWATCH_TEST_TOKEN\"\npoll_interval = \"1s\"\nrequest_timeout = \"120s\"\n\n",
+            o.url()
+        ));
+    }
+    orgs.push_str(&format!(
+        "[[okta]]\nname = \"fast\"\norg_url = \"{}\"\ntoken_env = \"OKTAWATCH_TEST_TOKEN\"\npoll_interval = \"1s\"\npage_limit = 100\n\n",
+        fast.url()
+    ));
+    let events = make_events(250, now_ms() - 20 * 60 * 1000, "fast-org");
+    fast.push(events.clone());
+    let socket = dir.path().join("q.sock");
+    let cfg = write_config_for(dir.path(), &orgs, &socket, "");
+    let wazuh = Wazuh::bind(&socket);
+    let host = Host::start(&["run", "--config", cfg.to_str().unwrap()], &[("OKTAWATCH_TEST_TOKEN", TOKEN)]);
+    // Well within the slow orgs' request timeout: they hold no turn while they wait.
+    wazuh.wait("the fast org's events", LONG, |w| w.events().len() >= events.len());
+    let bodies = wazuh.bodies();
+    let fast_ones: Vec<String> =
+        bodies.iter().filter(|b| b["org"] == "fast").map(|b| b["okta"]["uuid"].as_str().unwrap().to_string()).collect();
+    assert_eq!(fast_ones, uuids(&events), "the fast org's events, in order");
+    assert!(bodies.iter().all(|b| b["org"] == "fast"), "a slow org was answered: the test shows nothing");
+    // Shutdown does not wait for the hanging requests.
+    let (status, log) = host.terminate(LONG);
+    assert!(status.success(), "{log}");
+}
+
+#[test]
 fn two_orgs_each_with_its_own_cursor_and_name() {
     let dir = tempfile::Builder::new().prefix("ow").tempdir_in("/tmp").unwrap();
     let a = Okta::start(EmulatorOptions { token: TOKEN.into(), ..Default::default() });

@@ -2,9 +2,8 @@
 //! [`Pipeline::handle_page`], follow the next link, sleep `poll_interval`
 //! once caught up; hold Okta back while the spool is full (backpressure);
 //! take the org's event hook batches meanwhile, through the same pipeline.
-//! A page holds its turn ([`crate::sources::okta::pages_in_hand`]) from its
-//! request until it is handled: however many orgs a process serves, only a
-//! few pages are in memory at once.
+//! Orgs take turns to parse and handle their pages ([`pages_in_hand`]):
+//! however many orgs a process serves, only a few pages are parsed at once.
 
 use crate::config::OktaConfig;
 use crate::pipeline::Pipeline;
@@ -13,8 +12,34 @@ use crate::sources::hooks::HookBatch;
 use crate::sources::okta::OktaSource;
 use crate::telemetry::stats::Stats;
 use anyhow::Context;
+use std::sync::LazyLock;
 use std::time::{Duration, Instant};
-use tokio::sync::mpsc;
+use tokio::sync::{Semaphore, SemaphorePermit, mpsc};
+
+/// Pages parsed and handled at once over all orgs of the process: two per
+/// core, at least 4. With 50 orgs behind on backlogs of full 1000-event
+/// pages, every org parsing and running its page through the detections at
+/// once held one parsed page (several times the page's JSON) per org; the
+/// detections already keep every core busy on a few pages, so more at once
+/// gains nothing. Taken after the fetch, never over it: an org whose Okta is
+/// slow, rate-limited or down holds no turn, and cannot hold up the others.
+/// The semaphore is fair: orgs queue in order.
+pub fn pages_in_hand() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get()).saturating_mul(2).max(4)
+}
+
+static PAGES: LazyLock<Semaphore> = LazyLock::new(|| Semaphore::new(pages_in_hand()));
+
+/// This org's turn to parse and handle a page; None at shutdown.
+async fn page_turn(shutdown: &mut Shutdown) -> Option<SemaphorePermit<'static>> {
+    if *shutdown.borrow() {
+        return None;
+    }
+    tokio::select! {
+        permit = PAGES.acquire() => permit.ok(),
+        _ = shutdown.changed() => None,
+    }
+}
 
 /// Polls one org until shutdown, and handles the org's event hook batches
 /// (`hooks`) as they come, also while a poll is under way or the loop waits
@@ -66,12 +91,14 @@ pub async fn poll_org(
         }
         let fetched = or_fatal(stats, with_hooks(source.fetch(&url, &mut shutdown), &mut hooks, pipeline, &org.name)).await?;
         let Some(page) = fetched else { break };
+        let turn = or_fatal(stats, with_hooks(page_turn(&mut shutdown), &mut hooks, pipeline, &org.name)).await?;
+        let Some(turn) = turn else { break };
         let n = page.events.len();
         let events = pipeline.parse_page(&page.events, "a page");
         let next = page.next.to_string();
         let handled = tokio::task::block_in_place(|| pipeline.handle_page(events, Some(&next)))?;
         // The page's memory, then its turn, go back before anything else waits.
-        drop((page.events, page.turn));
+        drop((page.events, turn));
         if handled.duplicates > 0 && hooks.is_some() {
             tracing::info!(org = %org.name, "polled page: {} event(s) already delivered (by the event hook) dropped", handled.duplicates);
         }

@@ -69,27 +69,12 @@ pub const MAX_ERROR_BYTES: usize = 64 << 10;
 /// A `Date` further than this from the host clock is not believed.
 const MAX_SKEW_MS: u64 = 86_400_000;
 
-/// Pages in hand at once over the whole process, from the request until
-/// the page is handled: twice the cores, at least 4. A process serving 50
-/// orgs behind on backlogs of full 1000-event pages held every org's page at
-/// once (~900 MiB); detections already keep every core busy on a few pages,
-/// so more in hand gains nothing. Not held while an org waits on Okta's rate
-/// limit or backs off after a failure: a slow org does not hold up the others.
-pub fn pages_in_hand() -> usize {
-    std::thread::available_parallelism().map_or(2, |n| n.get()).saturating_mul(2).max(4)
-}
-
-static PAGES: std::sync::LazyLock<tokio::sync::Semaphore> =
-    std::sync::LazyLock::new(|| tokio::sync::Semaphore::new(pages_in_hand()));
-
 /// One page as Okta returned it.
 pub struct Fetched {
     /// The events' JSON texts, in the order Okta sent them.
     pub events: Vec<Box<RawValue>>,
     /// Where to go next (Okta always sends one while polling).
     pub next: Url,
-    /// The page's turn ([`pages_in_hand`]): drop it once the page is handled.
-    pub turn: Option<tokio::sync::SemaphorePermit<'static>>,
 }
 
 impl Fetched {
@@ -276,17 +261,11 @@ impl OktaSource {
         let mut backoff = self.retry_initial;
         loop {
             self.pace(shutdown).await?;
-            // Orgs queue here in order (the semaphore is fair).
-            let turn = tokio::select! {
-                t = PAGES.acquire() => t.ok()?,
-                _ = shutdown.changed() => return None,
-            };
             let attempt = tokio::select! {
                 r = self.try_fetch(url) => r,
                 _ = shutdown.changed() => return None,
             };
             Stats::set_failing(&self.stats.source_failing_since_ms, attempt.is_err());
-            let attempt = attempt.map(|page| Fetched { turn: Some(turn), ..page });
             let wait = match attempt {
                 Ok(page) => return Some(page),
                 Err(Failure::RateLimited(until)) => {
@@ -561,7 +540,7 @@ impl OktaSource {
             }
         };
         self.check_same_origin(&next).map_err(|e| Failure::Retry(format!("{e:#}")))?;
-        Ok(Fetched { events, next, turn: None })
+        Ok(Fetched { events, next })
     }
 }
 
