@@ -312,9 +312,7 @@ impl Generator {
             "target": targets,
         })
     }
-}
 
-impl Generator {
     /// The session an event of `ty` by `user` belongs to, as in a real org:
     /// a successful sign-in starts one that the user's next events share
     /// until it ends or times out; a failed sign-in belongs to none of them;

@@ -185,7 +185,7 @@ impl DetectionState {
     fn make_room(&mut self) {
         self.quota_hits += 1;
         let now = self.latest;
-        self.drop_where(|e| e.expired(now), usize::MAX);
+        self.drop_where(|e| e.expired(now));
         let (keys_goal, bytes_goal) = (self.max_keys * 9 / 10, self.max_bytes * 9 / 10);
         if self.entries.len() <= keys_goal && self.bytes <= bytes_goal {
             return;
@@ -208,21 +208,25 @@ impl DetectionState {
             at_cut += 1;
         }
         let before = self.entries.len();
-        self.drop_where(|e| e.last_touched() < cut, usize::MAX);
-        self.drop_where(|e| e.last_touched() == cut, at_cut);
+        self.drop_where(|e| match e.last_touched() {
+            t if t < cut => true,
+            t if t == cut && at_cut > 0 => {
+                at_cut -= 1;
+                true
+            }
+            _ => false,
+        });
         self.evicted += (before - self.entries.len()) as u64;
     }
 
-    /// Drops up to `limit` entries for which `doomed` holds, in place,
-    /// noting a tombstone for each one the disk has.
-    fn drop_where(&mut self, doomed: impl Fn(&Entry) -> bool, limit: usize) {
+    /// Drops, in one pass, the entries for which `doomed` holds, noting a
+    /// tombstone for each one the disk has.
+    fn drop_where(&mut self, mut doomed: impl FnMut(&Entry) -> bool) {
         let DetectionState { entries, dirty, bytes, .. } = self;
-        let mut left = limit;
         entries.retain(|k, e| {
-            if left == 0 || !doomed(e) {
+            if !doomed(e) {
                 return true;
             }
-            left -= 1;
             *bytes = bytes.saturating_sub(e.size() + k.len());
             forget(dirty, k);
             false
