@@ -26,6 +26,19 @@ pub struct Event {
     published_ms: Option<i64>,
     /// Which path brought the event.
     origin: Origin,
+    /// The fields nearly every stage reads (each detection call's head, the
+    /// event-type index), looked up once at parse while the tree is hot.
+    head: Head,
+}
+
+/// `eventType` ("" when missing or not a string) and the three strings of a
+/// detection call's head.
+#[derive(Debug, Default)]
+struct Head {
+    event_type: Box<str>,
+    outcome_result: Option<Box<str>>,
+    actor_alternate_id: Option<Box<str>>,
+    client_ip: Option<Box<str>>,
 }
 
 /// Which path brought an event: its message says so when it is not the poller.
@@ -55,25 +68,39 @@ pub enum EventError {
 pub const MAX_DEPTH: usize = 64;
 
 /// True when `text` nests objects/arrays deeper than `max` levels. A flat
-/// byte scan that knows strings and escapes: no recursion, no allocation,
-/// so any input, however deep or malformed, costs one pass.
+/// scan that knows strings and escapes: no recursion, no allocation, so any
+/// input, however deep or malformed, costs one pass (two at most). Strings
+/// (most of an event's bytes) are skipped with `memchr`, to their closing
+/// quote or next escape: a byte-at-a-time loop over them cost more than the
+/// parse itself.
 pub fn too_deep(text: &[u8], max: usize) -> bool {
+    // No more openers in all than the bound (an Okta event has a few dozen):
+    // it cannot nest deeper.
+    if memchr::memchr2_iter(b'{', b'[', text).take(max + 1).count() <= max {
+        return false;
+    }
     let mut depth = 0usize;
-    let mut in_string = false;
-    let mut escaped = false;
-    for &b in text {
-        if in_string {
-            if escaped {
-                escaped = false;
-            } else if b == b'\\' {
-                escaped = true;
-            } else if b == b'"' {
-                in_string = false;
+    let mut i = 0;
+    while i < text.len() {
+        match text[i] {
+            b'"' => {
+                i += 1;
+                // Inside the string: to its closing quote, hopping over escapes.
+                loop {
+                    let Some(j) = text.get(i..).and_then(|rest| memchr::memchr2(b'"', b'\\', rest)) else {
+                        // Unclosed: nothing after it counts.
+                        return false;
+                    };
+                    i += j;
+                    if text[i] == b'\\' {
+                        i += 2;
+                    } else {
+                        i += 1;
+                        break;
+                    }
+                }
+                continue;
             }
-            continue;
-        }
-        match b {
-            b'"' => in_string = true,
             b'{' | b'[' => {
                 depth += 1;
                 if depth > max {
@@ -83,6 +110,7 @@ pub fn too_deep(text: &[u8], max: usize) -> bool {
             b'}' | b']' => depth = depth.saturating_sub(1),
             _ => {}
         }
+        i += 1;
     }
     false
 }
@@ -99,7 +127,7 @@ impl Event {
         }
         // Datagrams and NDJSON need one line: re-serialize only when the
         // source was pretty-printed (strings cannot hold raw newlines).
-        let raw: Box<str> = if text.bytes().any(|b| b == b'\n' || b == b'\r') {
+        let raw: Box<str> = if memchr::memchr2(b'\n', b'\r', text.as_bytes()).is_some() {
             sonic_rs::to_string(&value).expect("a parsed value serializes").into()
         } else {
             text.trim().into()
@@ -113,7 +141,14 @@ impl Event {
             _ => format!("h:{:032x}", xxhash_rust::xxh3::xxh3_128(raw.as_bytes())),
         };
         let published_ms = value.get("published").and_then(|v| v.as_str()).and_then(parse_published);
-        Event { raw, value, key, published_ms, origin: Origin::Poll }
+        let text = |path: &str| lookup(&value, path).and_then(|v| v.as_str()).map(Box::<str>::from);
+        let head = Head {
+            event_type: value.get("eventType").and_then(|v| v.as_str()).unwrap_or("").into(),
+            outcome_result: text("outcome.result"),
+            actor_alternate_id: text("actor.alternateId"),
+            client_ip: text("client.ipAddress"),
+        };
+        Event { raw, value, key, published_ms, origin: Origin::Poll, head }
     }
 
     /// The same event, marked as brought by `origin`.
@@ -144,8 +179,21 @@ impl Event {
     pub fn key(&self) -> &str {
         &self.key
     }
+    /// `eventType`, or "" when missing or not a string.
     pub fn event_type(&self) -> &str {
-        self.value.get("eventType").and_then(|v| v.as_str()).unwrap_or("")
+        &self.head.event_type
+    }
+    /// `outcome.result` when it is a string.
+    pub fn outcome_result(&self) -> Option<&str> {
+        self.head.outcome_result.as_deref()
+    }
+    /// `actor.alternateId` when it is a string.
+    pub fn actor_alternate_id(&self) -> Option<&str> {
+        self.head.actor_alternate_id.as_deref()
+    }
+    /// `client.ipAddress` when it is a string.
+    pub fn client_ip(&self) -> Option<&str> {
+        self.head.client_ip.as_deref()
     }
     pub fn uuid(&self) -> Option<&str> {
         self.value.get("uuid").and_then(|v| v.as_str())
@@ -259,6 +307,56 @@ pub fn format_ms(ms: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// The rule byte by byte: what [`too_deep`] must agree with.
+    fn too_deep_bytewise(text: &[u8], max: usize) -> bool {
+        let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+        for &b in text {
+            if in_string {
+                if escaped {
+                    escaped = false;
+                } else if b == b'\\' {
+                    escaped = true;
+                } else if b == b'"' {
+                    in_string = false;
+                }
+                continue;
+            }
+            match b {
+                b'"' => in_string = true,
+                b'{' | b'[' => {
+                    depth += 1;
+                    if depth > max {
+                        return true;
+                    }
+                }
+                b'}' | b']' => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+        }
+        false
+    }
+
+    proptest! {
+        #[test]
+        fn the_depth_scan_agrees_with_the_bytewise_rule(
+            text in proptest::collection::vec(prop_oneof![
+                Just(b'"'), Just(b'\\'), Just(b'{'), Just(b'}'), Just(b'['), Just(b']'), Just(b'a'), Just(b':'),
+            ], 0..200),
+            max in 0usize..8,
+        ) {
+            prop_assert_eq!(too_deep(&text, max), too_deep_bytewise(&text, max));
+        }
+    }
+
+    #[test]
+    fn depth_inside_strings_and_after_escapes_does_not_count() {
+        assert!(!too_deep(br#"{"a":"[[[[[[","b":"\"[[[["}"#, 2));
+        assert!(too_deep(br#"{"a":"\\",[[["#, 3));
+        assert!(!too_deep(br#"{"a":"\"#, 1));
+        assert!(!too_deep(b"\"", 0));
+    }
 
     #[test]
     fn published_forms() {

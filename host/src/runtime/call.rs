@@ -56,7 +56,6 @@ impl Runtime {
         if !det.host.enabled {
             return Outcome::default();
         }
-        let page = Page::new(events);
         let index = prefilter::Index::new([det.info.prefilters.as_slice()]);
         let mut idx = Vec::new();
         for (i, ev) in events.iter().enumerate().filter(|(_, e)| det.subscribes(e.event_type())) {
@@ -66,6 +65,9 @@ impl Runtime {
                 det.counters.prefiltered.fetch_add(1, Ordering::Relaxed);
             }
         }
+        let mut wanted = vec![false; events.len()];
+        idx.iter().for_each(|&i| wanted[i] = true);
+        let page = Page::new(events, &wanted);
         self.run_detection(det, &"".into(), &page, &idx)
     }
 
@@ -84,19 +86,24 @@ impl Runtime {
         }
         // Which events each detection gets: its event types, then its prefilters.
         let mut work: Vec<Vec<usize>> = vec![Vec::new(); set.detections.len()];
+        let mut wanted = vec![false; events.len()];
         let mut matched = Vec::new();
         for (i, ev) in events.iter().enumerate() {
             set.matching(ev.event_type(), &mut matched);
+            if matched.is_empty() {
+                continue;
+            }
             let mut fields = set.prefilters.fields(ev);
             for &d in &matched {
                 if set.prefilters.passes(d, &mut fields) {
                     work[d].push(i);
+                    wanted[i] = true;
                 } else {
                     set.detections[d].counters.prefiltered.fetch_add(1, Ordering::Relaxed);
                 }
             }
         }
-        let page = Page::new(events);
+        let page = Page::new(events, &wanted);
         let results: Vec<Outcome> = work
             .par_iter()
             .enumerate()
@@ -125,7 +132,7 @@ impl Runtime {
                 continue;
             }
             let started = Instant::now();
-            let result = self.call(det, &mut slot, org, ev, &page.heads[i]);
+            let result = self.call(det, &mut slot, org, ev, page.head(i));
             det.counters.nanos.fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
             det.counters.events.fetch_add(1, Ordering::Relaxed);
             // Alerts within bounds are kept even when the call broke a limit.
@@ -192,26 +199,34 @@ impl Runtime {
     }
 }
 
-/// A page of events with each event's head, built once for every detection.
+/// A page of events with the head of each event some detection gets,
+/// built once for all of them.
 pub(super) struct Page<'a> {
     events: &'a [Arc<Event>],
-    heads: Vec<EventHead>,
+    heads: Vec<Option<EventHead>>,
 }
 
 impl<'a> Page<'a> {
-    /// The event clock: `published`, or for an event without one the
-    /// latest time seen before it on the page (0 before any).
-    fn new(events: &'a [Arc<Event>]) -> Page<'a> {
+    /// Heads for the events marked in `wanted`. The event clock:
+    /// `published`, or for an event without one the latest time seen
+    /// before it on the page (0 before any).
+    fn new(events: &'a [Arc<Event>], wanted: &[bool]) -> Page<'a> {
         let mut clock = i64::MIN;
         let heads = events
             .iter()
-            .map(|ev| {
+            .zip(wanted)
+            .map(|(ev, &wanted)| {
                 let now = ev.published_ms().unwrap_or(if clock == i64::MIN { 0 } else { clock });
                 clock = clock.max(now);
-                contract::head(ev, now)
+                wanted.then(|| contract::head(ev, now))
             })
             .collect();
         Page { events, heads }
+    }
+
+    /// The head of event `i` (one of the wanted ones).
+    fn head(&self, i: usize) -> &EventHead {
+        self.heads[i].as_ref().expect("a head is built for every event a detection gets")
     }
 }
 

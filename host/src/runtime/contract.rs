@@ -135,12 +135,11 @@ impl Bindings {
 
 /// The head of an event (0.2's second argument of `on-event`) at event time `now`.
 pub fn head(ev: &crate::event::Event, now: i64) -> types::EventHead {
-    let text = |path: &str| ev.lookup(path).and_then(|v| crate::event::JsonValueTrait::as_str(v)).map(str::to_string);
     types::EventHead {
         event_type: ev.event_type().to_string(),
         published_ms: now,
-        outcome_result: text("outcome.result"),
-        actor_alternate_id: text("actor.alternateId"),
-        client_ip: text("client.ipAddress"),
+        outcome_result: ev.outcome_result().map(str::to_string),
+        actor_alternate_id: ev.actor_alternate_id().map(str::to_string),
+        client_ip: ev.client_ip().map(str::to_string),
     }
 }

@@ -50,10 +50,17 @@ fn span(ms: u64) -> i64 {
     i64::try_from(ms).unwrap_or(i64::MAX)
 }
 
-/// The host's clock, in ms since the epoch.
+/// The host's clock, in ms since the epoch. Read on every state operation
+/// (to bound events from the future), so the coarse clock: a few ms of
+/// resolution and no `vdso` time-keeping read, against a one-day bound.
 fn wall_ms() -> i64 {
-    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-    i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: clock_gettime writes one timespec we own; the clock id is a constant.
+    if unsafe { libc::clock_gettime(libc::CLOCK_REALTIME_COARSE, &mut ts) } != 0 {
+        let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        return i64::try_from(since.as_millis()).unwrap_or(i64::MAX);
+    }
+    (ts.tv_sec as i64).saturating_mul(1000).saturating_add(ts.tv_nsec as i64 / 1_000_000)
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -122,6 +129,10 @@ pub struct DetectionState {
     /// then (so that deleting it needs a tombstone). Keys not in here are on
     /// disk exactly as in `entries`.
     dirty: HashMap<String, bool>,
+    /// Whether changes are noted in `dirty`: not for a memory-only store,
+    /// which has nothing to write them to (a hash and often a key copy per
+    /// operation saved).
+    tracked: bool,
     bytes: usize,
     max_keys: usize,
     max_bytes: usize,
@@ -138,6 +149,7 @@ impl DetectionState {
         DetectionState {
             entries: HashMap::new(),
             dirty: HashMap::new(),
+            tracked: true,
             bytes: 0,
             max_keys,
             max_bytes,
@@ -222,13 +234,15 @@ impl DetectionState {
     /// Drops, in one pass, the entries for which `doomed` holds, noting a
     /// tombstone for each one the disk has.
     fn drop_where(&mut self, mut doomed: impl FnMut(&Entry) -> bool) {
-        let DetectionState { entries, dirty, bytes, .. } = self;
+        let DetectionState { entries, dirty, bytes, tracked, .. } = self;
         entries.retain(|k, e| {
             if !doomed(e) {
                 return true;
             }
             *bytes = bytes.saturating_sub(e.size() + k.len());
-            forget(dirty, k);
+            if *tracked {
+                forget(dirty, k);
+            }
             false
         });
     }
@@ -236,7 +250,9 @@ impl DetectionState {
     fn delete(&mut self, key: &str) {
         if let Some(e) = self.entries.remove(key) {
             self.bytes = self.bytes.saturating_sub(e.size() + key.len());
-            forget(&mut self.dirty, key);
+            if self.tracked {
+                forget(&mut self.dirty, key);
+            }
         }
     }
 
@@ -375,7 +391,7 @@ impl DetectionState {
     /// Notes a change of `key`; `on_disk`: the key had an entry before this
     /// change (so the disk has it, unless it was created since the last flush).
     fn mark_dirty(&mut self, key: &str, on_disk: bool) {
-        if !self.dirty.contains_key(key) {
+        if self.tracked && !self.dirty.contains_key(key) {
             self.dirty.insert(key.to_string(), on_disk);
         }
     }
@@ -538,6 +554,7 @@ impl StateStore {
             return Ok(s.clone());
         }
         let mut state = DetectionState::new(self.max_keys, self.max_bytes);
+        state.tracked = self.db.is_some();
         if let Some(db) = &self.db {
             let txn = db.begin_read().map_err(db_err)?;
             let table = txn.open_table(TABLE).map_err(db_err)?;
@@ -671,14 +688,26 @@ mod tests {
     }
 
     #[test]
-    fn memory_store_forgets_its_change_set() {
+    fn memory_store_keeps_no_change_set_and_a_file_store_does() {
         let store = StateStore::in_memory(100, 1 << 20);
+        let s = store.for_detection("det").unwrap();
+        for i in 0..50 {
+            s.lock().unwrap().set(&format!("k{i}"), vec![1], 10, i);
+            s.lock().unwrap().count(&format!("c{i}"), 10, i, true);
+        }
+        s.lock().unwrap().remove("k1");
+        assert_eq!(s.lock().unwrap().len(), 99);
+        assert!(s.lock().unwrap().dirty.is_empty());
+        assert_eq!(store.flush().unwrap(), 0);
+
+        let dir = tempfile::tempdir().unwrap();
+        let store = StateStore::open(&dir.path().join("state.redb"), 100, 1 << 20).unwrap();
         let s = store.for_detection("det").unwrap();
         for i in 0..50 {
             s.lock().unwrap().set(&format!("k{i}"), vec![1], 10, i);
         }
         assert_eq!(s.lock().unwrap().dirty.len(), 50);
-        store.flush().unwrap();
+        assert_eq!(store.flush().unwrap(), 50);
         assert!(s.lock().unwrap().dirty.is_empty());
     }
 
