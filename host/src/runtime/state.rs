@@ -60,7 +60,7 @@ fn wall_ms() -> i64 {
         let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
         return i64::try_from(since.as_millis()).unwrap_or(i64::MAX);
     }
-    (ts.tv_sec as i64).saturating_mul(1000).saturating_add(ts.tv_nsec as i64 / 1_000_000)
+    ts.tv_sec.saturating_mul(1000).saturating_add(ts.tv_nsec / 1_000_000)
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -106,18 +106,45 @@ impl Entry {
     }
 }
 
-/// Notes in the change set that `key` is gone: nothing to write when it
-/// was created since the last flush, else a tombstone.
-fn forget(dirty: &mut HashMap<String, bool>, key: &str) {
-    match dirty.get(key) {
-        // Created since the last flush: the disk never had it.
-        Some(false) => {
-            dirty.remove(key);
+/// The keys changed since the last flush, each with whether it was on disk
+/// then (so that deleting it needs a tombstone). Keys not in here are on
+/// disk exactly as in the entries. A memory-only store keeps none: it has
+/// nothing to write them to (a hash and often a key copy per operation saved).
+#[derive(Debug)]
+struct ChangeSet {
+    keys: HashMap<String, bool>,
+    tracked: bool,
+}
+
+impl ChangeSet {
+    /// Notes a change of `key`; `on_disk`: the key had an entry before this
+    /// change (so the disk has it, unless it was created since the last flush).
+    fn changed(&mut self, key: &str, on_disk: bool) {
+        if self.tracked && !self.keys.contains_key(key) {
+            self.keys.insert(key.to_string(), on_disk);
         }
-        Some(true) => {}
-        None => {
-            dirty.insert(key.to_string(), true);
+    }
+
+    /// Notes that `key` is gone: nothing to write when it was created since
+    /// the last flush, else a tombstone.
+    fn gone(&mut self, key: &str) {
+        if !self.tracked {
+            return;
         }
+        match self.keys.get(key) {
+            // Created since the last flush: the disk never had it.
+            Some(false) => {
+                self.keys.remove(key);
+            }
+            Some(true) => {}
+            None => {
+                self.keys.insert(key.to_string(), true);
+            }
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.keys.len()
     }
 }
 
@@ -125,14 +152,7 @@ fn forget(dirty: &mut HashMap<String, bool>, key: &str) {
 #[derive(Debug)]
 pub struct DetectionState {
     entries: HashMap<String, Entry>,
-    /// Keys changed since the last flush, each with whether it was on disk
-    /// then (so that deleting it needs a tombstone). Keys not in here are on
-    /// disk exactly as in `entries`.
-    dirty: HashMap<String, bool>,
-    /// Whether changes are noted in `dirty`: not for a memory-only store,
-    /// which has nothing to write them to (a hash and often a key copy per
-    /// operation saved).
-    tracked: bool,
+    dirty: ChangeSet,
     bytes: usize,
     max_keys: usize,
     max_bytes: usize,
@@ -148,8 +168,7 @@ impl DetectionState {
     fn new(max_keys: usize, max_bytes: usize) -> Self {
         DetectionState {
             entries: HashMap::new(),
-            dirty: HashMap::new(),
-            tracked: true,
+            dirty: ChangeSet { keys: HashMap::new(), tracked: true },
             bytes: 0,
             max_keys,
             max_bytes,
@@ -171,7 +190,7 @@ impl DetectionState {
         }
         let old = self.entries.get(key).map(|e| e.size() + key.len());
         self.bytes = self.bytes.saturating_sub(old.unwrap_or(0)) + new;
-        self.mark_dirty(key, old.is_some());
+        self.dirty.changed(key, old.is_some());
         // In place when the key is there (no new key string per write).
         match self.entries.get_mut(key) {
             Some(slot) => *slot = entry,
@@ -234,15 +253,13 @@ impl DetectionState {
     /// Drops, in one pass, the entries for which `doomed` holds, noting a
     /// tombstone for each one the disk has.
     fn drop_where(&mut self, mut doomed: impl FnMut(&Entry) -> bool) {
-        let DetectionState { entries, dirty, bytes, tracked, .. } = self;
+        let DetectionState { entries, dirty, bytes, .. } = self;
         entries.retain(|k, e| {
             if !doomed(e) {
                 return true;
             }
             *bytes = bytes.saturating_sub(e.size() + k.len());
-            if *tracked {
-                forget(dirty, k);
-            }
+            dirty.gone(k);
             false
         });
     }
@@ -250,9 +267,7 @@ impl DetectionState {
     fn delete(&mut self, key: &str) {
         if let Some(e) = self.entries.remove(key) {
             self.bytes = self.bytes.saturating_sub(e.size() + key.len());
-            if self.tracked {
-                forget(&mut self.dirty, key);
-            }
+            self.dirty.gone(key);
         }
     }
 
@@ -324,7 +339,7 @@ impl DetectionState {
         let n = within(times);
         let removed = before - times.len();
         self.bytes = (self.bytes + 8).saturating_sub(removed * 8);
-        self.mark_dirty(key, true);
+        self.dirty.changed(key, true);
         n
     }
 
@@ -370,7 +385,7 @@ impl DetectionState {
         }
         let n = members.values().filter(|&&t| t <= now).count() as u32;
         self.bytes = self.bytes.saturating_add_signed(delta);
-        self.mark_dirty(key, true);
+        self.dirty.changed(key, true);
         n
     }
 
@@ -386,14 +401,6 @@ impl DetectionState {
         };
         within.sort();
         within
-    }
-
-    /// Notes a change of `key`; `on_disk`: the key had an entry before this
-    /// change (so the disk has it, unless it was created since the last flush).
-    fn mark_dirty(&mut self, key: &str, on_disk: bool) {
-        if self.tracked && !self.dirty.contains_key(key) {
-            self.dirty.insert(key.to_string(), on_disk);
-        }
     }
 
     /// Keys waiting for the next flush (at most twice the quota's keys).
@@ -554,7 +561,7 @@ impl StateStore {
             return Ok(s.clone());
         }
         let mut state = DetectionState::new(self.max_keys, self.max_bytes);
-        state.tracked = self.db.is_some();
+        state.dirty.tracked = self.db.is_some();
         if let Some(db) = &self.db {
             let txn = db.begin_read().map_err(db_err)?;
             let table = txn.open_table(TABLE).map_err(db_err)?;
@@ -571,7 +578,7 @@ impl StateStore {
                     }
                     // Unreadable: removed at the next flush.
                     Err(_) => {
-                        state.dirty.insert(key.to_string(), true);
+                        state.dirty.changed(key, true);
                     }
                 }
             }
@@ -583,19 +590,14 @@ impl StateStore {
 
     /// Writes every change since the last flush in one transaction.
     pub fn flush(&self) -> Result<usize, StateError> {
-        let Some(db) = &self.db else {
-            // Nothing to write, but the change sets must not grow forever.
-            for s in self.detections.lock().unwrap().values() {
-                s.lock().unwrap().dirty.clear();
-            }
-            return Ok(0);
-        };
+        // A memory-only store keeps no change sets: nothing to write.
+        let Some(db) = &self.db else { return Ok(0) };
         let states: Vec<(String, Arc<Mutex<DetectionState>>)> =
             self.detections.lock().unwrap().iter().map(|(k, v)| (k.clone(), v.clone())).collect();
         let mut changes: Vec<(String, String, Option<Vec<u8>>)> = Vec::new();
         for (id, s) in &states {
             let mut s = s.lock().unwrap();
-            let dirty: Vec<String> = s.dirty.drain().map(|(k, _)| k).collect();
+            let dirty: Vec<String> = s.dirty.keys.drain().map(|(k, _)| k).collect();
             for key in dirty {
                 let bytes = s.entries.get(&key).map(|e| postcard::to_allocvec(e).expect("entry serializes"));
                 changes.push((id.clone(), key, bytes));
@@ -697,7 +699,7 @@ mod tests {
         }
         s.lock().unwrap().remove("k1");
         assert_eq!(s.lock().unwrap().len(), 99);
-        assert!(s.lock().unwrap().dirty.is_empty());
+        assert!(s.lock().unwrap().dirty.keys.is_empty());
         assert_eq!(store.flush().unwrap(), 0);
 
         let dir = tempfile::tempdir().unwrap();
@@ -706,9 +708,9 @@ mod tests {
         for i in 0..50 {
             s.lock().unwrap().set(&format!("k{i}"), vec![1], 10, i);
         }
-        assert_eq!(s.lock().unwrap().dirty.len(), 50);
+        assert_eq!(s.lock().unwrap().dirty.keys.len(), 50);
         assert_eq!(store.flush().unwrap(), 50);
-        assert!(s.lock().unwrap().dirty.is_empty());
+        assert!(s.lock().unwrap().dirty.keys.is_empty());
     }
 
     #[test]
@@ -730,8 +732,8 @@ mod tests {
     }
     /// Keys that would be written at the next flush: live ones plus tombstones.
     fn live_and_tombstones(s: &DetectionState) -> (usize, usize) {
-        let tomb = s.dirty.keys().filter(|k| !s.entries.contains_key(*k)).count();
-        (s.dirty.len() - tomb, tomb)
+        let tomb = s.dirty.keys.keys().filter(|k| !s.entries.contains_key(*k)).count();
+        (s.dirty.keys.len() - tomb, tomb)
     }
 
     #[test]
