@@ -175,7 +175,7 @@ impl Suppressor {
         let cap = self.per_detection;
         let keys = match self.open.get_mut(detection) {
             Some(keys) => keys,
-            None => self.open.entry(detection.to_string()).or_insert_with(|| LruCache::new(cap)),
+            None => self.open.entry(detection.to_string()).or_insert_with(|| LruCache::sparse(cap)),
         };
         match keys.get_mut(key) {
             Some((start, count)) if now_ms.saturating_sub(*start) < self.window_ms && now_ms >= *start => {

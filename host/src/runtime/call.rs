@@ -14,6 +14,7 @@ use rayon::prelude::*;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
+use wasmtime::component::Resource;
 use wasmtime::{Store, Trap};
 
 /// Why a call failed.
@@ -174,13 +175,20 @@ impl Runtime {
         if *inst.store.data().namespace != **org {
             inst.store.data_mut().namespace = org.clone();
         }
-        let res = inst.store.data_mut().table.push(EventRef(ev.clone())).map_err(|e| {
-            (Failure::Limit(format!("resource table: {e}")), Vec::new())
-        })?;
-        let rep = res.rep();
+        let rep = inst
+            .store
+            .data_mut()
+            .table
+            .push(EventRef(ev.clone()))
+            .map_err(|e| (Failure::Limit(format!("resource table: {e}")), Vec::new()))?
+            .rep();
         self.arm(&mut inst.store, self.limits.timeout);
-        let result = inst.bindings.on_event(&mut inst.store, res, head);
-        let _ = inst.store.data_mut().table.delete(wasmtime::component::Resource::<EventRef>::new_own(rep));
+        // The event stays in the host's table and is lent as a host borrow:
+        // wasmtime keeps no slot of its own for it (an owned handle lowered
+        // as a borrow takes a slot in the Store's host table that nothing
+        // frees until the instance is dropped: a slot per call).
+        let result = inst.bindings.on_event(&mut inst.store, Resource::new_borrow(rep), head);
+        let _ = inst.store.data_mut().table.delete(Resource::<EventRef>::new_own(rep));
         inst.calls += 1;
         let dropped = std::mem::take(&mut inst.store.data_mut().logs_dropped);
         det.counters.logs_dropped.fetch_add(dropped, Ordering::Relaxed);

@@ -25,9 +25,10 @@ pub(super) fn engine(limits: &Limits) -> anyhow::Result<Engine> {
         .parallel_compilation(true)
         .cranelift_opt_level(wasmtime::OptLevel::Speed)
         .concurrency_support(false)
-        // Small reservations: many detections on a small machine.
-        .memory_reservation(64 << 20)
-        .memory_guard_size(64 << 10)
+        // A 4 GiB reservation (address space only) with a guard region:
+        // the compiled code needs no bounds check on loads and stores.
+        .memory_reservation(4 << 30)
+        .memory_guard_size(32 << 20)
         .memory_reservation_for_growth(0);
     if let Some(n) = limits.pooling {
         let mut pool = wasmtime::PoolingAllocationConfig::new();

@@ -429,7 +429,7 @@ impl DetectionState {
         if window == 0 {
             return true;
         }
-        let key = format!("\u{1e}once\u{1e}{key}");
+        let key = ["\u{1e}once\u{1e}", key].concat();
         if self.get(&key, now).is_some() {
             return false;
         }

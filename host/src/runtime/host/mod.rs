@@ -51,6 +51,8 @@ pub struct HostCtx {
     pub namespace: Arc<str>,
     /// State operations for the event in hand (see [`MAX_STATE_OPS`]).
     state_ops: u32,
+    /// A state key under [`Self::namespace`], built in place for each operation.
+    key_buf: String,
     log_window: Instant,
     log_count: u32,
     pub logs_dropped: u64,
@@ -75,6 +77,7 @@ impl HostCtx {
             now_ms: 0,
             namespace: "".into(),
             state_ops: 0,
+            key_buf: String::new(),
             log_window: Instant::now(),
             log_count: 0,
             logs_dropped: 0,

@@ -20,88 +20,69 @@ pub const MAX_STATE_OPS: u32 = 4096;
 pub struct StateLimit(pub String);
 
 impl HostCtx {
-    /// The detection's state, for one more operation of this event.
-    fn state(&mut self) -> wasmtime::Result<std::sync::MutexGuard<'_, DetectionState>> {
+    /// One state operation of this event on the guest's `key`, bounded in
+    /// length and in number per event; the key is put under the org's
+    /// namespace in a buffer the Store keeps, so an operation allocates no key.
+    fn with_state<R>(&mut self, key: &str, op: impl FnOnce(&mut DetectionState, &str, i64) -> R) -> wasmtime::Result<R> {
+        check_key(key)?;
         self.state_ops += 1;
         if self.state_ops > MAX_STATE_OPS {
             return Err(wasmtime::Error::new(StateLimit(format!(
                 "state: more than {MAX_STATE_OPS} state operations for one event"
             ))));
         }
-        Ok(self.state.lock().unwrap_or_else(|p| p.into_inner()))
-    }
-
-    /// A guest's state key, under the org's namespace.
-    fn key<'k>(&self, key: &'k str) -> std::borrow::Cow<'k, str> {
+        let now = self.now_ms;
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         if self.namespace.is_empty() {
-            key.into()
-        } else {
-            format!("{}\u{1f}{key}", self.namespace).into()
+            return Ok(op(&mut state, key, now));
         }
+        let buf = &mut self.key_buf;
+        buf.clear();
+        buf.push_str(&self.namespace);
+        buf.push('\u{1f}');
+        buf.push_str(key);
+        Ok(op(&mut state, buf, now))
     }
+}
+
+fn check_value(len: usize) -> wasmtime::Result<()> {
+    if len > MAX_VALUE {
+        wasmtime::bail!("state value of {len} bytes: at most {MAX_VALUE}");
+    }
+    Ok(())
 }
 
 impl state::Host for HostCtx {
     fn get(&mut self, key: String) -> wasmtime::Result<Option<Vec<u8>>> {
-        check_key(&key)?;
-        let now = self.now_ms;
-        let key = self.key(&key);
-        Ok(self.state()?.get(&key, now))
+        self.with_state(&key, |s, key, now| s.get(key, now))
     }
     fn set(&mut self, key: String, value: Vec<u8>, ttl_ms: u64) -> wasmtime::Result<()> {
-        check_key(&key)?;
-        if value.len() > MAX_VALUE {
-            wasmtime::bail!("state value of {} bytes: at most {MAX_VALUE}", value.len());
-        }
-        let now = self.now_ms;
-        let key = self.key(&key);
-        self.state()?.set(&key, value, ttl_ms, now);
-        Ok(())
+        check_value(value.len())?;
+        self.with_state(&key, |s, key, now| {
+            s.set(key, value, ttl_ms, now);
+        })
     }
     fn remove(&mut self, key: String) -> wasmtime::Result<()> {
-        check_key(&key)?;
-        let key = self.key(&key);
-        self.state()?.remove(&key);
-        Ok(())
+        self.with_state(&key, |s, key, _| s.remove(key))
     }
     fn count(&mut self, key: String, window_ms: u64) -> wasmtime::Result<u32> {
-        check_key(&key)?;
-        let now = self.now_ms;
-        let key = self.key(&key);
-        Ok(self.state()?.count(&key, window_ms, now, true))
+        self.with_state(&key, |s, key, now| s.count(key, window_ms, now, true))
     }
     fn peek_count(&mut self, key: String, window_ms: u64) -> wasmtime::Result<u32> {
-        check_key(&key)?;
-        let now = self.now_ms;
-        let key = self.key(&key);
-        Ok(self.state()?.count(&key, window_ms, now, false))
+        self.with_state(&key, |s, key, now| s.count(key, window_ms, now, false))
     }
     fn distinct(&mut self, key: String, member: String, window_ms: u64) -> wasmtime::Result<u32> {
-        check_key(&key)?;
         check_key(&member)?;
-        let now = self.now_ms;
-        let key = self.key(&key);
-        Ok(self.state()?.distinct(&key, &member, window_ms, now))
+        self.with_state(&key, |s, key, now| s.distinct(key, &member, window_ms, now))
     }
     fn peek_distinct(&mut self, key: String, window_ms: u64) -> wasmtime::Result<Vec<String>> {
-        check_key(&key)?;
-        let now = self.now_ms;
-        let key = self.key(&key);
-        Ok(self.state()?.members(&key, window_ms, now))
+        self.with_state(&key, |s, key, now| s.members(key, window_ms, now))
     }
     fn last_seen(&mut self, key: String, value: String, ttl_ms: u64) -> wasmtime::Result<Option<(String, i64)>> {
-        check_key(&key)?;
-        if value.len() > MAX_VALUE {
-            wasmtime::bail!("state value of {} bytes: at most {MAX_VALUE}", value.len());
-        }
-        let now = self.now_ms;
-        let key = self.key(&key);
-        Ok(self.state()?.last_seen(&key, &value, ttl_ms, now))
+        check_value(value.len())?;
+        self.with_state(&key, |s, key, now| s.last_seen(key, &value, ttl_ms, now))
     }
     fn once_per(&mut self, key: String, window_ms: u64) -> wasmtime::Result<bool> {
-        check_key(&key)?;
-        let now = self.now_ms;
-        let key = self.key(&key);
-        Ok(self.state()?.once_per(&key, window_ms, now))
+        self.with_state(&key, |s, key, now| s.once_per(key, window_ms, now))
     }
 }
