@@ -1,8 +1,9 @@
 //! The wasmtime set-up every detection shares: one [`Engine`] (epoch
-//! interruption, stack, small memory reservations, optionally the pooling
-//! allocator), one [`Linker`] with both contract worlds and the deny-all
-//! WASI, the epoch thread that ticks every [`TICK`], and the Store of one
-//! detection: its limiter, hostcall fuel and CPU-time deadline.
+//! interruption, stack, memory reservations that spare bounds checks,
+//! optionally the pooling allocator), one [`Linker`] with both contract
+//! worlds and the deny-all WASI, the epoch thread that ticks every
+//! [`TICK`], and the Store of one detection: its limiter, hostcall fuel and
+//! CPU-time deadline.
 
 use super::bindings::Detection;
 use super::host::{self, HostCtx};
