@@ -25,7 +25,7 @@
 
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -73,11 +73,60 @@ fn db_err(e: impl std::fmt::Display) -> StateError {
     StateError::Db(e.to_string())
 }
 
+/// One key's entry. Kept compact (40 bytes; with its `Box<str>` key, a
+/// 56-byte slot in the detection's map): a detection may hold 100k of them.
+/// The encoding (postcard) is the one `state_v1` always had: a byte
+/// sequence, a sequence of times, a map of members.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub enum Entry {
-    Value { data: Vec<u8>, at: i64, expires: i64 },
-    Counter { times: VecDeque<i64>, window: u64 },
-    Distinct { members: HashMap<String, i64>, window: u64 },
+    Value { data: Box<[u8]>, at: i64, expires: i64 },
+    /// Occurrence times, sorted. Those out of the window leave in batches
+    /// (see [`DetectionState::count`]), so the front may hold some.
+    Counter { times: Vec<i64>, window: u64 },
+    Distinct { members: Members, window: u64 },
+}
+
+/// A distinct set: each member with the latest time it was seen. A small
+/// vector (members are few, at most [`MAX_MEMBERS`]): a scan costs less than
+/// hashing, and there is no table per key. Encoded as a map, as before.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Members(Vec<(Box<str>, i64)>);
+
+impl Serialize for Members {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.0.iter().map(|(m, t)| (&**m, t)))
+    }
+}
+
+impl<'de> Deserialize<'de> for Members {
+    /// From disk, so untrusted: a repeated member keeps its latest time, and
+    /// past [`MAX_MEMBERS`] the least recently seen are forgotten.
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let map = HashMap::<Box<str>, i64>::deserialize(d)?;
+        let mut members = Members(map.into_iter().collect());
+        members.cap();
+        Ok(members)
+    }
+}
+
+impl Members {
+    fn bytes(&self) -> usize {
+        self.0.iter().map(|(m, _)| m.len() + 8).sum()
+    }
+    fn latest(&self) -> Option<i64> {
+        self.0.iter().map(|&(_, t)| t).max()
+    }
+    /// Forgets the least recently seen past [`MAX_MEMBERS`]; returns the bytes freed.
+    fn cap(&mut self) -> usize {
+        if self.0.len() <= MAX_MEMBERS {
+            return 0;
+        }
+        // The newest first; among equal times the greater names stay.
+        self.0.sort_unstable_by(|a, b| (b.1, &b.0).cmp(&(a.1, &a.0)));
+        let freed = self.0[MAX_MEMBERS..].iter().map(|(m, _)| m.len() + 8).sum();
+        self.0.truncate(MAX_MEMBERS);
+        freed
+    }
 }
 
 impl Entry {
@@ -85,24 +134,43 @@ impl Entry {
         match self {
             Entry::Value { data, .. } => data.len() + 16,
             Entry::Counter { times, .. } => times.len() * 8 + 8,
-            Entry::Distinct { members, .. } => members.keys().map(|k| k.len() + 8).sum::<usize>() + 8,
+            Entry::Distinct { members, .. } => members.bytes() + 8,
         }
     }
     /// The latest event time this entry was written at.
     fn last_touched(&self) -> i64 {
         match self {
             Entry::Value { at, .. } => *at,
-            Entry::Counter { times, .. } => times.back().copied().unwrap_or(i64::MIN),
-            Entry::Distinct { members, .. } => members.values().copied().max().unwrap_or(i64::MIN),
+            Entry::Counter { times, .. } => times.last().copied().unwrap_or(i64::MIN),
+            Entry::Distinct { members, .. } => members.latest().unwrap_or(i64::MIN),
         }
     }
 
     fn expired(&self, now: i64) -> bool {
         match self {
             Entry::Value { expires, .. } => *expires != 0 && *expires <= now,
-            Entry::Counter { times, window } => times.back().is_none_or(|&t| t < now.saturating_sub(span(*window))),
-            Entry::Distinct { members, window } => members.values().all(|&t| t < now.saturating_sub(span(*window))),
+            Entry::Counter { times, window } => times.last().is_none_or(|&t| t < now.saturating_sub(span(*window))),
+            Entry::Distinct { members, window } => members.0.iter().all(|&(_, t)| t < now.saturating_sub(span(*window))),
         }
+    }
+
+    #[cfg(test)]
+    fn checked_sorted(mut self) -> Entry {
+        if let Entry::Distinct { members, .. } = &mut self {
+            members.0.sort();
+        }
+        self
+    }
+
+    /// An entry read from disk, made to keep the invariants the operations
+    /// rely on (untrusted bytes): times sorted and at most [`MAX_TIMES`].
+    fn checked(mut self) -> Entry {
+        if let Entry::Counter { times, .. } = &mut self {
+            times.sort_unstable();
+            let extra = times.len().saturating_sub(MAX_TIMES);
+            times.drain(..extra);
+        }
+        self
     }
 }
 
@@ -151,7 +219,7 @@ impl ChangeSet {
 /// One detection's state.
 #[derive(Debug)]
 pub struct DetectionState {
-    entries: HashMap<String, Entry>,
+    entries: HashMap<Box<str>, Entry>,
     dirty: ChangeSet,
     bytes: usize,
     max_keys: usize,
@@ -195,7 +263,7 @@ impl DetectionState {
         match self.entries.get_mut(key) {
             Some(slot) => *slot = entry,
             None => {
-                self.entries.insert(key.to_string(), entry);
+                self.entries.insert(key.into(), entry);
             }
         }
         true
@@ -288,7 +356,7 @@ impl DetectionState {
     pub fn get(&mut self, key: &str, now: i64) -> Option<Vec<u8>> {
         let now = self.observe(now);
         match self.entries.get(key)? {
-            Entry::Value { data, expires, .. } if *expires == 0 || *expires > now => Some(data.clone()),
+            Entry::Value { data, expires, .. } if *expires == 0 || *expires > now => Some(data.to_vec()),
             _ => None,
         }
     }
@@ -296,7 +364,7 @@ impl DetectionState {
     pub fn set(&mut self, key: &str, data: Vec<u8>, ttl_ms: u64, now: i64) -> bool {
         let now = self.observe(now);
         let expires = if ttl_ms == 0 { 0 } else { now.saturating_add(span(ttl_ms)) };
-        self.put(key, Entry::Value { data, at: now, expires })
+        self.put(key, Entry::Value { data: data.into(), at: now, expires })
     }
 
     pub fn remove(&mut self, key: &str) {
@@ -304,11 +372,18 @@ impl DetectionState {
     }
 
     /// Records one occurrence at `now` (unless `record` is false) and counts
-    /// those in `(now - window, now]`. In place: O(log n) plus what it prunes.
+    /// those in `(now - window, now]` among the newest [`MAX_TIMES`]. In
+    /// place: O(log n) plus an insert, usually at the end. Times out of the
+    /// window (and past [`MAX_TIMES`]) are dropped once they are a quarter
+    /// of the vector, so that each drop's move is paid for by the inserts
+    /// before it.
     pub fn count(&mut self, key: &str, window: u64, now: i64, record: bool) -> u32 {
         let now = self.observe(now);
         let from = now.saturating_sub(span(window));
-        let within = |times: &VecDeque<i64>| (times.partition_point(|&t| t <= now) - times.partition_point(|&t| t <= from)) as u32;
+        let within = |times: &[i64]| {
+            let newest = &times[times.len().saturating_sub(MAX_TIMES)..];
+            (newest.partition_point(|&t| t <= now) - newest.partition_point(|&t| t <= from)) as u32
+        };
         if !record {
             return match self.entries.get(key) {
                 Some(Entry::Counter { times, .. }) => within(times),
@@ -316,7 +391,7 @@ impl DetectionState {
             };
         }
         if !matches!(self.entries.get(key), Some(Entry::Counter { .. }))
-            && !self.put(key, Entry::Counter { times: VecDeque::new(), window })
+            && !self.put(key, Entry::Counter { times: Vec::new(), window })
         {
             return 1;
         }
@@ -332,12 +407,16 @@ impl DetectionState {
         // order: keep the times sorted.
         let at = times.partition_point(|&t| t <= now);
         times.insert(at, now);
-        let before = times.len();
-        while times.len() > 1 && times.front().is_some_and(|&t| t <= from) || times.len() > MAX_TIMES {
-            times.pop_front();
-        }
+        // The newest time always stays (the entry's last touch).
+        let stale = times.partition_point(|&t| t <= from).min(times.len() - 1);
+        let drop = stale.max(times.len().saturating_sub(MAX_TIMES));
+        let removed = if drop > 0 && drop * 4 >= times.len() {
+            times.drain(..drop);
+            drop
+        } else {
+            0
+        };
         let n = within(times);
-        let removed = before - times.len();
         self.bytes = (self.bytes + 8).saturating_sub(removed * 8);
         self.dirty.changed(key, true);
         n
@@ -349,7 +428,7 @@ impl DetectionState {
         let now = self.observe(now);
         let from = now.saturating_sub(span(window));
         if !matches!(self.entries.get(key), Some(Entry::Distinct { .. }))
-            && !self.put(key, Entry::Distinct { members: HashMap::new(), window })
+            && !self.put(key, Entry::Distinct { members: Members::default(), window })
         {
             return 1;
         }
@@ -360,30 +439,26 @@ impl DetectionState {
             return 1;
         };
         *w = window;
+        // One pass: note the member, forget those out of the window.
         let mut delta: isize = 0;
-        match members.get_mut(member) {
-            Some(t) => *t = (*t).max(now),
-            None => {
-                members.insert(member.to_string(), now);
-                delta += (member.len() + 8) as isize;
+        let mut seen = false;
+        members.0.retain_mut(|(m, t)| {
+            if **m == *member {
+                *t = (*t).max(now);
+                seen = true;
             }
-        }
-        members.retain(|m, t| {
             let keep = *t > from;
             if !keep {
                 delta -= (m.len() + 8) as isize;
             }
             keep
         });
-        if members.len() > MAX_MEMBERS {
-            let mut by_time: Vec<(i64, String)> = members.iter().map(|(k, t)| (*t, k.clone())).collect();
-            by_time.sort_unstable();
-            for (_, k) in by_time.iter().take(members.len() - MAX_MEMBERS) {
-                members.remove(k);
-                delta -= (k.len() + 8) as isize;
-            }
+        if !seen && now > from {
+            members.0.push((member.into(), now));
+            delta += (member.len() + 8) as isize;
         }
-        let n = members.values().filter(|&&t| t <= now).count() as u32;
+        delta -= members.cap() as isize;
+        let n = members.0.iter().filter(|&&(_, t)| t <= now).count() as u32;
         self.bytes = self.bytes.saturating_add_signed(delta);
         self.dirty.changed(key, true);
         n
@@ -395,7 +470,7 @@ impl DetectionState {
         let from = now.saturating_sub(span(window));
         let mut within: Vec<String> = match self.entries.get(key) {
             Some(Entry::Distinct { members, .. }) => {
-                members.iter().filter(|(_, t)| **t > from && **t <= now).map(|(k, _)| k.clone()).collect()
+                members.0.iter().filter(|&&(_, t)| t > from && t <= now).map(|(k, _)| k.to_string()).collect()
             }
             _ => Vec::new(),
         };
@@ -573,8 +648,9 @@ impl StateStore {
                 }
                 match postcard::from_bytes::<Entry>(v.value()) {
                     Ok(entry) => {
+                        let entry = entry.checked();
                         state.bytes += entry.size() + key.len();
-                        state.entries.insert(key.to_string(), entry);
+                        state.entries.insert(key.into(), entry);
                     }
                     // Unreadable: removed at the next flush.
                     Err(_) => {
@@ -599,7 +675,7 @@ impl StateStore {
             let mut s = s.lock().unwrap();
             let dirty: Vec<String> = s.dirty.keys.drain().map(|(k, _)| k).collect();
             for key in dirty {
-                let bytes = s.entries.get(&key).map(|e| postcard::to_allocvec(e).expect("entry serializes"));
+                let bytes = s.entries.get(key.as_str()).map(|e| postcard::to_allocvec(e).expect("entry serializes"));
                 changes.push((id.clone(), key, bytes));
             }
         }
@@ -628,6 +704,36 @@ impl StateStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The compact entries encode as `state_v1` always did (a map of
+    /// members, sequences of bytes and times), and an untrusted file's
+    /// repeated or excess members and unsorted times are made whole.
+    #[test]
+    fn compact_entries_keep_the_state_v1_encoding() {
+        #[derive(Serialize)]
+        enum Before {
+            Value { data: Vec<u8>, at: i64, expires: i64 },
+            Counter { times: std::collections::VecDeque<i64>, window: u64 },
+            Distinct { members: std::collections::BTreeMap<String, i64>, window: u64 },
+        }
+        let enc = |e: &Entry| postcard::to_allocvec(e).unwrap();
+        let old = |e: &Before| postcard::to_allocvec(e).unwrap();
+        assert_eq!(enc(&Entry::Value { data: b"ab".to_vec().into(), at: 5, expires: 9 }), old(&Before::Value { data: b"ab".to_vec(), at: 5, expires: 9 }));
+        assert_eq!(enc(&Entry::Counter { times: vec![1, 2, 3], window: 7 }), old(&Before::Counter { times: [1, 2, 3].into(), window: 7 }));
+        let m = Members(vec![("a".into(), 1), ("b".into(), 2)]);
+        let was: std::collections::BTreeMap<String, i64> = [("a".to_string(), 1), ("b".to_string(), 2)].into();
+        let bytes = old(&Before::Distinct { members: was, window: 3 });
+        assert_eq!(enc(&Entry::Distinct { members: m.clone(), window: 3 }), bytes);
+        assert_eq!(postcard::from_bytes::<Entry>(&bytes).unwrap().checked_sorted(), Entry::Distinct { members: m, window: 3 }.checked_sorted());
+        // Hostile: unsorted times, too many of them, too many members.
+        let times: Vec<i64> = (0..MAX_TIMES as i64 + 5).rev().collect();
+        let Entry::Counter { times: t, .. } = postcard::from_bytes::<Entry>(&old(&Before::Counter { times: times.into(), window: 1 })).unwrap().checked() else { panic!() };
+        assert!(t.len() == MAX_TIMES && t.is_sorted() && t[0] == 5);
+        let many: std::collections::BTreeMap<String, i64> = (0..MAX_MEMBERS as i64 + 10).map(|i| (format!("m{i}"), i)).collect();
+        let Entry::Distinct { members, .. } = postcard::from_bytes::<Entry>(&old(&Before::Distinct { members: many, window: 1 })).unwrap() else { panic!() };
+        assert_eq!(members.0.len(), MAX_MEMBERS);
+        assert!(members.0.iter().all(|&(_, t)| t >= 10));
+    }
 
     #[test]
     fn windows_on_the_event_clock() {
@@ -732,7 +838,7 @@ mod tests {
     }
     /// Keys that would be written at the next flush: live ones plus tombstones.
     fn live_and_tombstones(s: &DetectionState) -> (usize, usize) {
-        let tomb = s.dirty.keys.keys().filter(|k| !s.entries.contains_key(*k)).count();
+        let tomb = s.dirty.keys.keys().filter(|k| !s.entries.contains_key(k.as_str())).count();
         (s.dirty.keys.len() - tomb, tomb)
     }
 
@@ -764,11 +870,11 @@ mod tests {
         assert!(live <= 100 && tomb > 0 && tomb <= 100, "{live} live, {tomb} tombstones");
         store.flush().unwrap();
         // The disk holds exactly what memory holds.
-        let want: std::collections::BTreeSet<String> = s.lock().unwrap().entries.keys().cloned().collect();
+        let want: std::collections::BTreeSet<String> = s.lock().unwrap().entries.keys().map(|k| k.to_string()).collect();
         drop((s, store));
         let store = StateStore::open(&path, 100, 1 << 20).unwrap();
         let s = store.for_detection("churn").unwrap();
-        let got: std::collections::BTreeSet<String> = s.lock().unwrap().entries.keys().cloned().collect();
+        let got: std::collections::BTreeSet<String> = s.lock().unwrap().entries.keys().map(|k| k.to_string()).collect();
         assert_eq!(got, want);
         assert!(got.iter().all(|k| k.starts_with('b')) && got.len() <= 100);
     }
