@@ -36,6 +36,13 @@ const MAX_TIMES: usize = 10_000;
 /// Members kept per distinct set (far above any detection threshold); past
 /// this the least recently seen are forgotten.
 const MAX_MEMBERS: usize = 1_000;
+/// Entries a detection's map holds before its first sweep of expired ones
+/// (see [`DetectionState::sweep`]).
+const SWEEP_MIN: usize = 1_024;
+/// A sweep drops only what expired this long before the latest event time:
+/// events arrive in persistence order, not always in `published` order, and
+/// one behind the latest must still find what was live at its own time.
+const SWEEP_SLACK_MS: i64 = 3600 * 1000;
 /// redb's page cache for `state.redb`. Its default (1 GiB) grew the
 /// service's memory with every state write: 50 orgs × 2000 events held
 /// ~450 MiB of cached pages. Every entry also lives in memory
@@ -86,6 +93,8 @@ pub enum Entry {
     Distinct { members: Members, window: u64 },
 }
 
+const _: () = assert!(size_of::<Entry>() == 40);
+
 /// A distinct set: each member with the latest time it was seen. A small
 /// vector (members are few, at most [`MAX_MEMBERS`]): a scan costs less than
 /// hashing, and there is no table per key. Encoded as a map, as before.
@@ -99,13 +108,25 @@ impl Serialize for Members {
 }
 
 impl<'de> Deserialize<'de> for Members {
-    /// From disk, so untrusted: a repeated member keeps its latest time, and
-    /// past [`MAX_MEMBERS`] the least recently seen are forgotten.
+    /// The pairs as they are encoded; [`Entry::checked`] makes them a set.
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let map = HashMap::<Box<str>, i64>::deserialize(d)?;
-        let mut members = Members(map.into_iter().collect());
-        members.cap();
-        Ok(members)
+        struct Pairs;
+        impl<'de> serde::de::Visitor<'de> for Pairs {
+            type Value = Members;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a map of members to times")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Members, A::Error> {
+                // Not sized by the untrusted length: a few bytes of input
+                // must not reserve a large vector.
+                let mut pairs = Vec::new();
+                while let Some(pair) = map.next_entry::<Box<str>, i64>()? {
+                    pairs.push(pair);
+                }
+                Ok(Members(pairs))
+            }
+        }
+        d.deserialize_map(Pairs)
     }
 }
 
@@ -163,12 +184,23 @@ impl Entry {
     }
 
     /// An entry read from disk, made to keep the invariants the operations
-    /// rely on (untrusted bytes): times sorted and at most [`MAX_TIMES`].
+    /// rely on (untrusted bytes): times sorted and at most [`MAX_TIMES`];
+    /// each member once, with its latest time, and past [`MAX_MEMBERS`] the
+    /// least recently seen forgotten.
     fn checked(mut self) -> Entry {
-        if let Entry::Counter { times, .. } = &mut self {
-            times.sort_unstable();
-            let extra = times.len().saturating_sub(MAX_TIMES);
-            times.drain(..extra);
+        match &mut self {
+            Entry::Counter { times, .. } => {
+                times.sort_unstable();
+                let extra = times.len().saturating_sub(MAX_TIMES);
+                times.drain(..extra);
+            }
+            Entry::Distinct { members, .. } => {
+                // By name, the latest time first: `dedup` keeps the first of each.
+                members.0.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
+                members.0.dedup_by(|a, b| a.0 == b.0);
+                members.cap();
+            }
+            Entry::Value { .. } => {}
         }
         self
     }
@@ -226,6 +258,8 @@ pub struct DetectionState {
     max_bytes: usize,
     /// Latest event time seen, for expiry sweeps.
     latest: i64,
+    /// Entries at which the next sweep of expired ones runs.
+    sweep_at: usize,
     /// Times the quota was reached.
     pub quota_hits: u64,
     /// Entries dropped (least recently touched first) to stay within the quota.
@@ -241,12 +275,16 @@ impl DetectionState {
             max_keys,
             max_bytes,
             latest: i64::MIN,
+            sweep_at: SWEEP_MIN,
             quota_hits: 0,
             evicted: 0,
         }
     }
 
     fn put(&mut self, key: &str, entry: Entry) -> bool {
+        if self.entries.len() >= self.sweep_at && !self.entries.contains_key(key) {
+            self.sweep();
+        }
         let new = entry.size() + key.len();
         if self.over(key, new) {
             self.make_room();
@@ -316,6 +354,19 @@ impl DetectionState {
             _ => false,
         });
         self.evicted += (before - self.entries.len()) as u64;
+    }
+
+    /// Drops what expired [`SWEEP_SLACK_MS`] before the latest event time.
+    /// Run when a new key finds the map twice as large as the last sweep left
+    /// it, so that the map holds about twice the live entries rather than a
+    /// quota's worth of dead ones (a replay of 200k events left 78k of its
+    /// 110k entries expired), and each pass is paid for by the inserts
+    /// before it. No operation sees an expired entry, so a sweep changes no
+    /// answer for events up to the slack behind the latest.
+    fn sweep(&mut self) {
+        let now = self.latest.saturating_sub(SWEEP_SLACK_MS);
+        self.drop_where(|e| e.expired(now));
+        self.sweep_at = self.entries.len().saturating_mul(2).max(SWEEP_MIN);
     }
 
     /// Drops, in one pass, the entries for which `doomed` holds, noting a
@@ -730,9 +781,16 @@ mod tests {
         let Entry::Counter { times: t, .. } = postcard::from_bytes::<Entry>(&old(&Before::Counter { times: times.into(), window: 1 })).unwrap().checked() else { panic!() };
         assert!(t.len() == MAX_TIMES && t.is_sorted() && t[0] == 5);
         let many: std::collections::BTreeMap<String, i64> = (0..MAX_MEMBERS as i64 + 10).map(|i| (format!("m{i}"), i)).collect();
-        let Entry::Distinct { members, .. } = postcard::from_bytes::<Entry>(&old(&Before::Distinct { members: many, window: 1 })).unwrap() else { panic!() };
+        let Entry::Distinct { members, .. } = postcard::from_bytes::<Entry>(&old(&Before::Distinct { members: many, window: 1 })).unwrap().checked() else { panic!() };
         assert_eq!(members.0.len(), MAX_MEMBERS);
         assert!(members.0.iter().all(|&(_, t)| t >= 10));
+        // A member written twice (no map of ours does; a crafted file may) keeps its latest time.
+        // Postcard: variant 2 (Distinct), 2 pairs, ("a", zigzag 8 = 4), ("a", zigzag 4 = 2), window 4.
+        let mut bytes = vec![2u8, 2, 1, b'a', 8, 1, b'a', 4, 4];
+        let Entry::Distinct { members, window } = postcard::from_bytes::<Entry>(&bytes).unwrap().checked() else { panic!() };
+        assert_eq!((members, window), (Members(vec![("a".into(), 4)]), 4));
+        bytes[1] = 200; // a claimed length far past the bytes there: an error, not a large allocation
+        assert!(postcard::from_bytes::<Entry>(&bytes).is_err());
     }
 
     #[test]
@@ -771,6 +829,35 @@ mod tests {
         assert_eq!(s.get("ip", 300), None);
         assert!(s.get("b", 300).is_some() && s.get("c", 300).is_some());
         assert_eq!(s.evicted, 1);
+    }
+
+    /// Far under its quota, a detection's map still holds about twice its
+    /// live entries, not every key it ever wrote; what an event up to the
+    /// slack behind the latest can see stays.
+    #[test]
+    fn expired_entries_are_swept_long_before_the_quota() {
+        let mut s = DetectionState::new(1_000_000, 1 << 30);
+        let minute = 60_000;
+        // One new key a second for 10 hours, each live for a minute, and
+        // a counter and a distinct set on the same clock.
+        for i in 0..36_000i64 {
+            let now = i * 1000;
+            assert!(s.set(&format!("v{i}"), vec![1], 60_000, now));
+            s.count(&format!("c{i}"), 60_000, now, true);
+            s.distinct(&format!("d{i}"), "m", 60_000, now);
+            assert!(s.len() <= 2 * SWEEP_MIN.max(3 * (60 + SWEEP_SLACK_MS / 1000) as usize) + 3, "{} entries at {i}", s.len());
+        }
+        let now = 35_999 * 1000;
+        assert_eq!(s.get("v35999", now), Some(vec![1]));
+        assert_eq!(s.count("c35999", minute as u64, now, false), 1);
+        // An event half the slack behind the latest still sees its own time's entries.
+        let behind = now - SWEEP_SLACK_MS / 2;
+        assert_eq!(s.get(&format!("v{}", behind / 1000), behind), Some(vec![1]));
+        assert_eq!(s.quota_hits, 0);
+        assert_eq!(s.evicted, 0);
+        // The byte count follows: only what is kept is counted.
+        let kept: usize = s.entries.iter().map(|(k, e)| e.size() + k.len()).sum();
+        assert_eq!(s.bytes, kept);
     }
 
     #[test]
