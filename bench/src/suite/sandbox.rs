@@ -2,9 +2,10 @@
 //! crates compiled into this binary through the guest SDK's native backend,
 //! see [`crate::native`]) and as wasm in the host runtime, on the same events.
 //!
-//! Costs are CPU time inside the detection calls (the runtime's per-call
-//! counters; the native calls timed the same way), summed over detections,
-//! per corpus event. Both sides must raise the same alerts.
+//! Costs are CPU time inside the detection calls (the runtime's counters,
+//! which time each detection's calls on a page together; the native calls
+//! timed the same way, on the same pages), summed over detections, per
+//! corpus event. Both sides must raise the same alerts.
 
 use crate::native::Native;
 use oktawatch::event::Event;
@@ -16,6 +17,9 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
+
+/// Events per page, as `oktawatch replay` reads a file.
+const PAGE: usize = 100;
 
 pub struct Figures {
     pub events: usize,
@@ -38,26 +42,31 @@ fn state_store() -> Arc<StateStore> {
 pub fn measure(corpus: &Path, pack: &Path, n: usize) -> Figures {
     let events = read_events(corpus, n);
 
-    // Native: the pack compiled in, each call timed, per detection.
+    // Native: the pack compiled in, in pages; each detection's
+    // calls on a page timed together, the events it gets chosen before.
     let store = state_store();
     let mut natives = Native::pack(&store);
     let mut native_per: BTreeMap<String, (u64, u64)> = BTreeMap::new(); // id → (ns, alerts)
-    for ev in &events {
-        for d in natives.iter_mut().filter(|d| d.wants(ev)) {
+    for page in events.chunks(PAGE) {
+        for d in natives.iter_mut() {
+            let mine: Vec<&Arc<Event>> = page.iter().filter(|ev| d.wants(ev)).collect();
+            if mine.is_empty() {
+                continue;
+            }
             let t = Instant::now();
-            let alerts = d.on_event(ev);
+            let alerts: usize = mine.into_iter().map(|ev| d.on_event(ev).len()).sum();
             let ns = t.elapsed().as_nanos() as u64;
             let e = native_per.entry(d.info.id.clone()).or_default();
             e.0 += ns;
-            e.1 += alerts.len() as u64;
+            e.1 += alerts as u64;
         }
     }
 
-    // The same pack as wasm, in the host runtime, in pages of 1000 as a replay does.
+    // The same pack as wasm, in the host runtime, on the same pages.
     let rt = Arc::new(Runtime::new(Limits::default(), state_store(), BTreeMap::new(), None).unwrap());
     oktawatch::runtime::watch::Folder::load(rt.clone(), pack).unwrap();
     let mut alerts_wasm = 0;
-    for page in events.chunks(1000) {
+    for page in events.chunks(PAGE) {
         alerts_wasm += rt.process(page).alerts.len();
     }
     let set = rt.current();
