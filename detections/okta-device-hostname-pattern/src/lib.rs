@@ -19,7 +19,7 @@
 //! hostname" (the `Device` target's displayName and detailEntry); MITRE
 //! ATT&CK T1098.005 (Device Registration).
 use oktawatch_guest::prelude::*;
-use regex::Regex;
+use regex_lite::Regex;
 
 struct DeviceHostname {
     pattern: Option<Regex>,
